@@ -1,0 +1,93 @@
+//! Who is asking: built once from a verified token and the live roles, then passed down.
+
+use crate::ids::{AccountId, SessionId, UserId, WorkspaceId};
+use crate::rbac::{AccountRole, Permission, PermissionSet, WorkspaceRole};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub account_id: AccountId,
+    pub session_id: SessionId,
+    /// The roles the user holds now (not when the token was issued).
+    pub account_roles: Vec<AccountRole>,
+    pub workspace_roles: Vec<(WorkspaceId, WorkspaceRole)>,
+    /// What the token may ever be used for; roles can only narrow it further.
+    pub scope: PermissionSet,
+}
+
+impl Actor {
+    /// The permissions the account roles grant, narrowed by the token's scope.
+    #[must_use]
+    pub fn account_permissions(&self) -> PermissionSet {
+        self.account_roles
+            .iter()
+            .fold(PermissionSet::EMPTY, |set, role| set.union(role.permissions()))
+            .intersection(self.scope)
+    }
+
+    /// Whether the actor holds `permission` account-wide.
+    #[must_use]
+    pub fn can(&self, permission: Permission) -> bool {
+        self.account_permissions().contains(permission)
+    }
+
+    /// The permissions the actor holds inside one workspace: account-wide ones plus those of
+    /// the workspace role, narrowed by the token's scope.
+    #[must_use]
+    pub fn workspace_permissions(&self, workspace: WorkspaceId) -> PermissionSet {
+        let from_workspace = self
+            .workspace_roles
+            .iter()
+            .filter(|(id, _)| *id == workspace)
+            .fold(PermissionSet::EMPTY, |set, (_, role)| set.union(role.permissions()));
+        self.account_permissions()
+            .union(from_workspace.intersection(self.scope))
+    }
+
+    #[must_use]
+    pub fn can_in_workspace(&self, workspace: WorkspaceId, permission: Permission) -> bool {
+        self.workspace_permissions(workspace).contains(permission)
+    }
+
+    #[must_use]
+    pub fn has_role(&self, role: AccountRole) -> bool {
+        self.account_roles.contains(&role)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(account_roles: Vec<AccountRole>, scope: PermissionSet) -> Actor {
+        Actor {
+            user_id: UserId::generate(),
+            account_id: AccountId::generate(),
+            session_id: SessionId::generate(),
+            account_roles,
+            workspace_roles: Vec::new(),
+            scope,
+        }
+    }
+
+    #[test]
+    fn scope_narrows_roles() {
+        let narrow = actor(
+            vec![AccountRole::Owner],
+            PermissionSet::of(&[Permission::CustomersRead]),
+        );
+        assert!(narrow.can(Permission::CustomersRead));
+        assert!(!narrow.can(Permission::UsersManage));
+    }
+
+    #[test]
+    fn workspace_roles_apply_only_in_their_workspace() {
+        let mut member = actor(vec![AccountRole::Member], PermissionSet::all());
+        let ws = WorkspaceId::generate();
+        member.workspace_roles.push((ws, WorkspaceRole::Viewer));
+        assert!(member.can_in_workspace(ws, Permission::CustomersRead));
+        assert!(!member.can_in_workspace(ws, Permission::CustomersWrite));
+        assert!(!member.can_in_workspace(WorkspaceId::generate(), Permission::CustomersRead));
+        assert!(!member.can(Permission::CustomersRead));
+    }
+}

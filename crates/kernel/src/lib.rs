@@ -1,0 +1,21 @@
+//! The vocabulary every NudgeScribe domain shares: identifiers, tenancy, the [`Actor`] that
+//! carries who is asking, the role → permission table, a [`Clock`] port, the error kinds a store
+//! may answer with, and the one way secrets are sealed at rest.
+//!
+//! This crate knows nothing of HTTP, SQL or any runtime.
+
+pub mod actor;
+pub mod clock;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod rbac;
+pub mod seal;
+
+pub use actor::Actor;
+pub use clock::{Clock, ManualClock};
+pub use email::{EmailAddress, InvalidEmail};
+pub use error::StoreError;
+pub use ids::{AccountId, SessionId, UserId, WorkspaceId};
+pub use rbac::{AccountRole, Permission, PermissionSet, WorkspaceRole};
+pub use seal::{SealError, SealingKey};

@@ -1,0 +1,17 @@
+use kernel::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The token is malformed, forged, expired, of the wrong kind or for someone else. Why is
+    /// logged, never told: every case is a 401.
+    #[error("invalid token: {0}")]
+    Invalid(&'static str),
+    #[error("signing key: {0}")]
+    Key(String),
+    #[error("could not sign a token: {0}")]
+    Signing(String),
+    #[error(transparent)]
+    Seal(#[from] kernel::SealError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
