@@ -1,0 +1,21 @@
+//! Identity: accounts, workspaces, users and their roles, passwords, sign-in and the audit
+//! trail of authentication events.
+//!
+//! Services take plain inputs (and an [`kernel::Actor`] where someone is signed in) and answer
+//! with domain types or [`IdentityError`]. Storage, hashing and time come through the ports in
+//! [`ports`]; this crate knows nothing of HTTP or SQL.
+
+pub mod error;
+pub mod models;
+pub mod ports;
+pub mod service;
+
+#[cfg(test)]
+mod fakes;
+
+pub use error::{FieldError, IdentityError};
+pub use models::{
+    Account, AuthEvent, AuthEventKind, LoginInput, LoginOutcome, Password, Profile, SignupInput,
+    SignupOutcome, User, Workspace,
+};
+pub use service::IdentityService;

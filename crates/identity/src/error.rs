@@ -1,0 +1,49 @@
+use kernel::StoreError;
+
+/// One invalid field of a request, named as the client sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Wrong email or wrong password: deliberately not saying which.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// No valid token, or its session was revoked, or its user is gone.
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("not found")]
+    NotFound,
+    #[error("the service is temporarily unavailable")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for IdentityError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Unavailable(why) => Self::Unavailable(why),
+            StoreError::Duplicate(what) => Self::Internal(format!("unexpected duplicate: {what}")),
+            StoreError::Other(why) => Self::Internal(why),
+        }
+    }
+}
+
+impl From<tokens::TokenError> for IdentityError {
+    fn from(error: tokens::TokenError) -> Self {
+        match error {
+            tokens::TokenError::Invalid(_) => Self::Unauthenticated,
+            tokens::TokenError::Store(store) => store.into(),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}

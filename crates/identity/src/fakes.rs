@@ -1,0 +1,131 @@
+//! In-memory fakes of identity's ports, for the service tests.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kernel::{AccountId, AccountRole, EmailAddress, SessionId, StoreError, UserId};
+use tokens::NewSession;
+
+use crate::models::{Account, AuthEvent, Credentials, NewAccount, Roles, User};
+use crate::ports::{HashError, IdentityStore, PasswordHasher};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    pub state: Mutex<State>,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub accounts: HashMap<AccountId, Account>,
+    pub users: HashMap<UserId, (User, Option<String>, Vec<AccountRole>)>,
+    pub sessions: HashMap<SessionId, (NewSession, bool)>,
+    pub events: Vec<AuthEvent>,
+}
+
+impl MemoryStore {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn revoke(&self, session: SessionId) {
+        if let Some(entry) = self.state().sessions.get_mut(&session) {
+            entry.1 = true;
+        }
+    }
+
+    pub fn events(&self) -> Vec<AuthEvent> {
+        self.state().events.clone()
+    }
+}
+
+#[async_trait]
+impl IdentityStore for MemoryStore {
+    async fn create_account(&self, new: &NewAccount, event: &AuthEvent) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state.users.values().any(|(u, _, _)| u.email == new.owner.email) {
+            return Err(StoreError::Duplicate("users_email_key".into()));
+        }
+        state.accounts.insert(new.account.id, new.account.clone());
+        state.users.insert(
+            new.owner.id,
+            (new.owner.clone(), Some(new.password_hash.clone()), vec![AccountRole::Owner]),
+        );
+        state.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn find_credentials(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<Credentials>, StoreError> {
+        Ok(self
+            .state()
+            .users
+            .values()
+            .find(|(u, _, _)| &u.email == email)
+            .map(|(user, hash, _)| Credentials {
+                user: user.clone(),
+                password_hash: hash.clone(),
+            }))
+    }
+
+    async fn start_session(&self, session: &NewSession, event: &AuthEvent) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state.sessions.insert(session.id, (session.clone(), false));
+        state.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
+        self.state().events.push(event.clone());
+        Ok(())
+    }
+
+    async fn live_session_roles(
+        &self,
+        account: AccountId,
+        user: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Roles>, StoreError> {
+        let state = self.state();
+        let live = state.sessions.get(&session).is_some_and(|(s, revoked)| {
+            !revoked && s.account_id == account && s.user_id == user && s.expires_at > now
+        });
+        Ok(state
+            .users
+            .get(&user)
+            .filter(|(u, _, _)| live && u.account_id == account)
+            .map(|(_, _, roles)| Roles {
+                account: roles.clone(),
+                workspaces: Vec::new(),
+            }))
+    }
+
+    async fn profile(&self, account: AccountId, user: UserId) -> Result<(User, Account), StoreError> {
+        let state = self.state();
+        let (user, _, _) = state
+            .users
+            .get(&user)
+            .filter(|(u, _, _)| u.account_id == account)
+            .ok_or(StoreError::NotFound)?;
+        let account = state.accounts.get(&account).ok_or(StoreError::NotFound)?;
+        Ok((user.clone(), account.clone()))
+    }
+}
+
+/// A "hash" that is the password with a prefix: fast, and enough to test the flows.
+pub struct PlainHasher;
+
+#[async_trait]
+impl PasswordHasher for PlainHasher {
+    async fn hash(&self, password: &str) -> Result<String, HashError> {
+        Ok(format!("plain${password}"))
+    }
+
+    async fn verify(&self, candidate: &str, hash: &str) -> Result<bool, HashError> {
+        Ok(hash.strip_prefix("plain$") == Some(candidate))
+    }
+}

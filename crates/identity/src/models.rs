@@ -1,0 +1,188 @@
+//! Identity's types. Inputs are validated into these at the service boundary, so an invalid
+//! password or name cannot exist past it.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use kernel::{AccountId, AccountRole, EmailAddress, PermissionSet, UserId, WorkspaceId, WorkspaceRole};
+use tokens::IssuedTokens;
+
+use crate::error::FieldError;
+
+/// A password as typed: 8..=72 bytes, since bcrypt ignores what lies past 72.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
+}
+
+impl Password {
+    pub const MIN_BYTES: usize = 8;
+    pub const MAX_BYTES: usize = 72;
+
+    pub fn parse(raw: String) -> Result<Self, String> {
+        match raw.len() {
+            n if n < Self::MIN_BYTES => Err(format!(
+                "must be at least {} bytes long",
+                Self::MIN_BYTES
+            )),
+            n if n > Self::MAX_BYTES => Err(format!(
+                "must be at most {} bytes long (bcrypt ignores anything longer)",
+                Self::MAX_BYTES
+            )),
+            _ => Ok(Self(raw)),
+        }
+    }
+
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A display name (account, workspace or person): trimmed, 1..=200 characters.
+pub(crate) fn parse_name(
+    field: &'static str,
+    raw: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let trimmed = raw.trim();
+    let length = trimmed.chars().count();
+    if length == 0 || length > 200 {
+        errors.push(FieldError {
+            field,
+            message: "must be between 1 and 200 characters".into(),
+        });
+        return None;
+    }
+    if trimmed.chars().any(char::is_control) {
+        errors.push(FieldError {
+            field,
+            message: "must not contain control characters".into(),
+        });
+        return None;
+    }
+    Some(trimmed.to_owned())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub account_id: AccountId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub account_id: AccountId,
+    pub email: EmailAddress,
+    pub full_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /v1/signup`, as received.
+#[derive(Clone, Debug)]
+pub struct SignupInput {
+    pub email: String,
+    pub password: String,
+    pub full_name: String,
+    pub account_name: String,
+}
+
+/// A new account with its owner and default workspace, ready to be stored.
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    pub account: Account,
+    pub owner: User,
+    pub password_hash: String,
+    pub workspace: Workspace,
+}
+
+#[derive(Clone, Debug)]
+pub struct SignupOutcome {
+    pub user: User,
+    pub account: Account,
+    pub workspace: Workspace,
+}
+
+/// `POST /v1/auth/login`, as received, with where it came from.
+#[derive(Clone, Debug)]
+pub struct LoginInput {
+    pub email: String,
+    pub password: String,
+    pub ip: Option<IpAddr>,
+}
+
+/// A user's stored password hash, found by email on the anonymous path.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoginOutcome {
+    pub tokens: IssuedTokens,
+    pub user: User,
+}
+
+/// The roles a signed-in user holds right now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Roles {
+    pub account: Vec<AccountRole>,
+    pub workspaces: Vec<(WorkspaceId, WorkspaceRole)>,
+}
+
+/// What `GET /v1/me` shows.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub user: User,
+    pub account: Account,
+    pub roles: Roles,
+    pub permissions: PermissionSet,
+    pub mfa_enabled: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthEventKind {
+    Signup,
+    LoginSucceeded,
+    LoginFailed,
+}
+
+impl AuthEventKind {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Signup => "signup",
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+        }
+    }
+}
+
+/// One line of the append-only audit trail.
+#[derive(Clone, Debug)]
+pub struct AuthEvent {
+    pub id: uuid::Uuid,
+    /// `None` when the attempt named no known user.
+    pub account_id: Option<AccountId>,
+    pub at: DateTime<Utc>,
+    pub kind: AuthEventKind,
+    pub user_id: Option<UserId>,
+    pub ip: Option<IpAddr>,
+    pub success: bool,
+    pub reason: Option<&'static str>,
+}

@@ -1,0 +1,54 @@
+//! What identity needs from the outside world. Each store method is one unit of work (one
+//! transaction, run under the tenancy rules of security.md).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kernel::{AccountId, EmailAddress, SessionId, StoreError, UserId};
+use tokens::NewSession;
+
+use crate::models::{Account, AuthEvent, Credentials, NewAccount, Roles, User};
+
+#[async_trait]
+pub trait IdentityStore: Send + Sync + 'static {
+    /// Stores a new account, its owner (with the `owner` role), its default workspace and the
+    /// signup event, all or nothing. MUST return `Duplicate("users_email_key")` when the email
+    /// is already taken by any user of any account.
+    async fn create_account(&self, new: &NewAccount, event: &AuthEvent) -> Result<(), StoreError>;
+
+    /// The anonymous sign-in path: the one user with this email, across accounts.
+    async fn find_credentials(&self, email: &EmailAddress)
+    -> Result<Option<Credentials>, StoreError>;
+
+    /// Stores a new session (with its first refresh token) and its sign-in event.
+    async fn start_session(&self, session: &NewSession, event: &AuthEvent)
+    -> Result<(), StoreError>;
+
+    /// Appends to the audit trail (in the event's account, or in none).
+    async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError>;
+
+    /// The user's current roles if the session is live (not revoked, not expired) and the user
+    /// still exists; `None` otherwise.
+    async fn live_session_roles(
+        &self,
+        account: AccountId,
+        user: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Roles>, StoreError>;
+
+    /// The user and their account. MUST return `NotFound` for a user outside `account`.
+    async fn profile(&self, account: AccountId, user: UserId) -> Result<(User, Account), StoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(pub String);
+
+/// Slow, salted password hashing. Implementations run off the async reactor.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync + 'static {
+    async fn hash(&self, password: &str) -> Result<String, HashError>;
+
+    /// Whether `candidate` matches `hash`; a malformed hash is `Ok(false)`.
+    async fn verify(&self, candidate: &str, hash: &str) -> Result<bool, HashError>;
+}

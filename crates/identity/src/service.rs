@@ -1,0 +1,443 @@
+//! Identity's use cases.
+
+use std::sync::{Arc, OnceLock};
+
+use kernel::{
+    AccountId, Actor, Clock, EmailAddress, PermissionSet, SessionId, UserId,
+    WorkspaceId,
+};
+use tokens::{SessionKind, TokenIssuer, TokenKind};
+use uuid::Uuid;
+
+use crate::error::{FieldError, IdentityError};
+use crate::models::{
+    Account, AuthEvent, AuthEventKind, LoginInput, LoginOutcome, NewAccount, Password, Profile,
+    SignupInput, SignupOutcome, User, Workspace, parse_name,
+};
+use crate::ports::{IdentityStore, PasswordHasher};
+
+const DEFAULT_WORKSPACE_NAME: &str = "Default";
+/// Longest password a login attempt is hashed for; longer ones cannot match a stored hash.
+const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
+
+pub struct IdentityService {
+    store: Arc<dyn IdentityStore>,
+    hasher: Arc<dyn PasswordHasher>,
+    tokens: Arc<TokenIssuer>,
+    clock: Arc<dyn Clock>,
+    /// A hash to verify against when the email is unknown, so that both failures take as long.
+    decoy_hash: OnceLock<String>,
+}
+
+impl IdentityService {
+    pub fn new(
+        store: Arc<dyn IdentityStore>,
+        hasher: Arc<dyn PasswordHasher>,
+        tokens: Arc<TokenIssuer>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            tokens,
+            clock,
+            decoy_hash: OnceLock::new(),
+        }
+    }
+
+    /// Creates an account, its first user (who owns it) and a default workspace.
+    pub async fn signup(&self, input: SignupInput) -> Result<SignupOutcome, IdentityError> {
+        let mut errors = Vec::new();
+        let email = EmailAddress::parse(&input.email)
+            .map_err(|e| errors.push(field("email", e.to_string())))
+            .ok();
+        let password = Password::parse(input.password)
+            .map_err(|e| errors.push(field("password", e)))
+            .ok();
+        let full_name = parse_name("full_name", &input.full_name, &mut errors);
+        let account_name = parse_name("account_name", &input.account_name, &mut errors);
+        let (Some(email), Some(password), Some(full_name), Some(account_name)) =
+            (email, password, full_name, account_name)
+        else {
+            return Err(IdentityError::Validation(errors));
+        };
+
+        let password_hash = self
+            .hasher
+            .hash(password.expose())
+            .await
+            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+        let now = self.clock.now();
+        let account = Account {
+            id: AccountId::generate(),
+            name: account_name,
+            created_at: now,
+        };
+        let owner = User {
+            id: UserId::generate(),
+            account_id: account.id,
+            email,
+            full_name,
+            created_at: now,
+        };
+        let workspace = Workspace {
+            id: WorkspaceId::generate(),
+            account_id: account.id,
+            name: DEFAULT_WORKSPACE_NAME.to_owned(),
+            created_at: now,
+        };
+        let event = self.event(
+            AuthEventKind::Signup,
+            Some((account.id, owner.id)),
+            None,
+            true,
+            None,
+        );
+        let new = NewAccount {
+            account,
+            owner,
+            password_hash,
+            workspace,
+        };
+        match self.store.create_account(&new, &event).await {
+            Ok(()) => Ok(SignupOutcome {
+                user: new.owner,
+                account: new.account,
+                workspace: new.workspace,
+            }),
+            Err(kernel::StoreError::Duplicate(_)) => Err(IdentityError::EmailTaken),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Checks an email and password and starts a session.
+    pub async fn login(&self, input: LoginInput) -> Result<LoginOutcome, IdentityError> {
+        let mut errors = Vec::new();
+        let email = EmailAddress::parse(&input.email)
+            .map_err(|e| errors.push(field("email", e.to_string())))
+            .ok();
+        if input.password.is_empty() {
+            errors.push(field("password", "must not be empty".into()));
+        }
+        let Some(email) = email.filter(|_| errors.is_empty()) else {
+            return Err(IdentityError::Validation(errors));
+        };
+
+        let credentials = self.store.find_credentials(&email).await?;
+        let hash = match credentials.as_ref().and_then(|c| c.password_hash.clone()) {
+            Some(hash) => hash,
+            None => self.decoy_hash().await?,
+        };
+        let matches = input.password.len() <= MAX_LOGIN_PASSWORD_BYTES
+            && self
+                .hasher
+                .verify(&input.password, &hash)
+                .await
+                .map_err(|e| IdentityError::Internal(e.to_string()))?;
+
+        let user = match credentials {
+            Some(credentials) if matches && credentials.password_hash.is_some() => credentials.user,
+            known => {
+                let who = known.map(|c| (c.user.account_id, c.user.id));
+                let reason = if who.is_some() { "wrong password" } else { "unknown email" };
+                let event = self.event(AuthEventKind::LoginFailed, who, input.ip, false, Some(reason));
+                self.store.record_event(&event).await?;
+                return Err(IdentityError::InvalidCredentials);
+            }
+        };
+
+        let (session, tokens) = self.tokens.start_session(
+            SessionKind::Login,
+            user.account_id,
+            user.id,
+            PermissionSet::all(),
+            self.clock.now(),
+        )?;
+        let event = self.event(
+            AuthEventKind::LoginSucceeded,
+            Some((user.account_id, user.id)),
+            input.ip,
+            true,
+            None,
+        );
+        self.store.start_session(&session, &event).await?;
+        Ok(LoginOutcome { tokens, user })
+    }
+
+    /// Turns a bearer token into the [`Actor`] it speaks for, with the roles held right now.
+    /// A token whose session was revoked or whose user is gone is refused.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Actor, IdentityError> {
+        let now = self.clock.now();
+        let claims = self.tokens.verify(bearer, TokenKind::Access, now)?;
+        let scope =
+            PermissionSet::parse_scope(&claims.scope).map_err(|_| IdentityError::Unauthenticated)?;
+        let account_id = AccountId::from_uuid(claims.acc);
+        let user_id = UserId::from_uuid(claims.sub);
+        let session_id = SessionId::from_uuid(claims.sid);
+        let roles = self
+            .store
+            .live_session_roles(account_id, user_id, session_id, now)
+            .await?
+            .ok_or(IdentityError::Unauthenticated)?;
+        Ok(Actor {
+            user_id,
+            account_id,
+            session_id,
+            account_roles: roles.account,
+            workspace_roles: roles.workspaces,
+            scope,
+        })
+    }
+
+    /// Who the actor is, with their roles and effective permissions.
+    pub async fn profile(&self, actor: &Actor) -> Result<Profile, IdentityError> {
+        let (user, account) = self.store.profile(actor.account_id, actor.user_id).await?;
+        Ok(Profile {
+            user,
+            account,
+            roles: crate::models::Roles {
+                account: actor.account_roles.clone(),
+                workspaces: actor.workspace_roles.clone(),
+            },
+            permissions: actor.account_permissions(),
+            mfa_enabled: false,
+        })
+    }
+
+    async fn decoy_hash(&self) -> Result<String, IdentityError> {
+        if let Some(hash) = self.decoy_hash.get() {
+            return Ok(hash.clone());
+        }
+        let hash = self
+            .hasher
+            .hash(&random_text()?)
+            .await
+            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+        Ok(self.decoy_hash.get_or_init(|| hash).clone())
+    }
+
+    fn event(
+        &self,
+        kind: AuthEventKind,
+        who: Option<(AccountId, UserId)>,
+        ip: Option<std::net::IpAddr>,
+        success: bool,
+        reason: Option<&'static str>,
+    ) -> AuthEvent {
+        AuthEvent {
+            id: Uuid::now_v7(),
+            account_id: who.map(|(account, _)| account),
+            at: self.clock.now(),
+            kind,
+            user_id: who.map(|(_, user)| user),
+            ip,
+            success,
+            reason,
+        }
+    }
+}
+
+/// Random text that no one can type as a password.
+fn random_text() -> Result<String, IdentityError> {
+    let bytes = kernel::seal::random_bytes::<24>()
+        .map_err(|e| IdentityError::Internal(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn field(name: &'static str, message: String) -> FieldError {
+    FieldError {
+        field: name,
+        message,
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{Duration, TimeZone, Utc};
+    use kernel::{AccountRole, ManualClock, Permission};
+    use tokens::{KeyRing, SigningKey, TokenSettings};
+
+    use super::*;
+    use crate::fakes::{MemoryStore, PlainHasher};
+    use crate::models::AuthEventKind;
+
+    struct Harness {
+        service: IdentityService,
+        store: Arc<MemoryStore>,
+        clock: Arc<ManualClock>,
+    }
+
+    fn harness() -> Harness {
+        let store = Arc::new(MemoryStore::default());
+        let start = Utc
+            .with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
+            .single()
+            .unwrap_or_else(Utc::now);
+        let clock = Arc::new(ManualClock::at(start));
+        let key = SigningKey::generate().unwrap_or_else(|e| panic!("{e}"));
+        let issuer = TokenIssuer::new(
+            TokenSettings {
+                issuer: "test".into(),
+                audience: "test".into(),
+                access_ttl: Duration::minutes(15),
+                refresh_ttl: Duration::days(15),
+                leeway: Duration::seconds(30),
+            },
+            KeyRing::new(&key, &[]),
+        );
+        let service = IdentityService::new(
+            store.clone(),
+            Arc::new(PlainHasher),
+            Arc::new(issuer),
+            clock.clone(),
+        );
+        Harness {
+            service,
+            store,
+            clock,
+        }
+    }
+
+    fn signup_input(email: &str) -> SignupInput {
+        SignupInput {
+            email: email.into(),
+            password: "correct horse".into(),
+            full_name: "Ada Lovelace".into(),
+            account_name: "Analytical Engines".into(),
+        }
+    }
+
+    fn login_input(email: &str, password: &str) -> LoginInput {
+        LoginInput {
+            email: email.into(),
+            password: password.into(),
+            ip: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn signup_makes_the_first_user_owner_of_a_new_account() -> Result<(), IdentityError> {
+        let h = harness();
+        let outcome = h.service.signup(signup_input(" Ada@Example.com ")).await?;
+        assert_eq!(outcome.user.email.as_str(), "ada@example.com");
+        assert_eq!(outcome.user.account_id, outcome.account.id);
+        assert_eq!(outcome.workspace.account_id, outcome.account.id);
+        let state = h.store.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (_, hash, roles) = &state.users[&outcome.user.id];
+        assert_eq!(roles, &vec![AccountRole::Owner]);
+        assert_ne!(hash.as_deref(), Some("correct horse"), "stored hashed");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn signup_reports_every_invalid_field() {
+        let h = harness();
+        let input = SignupInput {
+            email: "not-an-email".into(),
+            password: "short".into(),
+            full_name: "  ".into(),
+            account_name: "x".repeat(201),
+        };
+        let Err(IdentityError::Validation(errors)) = h.service.signup(input).await else {
+            panic!("expected a validation error");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["email", "password", "full_name", "account_name"]);
+    }
+
+    #[tokio::test]
+    async fn passwords_must_be_8_to_72_bytes() {
+        let h = harness();
+        for (password, ok) in [("1234567", false), ("12345678", true), (&*"é".repeat(36), true), (&*"é".repeat(37), false)] {
+            let mut input = signup_input(&format!("u{}@example.com", password.len()));
+            input.password = password.to_owned();
+            let result = h.service.signup(input).await;
+            assert_eq!(result.is_ok(), ok, "{} bytes", password.len());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_taken_email_is_a_conflict_whatever_its_case() -> Result<(), IdentityError> {
+        let h = harness();
+        h.service.signup(signup_input("ada@example.com")).await?;
+        let again = h.service.signup(signup_input("ADA@example.com")).await;
+        assert!(matches!(again, Err(IdentityError::EmailTaken)));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn login_issues_tokens_that_authenticate_as_the_user() -> Result<(), IdentityError> {
+        let h = harness();
+        let signed_up = h.service.signup(signup_input("ada@example.com")).await?;
+        let outcome = h.service.login(login_input("ADA@example.com", "correct horse")).await?;
+        assert_eq!(outcome.user.id, signed_up.user.id);
+        let actor = h.service.authenticate(&outcome.tokens.access_token).await?;
+        assert_eq!(actor.user_id, signed_up.user.id);
+        assert_eq!(actor.account_id, signed_up.account.id);
+        assert!(actor.can(Permission::UsersManage));
+        let events = h.store.events();
+        assert_eq!(events.last().map(|e| e.kind), Some(AuthEventKind::LoginSucceeded));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn wrong_password_and_unknown_email_fail_alike_and_are_audited() -> Result<(), IdentityError> {
+        let h = harness();
+        h.service.signup(signup_input("ada@example.com")).await?;
+        let wrong = h.service.login(login_input("ada@example.com", "wrong password")).await;
+        let unknown = h.service.login(login_input("bob@example.com", "correct horse")).await;
+        assert!(matches!(wrong, Err(IdentityError::InvalidCredentials)));
+        assert!(matches!(unknown, Err(IdentityError::InvalidCredentials)));
+        let failures: Vec<_> = h
+            .store
+            .events()
+            .into_iter()
+            .filter(|e| e.kind == AuthEventKind::LoginFailed)
+            .collect();
+        assert_eq!(failures.len(), 2);
+        assert!(failures[0].account_id.is_some());
+        assert!(failures[1].account_id.is_none());
+        assert!(failures.iter().all(|e| !e.success));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_revoked_session_no_longer_authenticates() -> Result<(), IdentityError> {
+        let h = harness();
+        h.service.signup(signup_input("ada@example.com")).await?;
+        let outcome = h.service.login(login_input("ada@example.com", "correct horse")).await?;
+        let actor = h.service.authenticate(&outcome.tokens.access_token).await?;
+        h.store.revoke(actor.session_id);
+        let again = h.service.authenticate(&outcome.tokens.access_token).await;
+        assert!(matches!(again, Err(IdentityError::Unauthenticated)));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_no_longer_authenticates() -> Result<(), IdentityError> {
+        let h = harness();
+        h.service.signup(signup_input("ada@example.com")).await?;
+        let outcome = h.service.login(login_input("ada@example.com", "correct horse")).await?;
+        h.clock.advance(Duration::minutes(16));
+        let again = h.service.authenticate(&outcome.tokens.access_token).await;
+        assert!(matches!(again, Err(IdentityError::Unauthenticated)));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_profile_shows_roles_and_permissions() -> Result<(), IdentityError> {
+        let h = harness();
+        let signed_up = h.service.signup(signup_input("ada@example.com")).await?;
+        let outcome = h.service.login(login_input("ada@example.com", "correct horse")).await?;
+        let actor = h.service.authenticate(&outcome.tokens.access_token).await?;
+        let profile = h.service.profile(&actor).await?;
+        assert_eq!(profile.account.id, signed_up.account.id);
+        assert_eq!(profile.roles.account, vec![AccountRole::Owner]);
+        assert_eq!(profile.permissions, AccountRole::Owner.permissions());
+        assert!(!profile.mfa_enabled);
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! The pool and the unit of work.
+//!
+//! Every request's database work is one transaction opened by [`Db::tenant`] (as `access_user`,
+//! with `app.account_id` / `app.user_id` set transaction-locally) or [`Db::anonymous`] (as
+//! `anon_user`, seeing only the user whose email it names). Settings made with
+//! `set_config(…, true)` end with the transaction, so nothing leaks to the connection's next user.
+
+use std::time::Duration;
+
+use diesel::sql_types::{Nullable, Text};
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::{AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use futures_util::future::BoxFuture;
+use kernel::{AccountId, EmailAddress, UserId};
+
+use crate::error::DbError;
+
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    pub max_connections: usize,
+    /// How long a request waits for a free connection before failing with 503.
+    pub acquire_timeout: Duration,
+    /// Applied to every connection: no statement runs longer.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A pool of connections, and the only way to open a unit of work on them.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("status", &self.pool.status()).finish()
+    }
+}
+
+impl Db {
+    /// Builds the pool. Connections are made lazily; see [`Db::check`].
+    pub fn connect(url: &str, settings: &PoolSettings) -> Result<Self, DbError> {
+        let statement_timeout_ms = settings.statement_timeout.as_millis();
+        let mut config = ManagerConfig::default();
+        // A pooled connection is checked for an open transaction on return, not pinged on every
+        // checkout: a dead one fails its first query and is replaced.
+        config.recycling_method = RecyclingMethod::Fast;
+        config.custom_setup = Box::new(move |url| {
+            let url = url.to_owned();
+            Box::pin(async move {
+                let mut conn = AsyncPgConnection::establish(&url).await?;
+                diesel::sql_query(format!("SET statement_timeout = {statement_timeout_ms}"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                Ok(conn)
+            }) as BoxFuture<'static, _>
+        });
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+        let pool = Pool::builder(manager)
+            .max_size(settings.max_connections)
+            .wait_timeout(Some(settings.acquire_timeout))
+            .create_timeout(Some(settings.acquire_timeout))
+            .runtime(deadpool_runtime())
+            .build()
+            .map_err(|e| DbError::BadUrl(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn check(&self) -> Result<(), DbError> {
+        let mut tx = self.begin().await?;
+        diesel::sql_query("SELECT 1").execute(tx.conn()).await?;
+        tx.commit().await
+    }
+
+    /// A unit of work for a signed-in user (or, with `user` unset, for work on behalf of an
+    /// account): only that account's rows are visible or writable.
+    pub async fn tenant(&self, account: AccountId, user: Option<UserId>) -> Result<Tx, DbError> {
+        let mut tx = self.begin().await?;
+        diesel::sql_query(
+            "SELECT set_config('role', 'access_user', true), \
+                    set_config('app.account_id', $1, true), \
+                    set_config('app.user_id', coalesce($2, ''), true)",
+        )
+        .bind::<Text, _>(account.to_string())
+        .bind::<Nullable<Text>, _>(user.map(|u| u.to_string()))
+        .execute(tx.conn())
+        .await?;
+        Ok(tx)
+    }
+
+    /// A unit of work for the anonymous authentication path: it sees only the user with
+    /// `email` (if any) and may record attempts that name no known user.
+    pub async fn anonymous(&self, email: Option<&EmailAddress>) -> Result<Tx, DbError> {
+        let mut tx = self.begin().await?;
+        diesel::sql_query(
+            "SELECT set_config('role', 'anon_user', true), \
+                    set_config('app.user_email', coalesce($1, ''), true)",
+        )
+        .bind::<Nullable<Text>, _>(email.map(EmailAddress::as_str))
+        .execute(tx.conn())
+        .await?;
+        Ok(tx)
+    }
+
+    /// A unit of work as the server's own login role: for global tables (signing keys) only.
+    pub async fn system(&self) -> Result<Tx, DbError> {
+        self.begin().await
+    }
+
+    async fn begin(&self) -> Result<Tx, DbError> {
+        let mut conn = self.pool.get().await.map_err(DbError::from)?;
+        AnsiTransactionManager::begin_transaction(&mut *conn).await?;
+        Ok(Tx { conn })
+    }
+}
+
+fn deadpool_runtime() -> deadpool::Runtime {
+    deadpool::Runtime::Tokio1
+}
+
+/// An open transaction. [`Tx::commit`] ends it; dropping it instead rolls it back (the
+/// connection, left inside a transaction, is discarded by the pool and the server aborts it).
+pub struct Tx {
+    conn: diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>,
+}
+
+impl Tx {
+    pub fn conn(&mut self) -> &mut AsyncPgConnection {
+        &mut self.conn
+    }
+
+    pub async fn commit(mut self) -> Result<(), DbError> {
+        AnsiTransactionManager::commit_transaction(&mut *self.conn).await?;
+        Ok(())
+    }
+}

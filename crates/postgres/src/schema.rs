@@ -1,0 +1,121 @@
+//! Diesel's view of the tables made by `migrations/`. Generated columns (`accounts.account_id`)
+//! are left out: they are never written.
+
+diesel::table! {
+    accounts (id) {
+        id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    workspaces (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        email -> Text,
+        full_name -> Text,
+        password_hash -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    account_roles (user_id, role) {
+        account_id -> Uuid,
+        user_id -> Uuid,
+        role -> Text,
+        granted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    workspace_roles (user_id, workspace_id) {
+        account_id -> Uuid,
+        workspace_id -> Uuid,
+        user_id -> Uuid,
+        role -> Text,
+        granted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        user_id -> Uuid,
+        kind -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Bytea,
+        account_id -> Uuid,
+        session_id -> Uuid,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    auth_events (id) {
+        id -> Uuid,
+        account_id -> Nullable<Uuid>,
+        at -> Timestamptz,
+        event -> Text,
+        user_id -> Nullable<Uuid>,
+        client_id -> Nullable<Uuid>,
+        ip -> Nullable<Inet>,
+        country -> Nullable<Text>,
+        city -> Nullable<Text>,
+        success -> Bool,
+        failed_signin_attempts -> Int4,
+        failed_validation_attempts -> Int4,
+        detail -> Jsonb,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        public_key -> Bytea,
+        private_key_sealed -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+        retired_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(users -> accounts (account_id));
+diesel::joinable!(workspaces -> accounts (account_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    workspaces,
+    users,
+    account_roles,
+    workspace_roles,
+    sessions,
+    refresh_tokens,
+    auth_events,
+    signing_keys,
+);
