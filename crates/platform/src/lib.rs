@@ -1,0 +1,108 @@
+//! Adapters for what the operating system provides: the wall clock and CPU-bound password
+//! hashing on the blocking pool. (SMTP delivery and GeoIP lookups join them with their issues.)
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound as _, Utc};
+use identity::ports::{HashError, PasswordHasher};
+use kernel::Clock;
+
+/// The real clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    /// Microsecond precision: what Postgres stores, so a value read back equals the one written.
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now().trunc_subsecs(6)
+    }
+}
+
+/// bcrypt's accepted cost range.
+const MIN_COST: u32 = 4;
+const MAX_COST: u32 = 31;
+/// bcrypt reads 72 bytes of password. Longer ones are refused rather than silently truncated
+/// (`bcrypt::non_truncating_*` would also refuse exactly 72, which bcrypt handles whole).
+const MAX_PASSWORD_BYTES: usize = 72;
+
+/// bcrypt at a configured cost, run on tokio's blocking pool so it never stalls a worker.
+#[derive(Clone, Copy, Debug)]
+pub struct BcryptHasher {
+    cost: u32,
+}
+
+impl BcryptHasher {
+    /// `cost` must lie in bcrypt's range (4..=31).
+    pub fn new(cost: u32) -> Result<Self, HashError> {
+        if (MIN_COST..=MAX_COST).contains(&cost) {
+            Ok(Self { cost })
+        } else {
+            Err(HashError(format!(
+                "bcrypt cost must be between {} and {}, not {cost}",
+                MIN_COST,
+                MAX_COST
+            )))
+        }
+    }
+}
+
+async fn off_reactor<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+) -> Result<T, HashError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| HashError(format!("hashing task failed: {e}")))?
+}
+
+#[async_trait]
+impl PasswordHasher for BcryptHasher {
+    async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let (password, cost) = (password.to_owned(), self.cost);
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(HashError(format!(
+                "bcrypt would ignore bytes past {MAX_PASSWORD_BYTES}"
+            )));
+        }
+        off_reactor(move || bcrypt::hash(password, cost).map_err(|e| HashError(e.to_string())))
+            .await
+    }
+
+    async fn verify(&self, candidate: &str, hash: &str) -> Result<bool, HashError> {
+        if candidate.len() > MAX_PASSWORD_BYTES {
+            return Ok(false);
+        }
+        let (candidate, hash) = (candidate.to_owned(), hash.to_owned());
+        off_reactor(move || Ok(bcrypt::verify(candidate, &hash).unwrap_or(false))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_carry_the_cost() -> Result<(), HashError> {
+        let hasher = BcryptHasher::new(4)?;
+        let hash = hasher.hash("correct horse").await?;
+        assert!(hash.starts_with("$2b$04$"));
+        assert!(hasher.verify("correct horse", &hash).await?);
+        assert!(!hasher.verify("correct horsf", &hash).await?);
+        assert!(!hasher.verify("correct horse", "not a hash").await?);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn refuses_passwords_bcrypt_would_truncate() -> Result<(), HashError> {
+        let hasher = BcryptHasher::new(4)?;
+        assert!(hasher.hash(&"a".repeat(73)).await.is_err());
+        let hash = hasher.hash(&"a".repeat(72)).await?;
+        assert!(!hasher.verify(&"a".repeat(73), &hash).await?);
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_costs_out_of_range() {
+        assert!(BcryptHasher::new(3).is_err());
+        assert!(BcryptHasher::new(32).is_err());
+        assert!(BcryptHasher::new(12).is_ok());
+    }
+}
