@@ -23,6 +23,54 @@ impl PgSigningKeyStore {
     }
 }
 
+async fn load_all(conn: &mut diesel_async::AsyncPgConnection) -> Result<Vec<StoredSigningKey>, DbError> {
+    let rows = signing_keys::table
+        .select((
+            signing_keys::kid,
+            signing_keys::public_key,
+            signing_keys::private_key_sealed,
+            signing_keys::created_at,
+            signing_keys::retired_at,
+        ))
+        .order(signing_keys::created_at.desc())
+        .load::<KeyRow>(conn)
+        .await?;
+    rows.into_iter()
+        .map(|(kid, public, private_key_sealed, created_at, retired_at)| {
+            let public_key = public
+                .try_into()
+                .map_err(|_| DbError::Corrupt(format!("public key {kid} is not 32 bytes")))?;
+            Ok(StoredSigningKey {
+                kid,
+                public_key,
+                private_key_sealed,
+                created_at,
+                retired_at,
+            })
+        })
+        .collect()
+}
+
+async fn insert(conn: &mut diesel_async::AsyncPgConnection, key: &StoredSigningKey) -> Result<(), DbError> {
+    diesel::insert_into(signing_keys::table)
+        .values((
+            signing_keys::kid.eq(&key.kid),
+            signing_keys::algorithm.eq("EdDSA"),
+            signing_keys::public_key.eq(key.public_key.as_slice()),
+            signing_keys::private_key_sealed.eq(key.private_key_sealed.as_deref()),
+            signing_keys::created_at.eq(key.created_at),
+            signing_keys::retired_at.eq(key.retired_at),
+        ))
+        .on_conflict(signing_keys::kid)
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Serialises first-key creation across instances.
+const BOOTSTRAP_LOCK: i64 = 7_346_235_003;
+
 type KeyRow = (String, Vec<u8>, Option<Vec<u8>>, DateTime<Utc>, Option<DateTime<Utc>>);
 
 #[async_trait]
@@ -30,32 +78,9 @@ impl SigningKeyStore for PgSigningKeyStore {
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
         store(async {
             let mut tx = self.db.system().await?;
-            let rows = signing_keys::table
-                .select((
-                    signing_keys::kid,
-                    signing_keys::public_key,
-                    signing_keys::private_key_sealed,
-                    signing_keys::created_at,
-                    signing_keys::retired_at,
-                ))
-                .order(signing_keys::created_at.desc())
-                .load::<KeyRow>(tx.conn())
-                .await?;
+            let keys = load_all(tx.conn()).await?;
             tx.commit().await?;
-            rows.into_iter()
-                .map(|(kid, public, private_key_sealed, created_at, retired_at)| {
-                    let public_key = public
-                        .try_into()
-                        .map_err(|_| DbError::Corrupt(format!("public key {kid} is not 32 bytes")))?;
-                    Ok(StoredSigningKey {
-                        kid,
-                        public_key,
-                        private_key_sealed,
-                        created_at,
-                        retired_at,
-                    })
-                })
-                .collect()
+            Ok(keys)
         })
         .await
     }
@@ -63,20 +88,32 @@ impl SigningKeyStore for PgSigningKeyStore {
     async fn add_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
         store(async {
             let mut tx = self.db.system().await?;
-            diesel::insert_into(signing_keys::table)
-                .values((
-                    signing_keys::kid.eq(&key.kid),
-                    signing_keys::algorithm.eq("EdDSA"),
-                    signing_keys::public_key.eq(key.public_key.as_slice()),
-                    signing_keys::private_key_sealed.eq(key.private_key_sealed.as_deref()),
-                    signing_keys::created_at.eq(key.created_at),
-                    signing_keys::retired_at.eq(key.retired_at),
-                ))
-                .on_conflict(signing_keys::kid)
-                .do_nothing()
+            insert(tx.conn(), key).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn add_first_signing_key(
+        &self,
+        key: &StoredSigningKey,
+    ) -> Result<Vec<StoredSigningKey>, StoreError> {
+        store(async {
+            let mut tx = self.db.system().await?;
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(BOOTSTRAP_LOCK)
                 .execute(tx.conn())
                 .await?;
-            tx.commit().await
+            let existing = load_all(tx.conn()).await?;
+            let usable = existing
+                .iter()
+                .any(|k| k.retired_at.is_none() && k.private_key_sealed.is_some());
+            if !usable {
+                insert(tx.conn(), key).await?;
+            }
+            let keys = load_all(tx.conn()).await?;
+            tx.commit().await?;
+            Ok(keys)
         })
         .await
     }

@@ -3,6 +3,7 @@
 //!
 //! Knows nothing of HTTP or SQL: keys are persisted through the [`ports::SigningKeyStore`] port.
 
+pub mod bootstrap;
 pub mod claims;
 pub mod error;
 pub mod issuer;
@@ -11,6 +12,7 @@ pub mod ports;
 pub mod refresh;
 pub mod session;
 
+pub use bootstrap::{KeyOrigin, load_key_ring};
 pub use claims::{AccessClaims, TokenKind};
 pub use error::TokenError;
 pub use issuer::{IssuedTokens, TokenIssuer, TokenSettings};

@@ -23,4 +23,12 @@ pub trait SigningKeyStore: Send + Sync + 'static {
     /// Stores a key. MUST succeed without change when a key with the same `kid` already exists
     /// (two instances starting at once may both try).
     async fn add_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
+
+    /// Stores `key` only if no unretired key with a private half exists yet, atomically with
+    /// respect to other callers (two instances starting on an empty database agree on one
+    /// key). Returns every key afterwards, newest first.
+    async fn add_first_signing_key(
+        &self,
+        key: &StoredSigningKey,
+    ) -> Result<Vec<StoredSigningKey>, StoreError>;
 }

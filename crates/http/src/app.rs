@@ -1,0 +1,96 @@
+//! The application factory: routes, extractor configuration, middleware, OpenAPI and docs.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, web};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt as _;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::ApiError;
+use crate::observe::observe;
+use crate::routes;
+use crate::state::AppState;
+
+pub const OPENAPI_PATH: &str = "/v1/openapi.json";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "NudgeScribe API",
+        description = "Multi-tenant marketing backend: identity, tokens, customers and campaigns.",
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "identity", description = "Accounts, users, sign-in"),
+        (name = "tokens", description = "Token verification keys"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The whole application, for `HttpServer::new` (one per worker) and for tests.
+pub fn build_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let json = web::JsonConfig::default()
+        .limit(state.json_limit)
+        .error_handler(|error, _| ApiError::from(error).into());
+    let path = web::PathConfig::default()
+        .error_handler(|error, _| ApiError::BadRequest(format!("invalid path: {error}")).into());
+    let query = web::QueryConfig::default().error_handler(|error, _| {
+        ApiError::BadRequest(format!("invalid query string: {error}")).into()
+    });
+    let (app, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .app_data(state)
+        .app_data(json)
+        .app_data(path)
+        .app_data(query)
+        .service(routes::health::live)
+        .service(routes::health::ready)
+        .service(routes::health::metrics)
+        .service(routes::jwks::jwks)
+        .service(routes::identity::signup)
+        .service(routes::identity::login)
+        .service(routes::identity::me)
+        .split_for_parts();
+    app.service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, api))
+        .route(
+            "/docs",
+            web::get().to(|| async {
+                HttpResponse::PermanentRedirect()
+                    .insert_header(("Location", "/docs/"))
+                    .finish()
+            }),
+        )
+        .wrap(from_fn(observe))
+}

@@ -1,0 +1,193 @@
+//! Every error a client can see, mapped to its status and stable code in one place.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use identity::IdentityError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::observe::current_request_id;
+
+/// One invalid field of a request.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    #[schema(example = "invalid email or password")]
+    pub error: String,
+    /// What went wrong, for programs: stable across releases.
+    #[schema(example = "invalid_credentials")]
+    pub code: &'static str,
+    /// Quote it when reporting a problem; the server's logs carry the same id.
+    pub request_id: String,
+    /// On validation errors: each invalid field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<FieldProblem>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldProblem>),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the service is temporarily unavailable, try again shortly")]
+    Unavailable(String),
+    /// The message is logged, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Validation(_) => "validation_failed",
+            Self::Unauthenticated => "unauthenticated",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Forbidden => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl ApiError {
+    /// The error for a bare status produced outside our handlers (actix-web's own answers).
+    #[must_use]
+    pub fn for_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            401 => Self::Unauthenticated,
+            403 => Self::Forbidden,
+            404 => Self::NotFound("no such resource"),
+            405 => Self::MethodNotAllowed,
+            413 => Self::PayloadTooLarge("the request is too large".into()),
+            415 => Self::UnsupportedMediaType("unsupported content type".into()),
+            503 => Self::Unavailable(format!("status {status}")),
+            400..=499 => Self::BadRequest(
+                status.canonical_reason().unwrap_or("bad request").to_lowercase(),
+            ),
+            _ => Self::Internal(format!("status {status} without a body")),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) | Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let request_id = current_request_id();
+        match self {
+            Self::Internal(detail) => {
+                tracing::error!(%request_id, detail = %detail, "internal error");
+            }
+            Self::Unavailable(detail) => {
+                tracing::warn!(%request_id, detail = %detail, "service unavailable");
+            }
+            _ => {}
+        }
+        let body = ErrorBody {
+            error: self.to_string(),
+            code: self.code(),
+            request_id,
+            fields: match self {
+                Self::Validation(fields) => Some(fields.clone()),
+                _ => None,
+            },
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, Self::Unauthenticated | Self::InvalidCredentials) {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if matches!(self, Self::Unavailable(_)) {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        response.json(body)
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(error: IdentityError) -> Self {
+        match error {
+            IdentityError::Validation(fields) => Self::Validation(
+                fields
+                    .into_iter()
+                    .map(|f| FieldProblem {
+                        field: f.field.to_owned(),
+                        message: f.message,
+                    })
+                    .collect(),
+            ),
+            IdentityError::EmailTaken => Self::Conflict("an account with this email already exists"),
+            IdentityError::InvalidCredentials => Self::InvalidCredentials,
+            IdentityError::Unauthenticated => Self::Unauthenticated,
+            IdentityError::NotFound => Self::NotFound("not found"),
+            IdentityError::Unavailable(why) => Self::Unavailable(why),
+            IdentityError::Internal(why) => Self::Internal(why),
+        }
+    }
+}
+
+impl From<actix_web::error::JsonPayloadError> for ApiError {
+    fn from(error: actix_web::error::JsonPayloadError) -> Self {
+        use actix_web::error::JsonPayloadError as E;
+        match error {
+            E::OverflowKnownLength { length, limit } => Self::PayloadTooLarge(format!(
+                "the body is {length} bytes; at most {limit} are accepted"
+            )),
+            E::Overflow { limit } => {
+                Self::PayloadTooLarge(format!("the body is larger than the {limit} bytes accepted"))
+            }
+            E::ContentType => Self::UnsupportedMediaType(
+                "the body must be JSON, sent with Content-Type: application/json".into(),
+            ),
+            E::Deserialize(e) if e.is_data() => {
+                Self::BadRequest(format!("the JSON body does not fit this endpoint: {e}"))
+            }
+            E::Deserialize(e) => Self::BadRequest(format!("the body is not valid JSON: {e}")),
+            other => Self::BadRequest(format!("the body could not be read: {other}")),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per area; each handler: extract → one service call → map.
+
+pub mod health;
+pub mod identity;
+pub mod jwks;

@@ -1,0 +1,26 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use identity::IdentityService;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokens::TokenIssuer;
+
+use crate::client_ip::TrustedProxies;
+
+/// Whether the server's dependencies answer (for `/health/ready`).
+#[async_trait]
+pub trait HealthCheck: Send + Sync + 'static {
+    async fn ready(&self) -> Result<(), String>;
+}
+
+pub struct AppState {
+    pub identity: Arc<IdentityService>,
+    pub tokens: Arc<TokenIssuer>,
+    pub health: Arc<dyn HealthCheck>,
+    pub metrics: PrometheusHandle,
+    pub trusted_proxies: TrustedProxies,
+    /// Largest JSON body accepted, in bytes.
+    pub json_limit: usize,
+}

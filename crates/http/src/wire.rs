@@ -1,0 +1,191 @@
+//! Request and response bodies as the API shows them (api.md), apart from the domain types.
+
+use chrono::{DateTime, Utc};
+use identity::{Account, Profile, User, Workspace};
+use serde::{Deserialize, Serialize};
+use tokens::IssuedTokens;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SignupRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// 8 to 72 bytes.
+    #[schema(example = "correct horse battery")]
+    pub password: String,
+    #[schema(example = "Ada Lovelace")]
+    pub full_name: String,
+    #[schema(example = "Analytical Engines Ltd")]
+    pub account_name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserBody {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub email: String,
+    pub full_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserBody {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id.as_uuid(),
+            account_id: user.account_id.as_uuid(),
+            email: user.email.to_string(),
+            full_name: user.full_name,
+            created_at: user.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountBody {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Account> for AccountBody {
+    fn from(account: Account) -> Self {
+        Self {
+            id: account.id.as_uuid(),
+            name: account.name,
+            created_at: account.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkspaceBody {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Workspace> for WorkspaceBody {
+    fn from(workspace: Workspace) -> Self {
+        Self {
+            id: workspace.id.as_uuid(),
+            account_id: workspace.account_id.as_uuid(),
+            name: workspace.name,
+            created_at: workspace.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignupResponse {
+    pub user: UserBody,
+    pub account: AccountBody,
+    pub workspace: WorkspaceBody,
+}
+
+/// Tokens, as every sign-in and exchange returns them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// EdDSA-signed JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Opaque; exchange it for new tokens before `refresh_expires_in` runs out.
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: i64,
+    /// Space-separated permissions the tokens may be used for.
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserBody>,
+}
+
+impl TokenResponse {
+    #[must_use]
+    pub fn new(tokens: IssuedTokens, user: Option<User>) -> Self {
+        Self {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            token_type: "Bearer",
+            expires_in: tokens.expires_in,
+            refresh_expires_in: tokens.refresh_expires_in,
+            scope: tokens.scope,
+            user: user.map(UserBody::from),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkspaceRoleBody {
+    pub workspace_id: Uuid,
+    #[schema(example = "editor")]
+    pub role: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    pub user: UserBody,
+    pub account: AccountBody,
+    #[schema(example = json!(["owner"]))]
+    pub account_roles: Vec<&'static str>,
+    pub workspace_roles: Vec<WorkspaceRoleBody>,
+    /// Effective account-wide permissions (workspace roles add to them inside their workspace).
+    pub permissions: Vec<&'static str>,
+    pub mfa_enabled: bool,
+}
+
+impl From<Profile> for MeResponse {
+    fn from(profile: Profile) -> Self {
+        Self {
+            user: profile.user.into(),
+            account: profile.account.into(),
+            account_roles: profile.roles.account.iter().map(|r| r.as_str()).collect(),
+            workspace_roles: profile
+                .roles
+                .workspaces
+                .iter()
+                .map(|(workspace, role)| WorkspaceRoleBody {
+                    workspace_id: workspace.as_uuid(),
+                    role: role.as_str(),
+                })
+                .collect(),
+            permissions: profile.permissions.iter().map(|p| p.as_str()).collect(),
+            mfa_enabled: profile.mfa_enabled,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Jwk {
+    #[schema(example = "OKP")]
+    pub kty: &'static str,
+    #[schema(example = "Ed25519")]
+    pub crv: &'static str,
+    pub x: String,
+    pub kid: String,
+    #[schema(example = "EdDSA")]
+    pub alg: &'static str,
+    #[serde(rename = "use")]
+    #[schema(example = "sig")]
+    pub use_: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JwkSet {
+    pub keys: Vec<Jwk>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthBody {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
