@@ -1,0 +1,12 @@
+//! The composition root: configuration, wiring of adapters into ports, and the `nudgescribe`
+//! binary's commands. The only crate that knows every concrete type.
+
+pub mod error;
+pub mod keys;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+
+pub use error::AppError;
+pub use settings::Settings;
+pub use startup::{Application, prepare_database};

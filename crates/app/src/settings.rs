@@ -1,0 +1,150 @@
+//! Typed configuration: built-in defaults < optional file < `NUDGESCRIBE__SECTION__KEY`
+//! environment variables (and `DATABASE_URL`), validated once at start-up.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::error::AppError;
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/nudgescribe";
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub server: ServerSettings,
+    pub auth: AuthSettings,
+    pub keys: KeySettings,
+    pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: usize,
+    pub acquire_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// actix workers; 0 means one per core.
+    pub workers: usize,
+    /// Comma-separated IPs/CIDRs whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: String,
+    pub json_limit_bytes: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct AuthSettings {
+    pub bcrypt_cost: u32,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+    pub leeway_secs: i64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct KeySettings {
+    /// Base64 of 32 bytes; seals secrets stored in the database. Unset: read from (or
+    /// generated into) `master_key_file`.
+    pub master_key: Option<String>,
+    pub master_key_file: PathBuf,
+    /// An Ed25519 private key (PKCS#8 PEM) to sign tokens with, inline or as a file.
+    pub signing_key: Option<String>,
+    pub signing_key_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LogSettings {
+    /// `tracing` filter directives, e.g. `info` or `nudgescribe=debug,info`.
+    pub level: String,
+    /// `plain` for people, `json` for log pipelines.
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Plain,
+    Json,
+}
+
+impl Settings {
+    /// Defaults, then `file` (if given; it must exist), then the environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, AppError> {
+        let mut builder = config::Config::builder()
+            .set_default("database.url", DEFAULT_DATABASE_URL)?
+            .set_default("database.max_connections", 16)?
+            .set_default("database.acquire_timeout_ms", 5_000)?
+            .set_default("database.statement_timeout_ms", 30_000)?
+            .set_default("server.host", "127.0.0.1")?
+            .set_default("server.port", 8080)?
+            .set_default("server.workers", 0)?
+            .set_default("server.trusted_proxies", "")?
+            .set_default("server.json_limit_bytes", 1_048_576)?
+            .set_default("server.shutdown_timeout_secs", 30)?
+            .set_default("auth.bcrypt_cost", 12)?
+            .set_default("auth.issuer", "nudgescribe")?
+            .set_default("auth.audience", "nudgescribe-api")?
+            .set_default("auth.access_ttl_secs", 14 * 24 * 3600)?
+            .set_default("auth.refresh_ttl_secs", 15 * 24 * 3600)?
+            .set_default("auth.leeway_secs", 30)?
+            .set_default("keys.master_key_file", ".nudgescribe/master.key")?
+            .set_default("log.level", "info")?
+            .set_default("log.format", "plain")?;
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("NUDGESCRIBE")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        if std::env::var_os("NUDGESCRIBE__DATABASE__URL").is_none() {
+            if let Ok(url) = std::env::var("DATABASE_URL") {
+                builder = builder.set_override("database.url", url)?;
+            }
+        }
+        let settings: Self = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), AppError> {
+        let mut problems = Vec::new();
+        if !(self.database.url.starts_with("postgres://")
+            || self.database.url.starts_with("postgresql://"))
+        {
+            problems.push("database.url (DATABASE_URL) must be a postgres:// URL".to_owned());
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections must be at least 1".to_owned());
+        }
+        if !(4..=31).contains(&self.auth.bcrypt_cost) {
+            problems.push("auth.bcrypt_cost must be between 4 and 31".to_owned());
+        }
+        if self.auth.access_ttl_secs <= 0 || self.auth.refresh_ttl_secs <= 0 {
+            problems.push("auth.access_ttl_secs and auth.refresh_ttl_secs must be positive".to_owned());
+        }
+        if !(0..=300).contains(&self.auth.leeway_secs) {
+            problems.push("auth.leeway_secs must be between 0 and 300".to_owned());
+        }
+        if let Err(e) = http::TrustedProxies::parse(&self.server.trusted_proxies) {
+            problems.push(format!("server.trusted_proxies: {e}"));
+        }
+        if self.keys.signing_key.is_some() && self.keys.signing_key_file.is_some() {
+            problems.push("set keys.signing_key or keys.signing_key_file, not both".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Config(problems.join("; ")))
+        }
+    }
+}

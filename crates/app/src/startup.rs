@@ -1,0 +1,158 @@
+//! Wiring: every concrete adapter meets its port here, and nowhere else.
+
+use std::net::TcpListener;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{HttpServer, web};
+use async_trait::async_trait;
+use chrono::Duration as TimeDelta;
+use http::{AppState, HealthCheck, TrustedProxies, build_app};
+use identity::IdentityService;
+use kernel::Clock;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use platform::{BcryptHasher, SystemClock};
+use postgres::{Db, PgIdentityStore, PgSigningKeyStore, PoolSettings};
+use tokens::{KeyOrigin, TokenIssuer, TokenSettings, load_key_ring};
+
+use crate::error::AppError;
+use crate::keys::{configured_signing_key, load_master_key};
+use crate::settings::Settings;
+
+/// Creates the database when it is missing and applies pending migrations.
+pub async fn prepare_database(settings: &Settings) -> Result<(), AppError> {
+    let url = &settings.database.url;
+    let created = postgres::ensure_database(url).await.map_err(|e| match e {
+        postgres::DbError::Connect { url, reason } => AppError::DatabaseUnreachable { url, reason },
+        other => other.into(),
+    })?;
+    if created {
+        tracing::info!(database = %postgres::migrate::redact(url), "created the database");
+    }
+    let applied = postgres::run_migrations(url).await?;
+    for version in &applied {
+        tracing::info!(%version, "applied migration");
+    }
+    Ok(())
+}
+
+/// The metrics recorder is process-wide: installed once, shared by every server in the process.
+fn metrics_handle() -> Result<PrometheusHandle, AppError> {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| AppError::Config(format!("metrics recorder: {e}")))?;
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+struct DbHealth(Db);
+
+#[async_trait]
+impl HealthCheck for DbHealth {
+    async fn ready(&self) -> Result<(), String> {
+        self.0.check().await.map_err(|e| format!("database: {e}"))
+    }
+}
+
+/// A built server, bound to its port, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Prepares the database, loads keys, wires services and binds the listener (port 0 picks
+    /// a free one; see [`Application::port`]).
+    pub async fn build(settings: Settings) -> Result<Self, AppError> {
+        prepare_database(&settings).await?;
+        let db = Db::connect(
+            &settings.database.url,
+            &PoolSettings {
+                max_connections: settings.database.max_connections,
+                acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+                statement_timeout: Duration::from_millis(settings.database.statement_timeout_ms),
+            },
+        )?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+
+        let master = load_master_key(&settings.keys)?;
+        let (ring, origin) = load_key_ring(
+            &PgSigningKeyStore::new(db.clone()),
+            &master,
+            configured_signing_key(&settings.keys)?,
+            clock.now(),
+        )
+        .await?;
+        match origin {
+            KeyOrigin::Generated { kid } => tracing::warn!(
+                %kid,
+                "no signing key configured: generated one and stored it in the database, \
+                 sealed under the master key"
+            ),
+            KeyOrigin::Stored { kid } | KeyOrigin::Configured { kid } => {
+                tracing::info!(%kid, "signing tokens with key");
+            }
+        }
+        let auth = &settings.auth;
+        let tokens = Arc::new(TokenIssuer::new(
+            TokenSettings {
+                issuer: auth.issuer.clone(),
+                audience: auth.audience.clone(),
+                access_ttl: TimeDelta::seconds(auth.access_ttl_secs),
+                refresh_ttl: TimeDelta::seconds(auth.refresh_ttl_secs),
+                leeway: TimeDelta::seconds(auth.leeway_secs),
+            },
+            ring,
+        ));
+        let hasher = BcryptHasher::new(auth.bcrypt_cost).map_err(|e| AppError::Config(e.to_string()))?;
+        let identity = Arc::new(IdentityService::new(
+            Arc::new(PgIdentityStore::new(db.clone())),
+            Arc::new(hasher),
+            tokens.clone(),
+            clock,
+        ));
+        let state = web::Data::new(AppState {
+            identity,
+            tokens,
+            health: Arc::new(DbHealth(db)),
+            metrics: metrics_handle()?,
+            trusted_proxies: TrustedProxies::parse(&settings.server.trusted_proxies)
+                .map_err(|e| AppError::Config(e.to_string()))?,
+            json_limit: settings.server.json_limit_bytes,
+        });
+
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address).map_err(|e| AppError::Bind {
+            address: address.clone(),
+            reason: e.to_string(),
+        })?;
+        let port = listener.local_addr()?.port();
+        let mut server = HttpServer::new(move || build_app(state.clone()))
+            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|e| AppError::Bind {
+                address,
+                reason: e.to_string(),
+            })?
+            .run();
+        Ok(Self { port, server })
+    }
+
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (graceful shutdown).
+    pub async fn run_until_stopped(self) -> Result<(), AppError> {
+        self.server.await.map_err(AppError::from)
+    }
+}
