@@ -39,14 +39,15 @@ pub async fn prepare_database(settings: &Settings) -> Result<(), AppError> {
 
 /// The metrics recorder is process-wide: installed once, shared by every server in the process.
 fn metrics_handle() -> Result<PrometheusHandle, AppError> {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    if let Some(handle) = HANDLE.get() {
-        return Ok(handle.clone());
-    }
-    let handle = PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| AppError::Config(format!("metrics recorder: {e}")))?;
-    Ok(HANDLE.get_or_init(|| handle).clone())
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .install_recorder()
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| AppError::Config(format!("metrics recorder: {e}")))
 }
 
 struct DbHealth(Db);
