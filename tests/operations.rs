@@ -7,7 +7,13 @@ use serde_json::Value;
 #[tokio::test]
 async fn health_endpoints_answer() -> TestResult {
     let app = spawn_app().await?;
-    let live: Value = app.client.get(app.url("/health/live")).send().await?.json().await?;
+    let live: Value = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(live["status"], "ok");
     let ready = app.client.get(app.url("/health/ready")).send().await?;
     assert_eq!(ready.status(), StatusCode::OK);
@@ -29,7 +35,13 @@ async fn metrics_are_prometheus_text() -> TestResult {
 #[tokio::test]
 async fn the_openapi_document_lists_every_endpoint() -> TestResult {
     let app = spawn_app().await?;
-    let doc: Value = app.client.get(app.url("/v1/openapi.json")).send().await?.json().await?;
+    let doc: Value = app
+        .client
+        .get(app.url("/v1/openapi.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
     let paths = doc["paths"].as_object().ok_or("paths")?;
     for (path, method) in [
@@ -41,7 +53,10 @@ async fn the_openapi_document_lists_every_endpoint() -> TestResult {
         ("/health/ready", "get"),
         ("/metrics", "get"),
     ] {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path}");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path}"
+        );
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     Ok(())
@@ -55,9 +70,19 @@ async fn the_docs_are_served_from_the_binary() -> TestResult {
     let html = page.text().await?;
     assert!(html.contains("swagger-ui"), "{html}");
     assert!(!html.contains("https://"), "no CDN: {html}");
-    let bundle = app.client.get(app.url("/docs/swagger-ui-bundle.js")).send().await?;
+    let bundle = app
+        .client
+        .get(app.url("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await?;
     assert_eq!(bundle.status(), StatusCode::OK);
-    let config = app.client.get(app.url("/docs/swagger-initializer.js")).send().await?.text().await?;
+    let config = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await?
+        .text()
+        .await?;
     assert!(config.contains("/v1/openapi.json"), "{config}");
     Ok(())
 }
@@ -69,7 +94,10 @@ async fn unknown_routes_and_methods_answer_json_errors() -> TestResult {
     expect_error(missing, StatusCode::NOT_FOUND, "not_found").await?;
     let wrong_method = app.client.delete(app.url("/v1/me")).send().await?;
     let status = wrong_method.status();
-    assert!(status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::NOT_FOUND, "{status}");
+    assert!(
+        status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::NOT_FOUND,
+        "{status}"
+    );
     Ok(())
 }
 
@@ -90,7 +118,12 @@ async fn a_callers_request_id_is_echoed() -> TestResult {
         .header("x-request-id", "bad id with spaces")
         .send()
         .await?;
-    let id = injected.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let id = injected
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     assert_ne!(id, "bad id with spaces");
     assert!(uuid::Uuid::parse_str(&id).is_ok());
     Ok(())

@@ -54,7 +54,12 @@ impl TestApp {
     }
 
     pub async fn get_authed(&self, path: &str, token: &str) -> Result<Response, Error> {
-        Ok(self.client.get(self.url(path)).bearer_auth(token).send().await?)
+        Ok(self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await?)
     }
 
     /// Signs a new account up; panics unless it answers 201.
@@ -82,7 +87,10 @@ impl TestApp {
     /// Logs in; returns the token response.
     pub async fn login(&self, email: &str, password: &str) -> Result<Value, Error> {
         let response = self
-            .post_json("/v1/auth/login", &json!({"email": email, "password": password}))
+            .post_json(
+                "/v1/auth/login",
+                &json!({"email": email, "password": password}),
+            )
             .await?;
         assert_eq!(response.status(), StatusCode::OK);
         Ok(response.json().await?)
@@ -90,7 +98,11 @@ impl TestApp {
 }
 
 /// Asserts the api.md error shape and returns the body.
-pub async fn expect_error(response: Response, status: StatusCode, code: &str) -> Result<Value, Error> {
+pub async fn expect_error(
+    response: Response,
+    status: StatusCode,
+    code: &str,
+) -> Result<Value, Error> {
     assert_eq!(response.status(), status);
     let header_id = response
         .headers()
@@ -99,7 +111,14 @@ pub async fn expect_error(response: Response, status: StatusCode, code: &str) ->
         .map(str::to_owned);
     let body: Value = response.json().await?;
     assert_eq!(body["code"], code, "{body}");
-    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
-    assert_eq!(body["request_id"].as_str().map(str::to_owned), header_id, "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    assert_eq!(
+        body["request_id"].as_str().map(str::to_owned),
+        header_id,
+        "{body}"
+    );
     Ok(body)
 }

@@ -86,7 +86,10 @@ mod tests {
         let second = load_master_key(&settings)?;
         assert_eq!(second.open(&sealed, b"")?, b"secret");
         let mode = std::fs::metadata(&settings.master_key_file)?.permissions();
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
         std::fs::remove_dir_all(dir)?;
         Ok(())
     }

@@ -104,12 +104,14 @@ impl Settings {
             config::Environment::with_prefix("NUDGESCRIBE")
                 .prefix_separator("__")
                 .separator("__")
+                .ignore_empty(true)
                 .try_parsing(true),
         );
-        if std::env::var_os("NUDGESCRIBE__DATABASE__URL").is_none() {
-            if let Ok(url) = std::env::var("DATABASE_URL") {
-                builder = builder.set_override("database.url", url)?;
-            }
+        if let (None, Ok(url)) = (
+            std::env::var_os("NUDGESCRIBE__DATABASE__URL"),
+            std::env::var("DATABASE_URL"),
+        ) {
+            builder = builder.set_override("database.url", url)?;
         }
         let settings: Self = builder.build()?.try_deserialize()?;
         settings.validate()?;
@@ -130,7 +132,8 @@ impl Settings {
             problems.push("auth.bcrypt_cost must be between 4 and 31".to_owned());
         }
         if self.auth.access_ttl_secs <= 0 || self.auth.refresh_ttl_secs <= 0 {
-            problems.push("auth.access_ttl_secs and auth.refresh_ttl_secs must be positive".to_owned());
+            problems
+                .push("auth.access_ttl_secs and auth.refresh_ttl_secs must be positive".to_owned());
         }
         if !(0..=300).contains(&self.auth.leeway_secs) {
             problems.push("auth.leeway_secs must be between 0 and 300".to_owned());

@@ -109,7 +109,8 @@ impl Application {
             },
             ring,
         ));
-        let hasher = BcryptHasher::new(auth.bcrypt_cost).map_err(|e| AppError::Config(e.to_string()))?;
+        let hasher =
+            BcryptHasher::new(auth.bcrypt_cost).map_err(|e| AppError::Config(e.to_string()))?;
         let identity = Arc::new(IdentityService::new(
             Arc::new(PgIdentityStore::new(db.clone())),
             Arc::new(hasher),

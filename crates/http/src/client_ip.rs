@@ -43,7 +43,10 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return Some(peer);
         }
-        let hops: Vec<&str> = forwarded_for.flat_map(|h| h.split(',')).map(str::trim).collect();
+        let hops: Vec<&str> = forwarded_for
+            .flat_map(|h| h.split(','))
+            .map(str::trim)
+            .collect();
         let mut client = peer;
         for hop in hops.iter().rev() {
             // A malformed hop cannot be vouched for: stop at the last trustworthy address.
@@ -80,7 +83,11 @@ mod tests {
             ip("10.0.0.2"),
             ["6.6.6.6, 203.0.113.5", "192.0.2.1"].into_iter(),
         );
-        assert_eq!(client, ip("203.0.113.5"), "the spoofed left-most hop is ignored");
+        assert_eq!(
+            client,
+            ip("203.0.113.5"),
+            "the spoofed left-most hop is ignored"
+        );
         Ok(())
     }
 

@@ -94,7 +94,10 @@ impl ApiError {
             415 => Self::UnsupportedMediaType("unsupported content type".into()),
             503 => Self::Unavailable(format!("status {status}")),
             400..=499 => Self::BadRequest(
-                status.canonical_reason().unwrap_or("bad request").to_lowercase(),
+                status
+                    .canonical_reason()
+                    .unwrap_or("bad request")
+                    .to_lowercase(),
             ),
             _ => Self::Internal(format!("status {status} without a body")),
         }
@@ -160,7 +163,9 @@ impl From<IdentityError> for ApiError {
                     })
                     .collect(),
             ),
-            IdentityError::EmailTaken => Self::Conflict("an account with this email already exists"),
+            IdentityError::EmailTaken => {
+                Self::Conflict("an account with this email already exists")
+            }
             IdentityError::InvalidCredentials => Self::InvalidCredentials,
             IdentityError::Unauthenticated => Self::Unauthenticated,
             IdentityError::NotFound => Self::NotFound("not found"),
@@ -177,9 +182,9 @@ impl From<actix_web::error::JsonPayloadError> for ApiError {
             E::OverflowKnownLength { length, limit } => Self::PayloadTooLarge(format!(
                 "the body is {length} bytes; at most {limit} are accepted"
             )),
-            E::Overflow { limit } => {
-                Self::PayloadTooLarge(format!("the body is larger than the {limit} bytes accepted"))
-            }
+            E::Overflow { limit } => Self::PayloadTooLarge(format!(
+                "the body is larger than the {limit} bytes accepted"
+            )),
             E::ContentType => Self::UnsupportedMediaType(
                 "the body must be JSON, sent with Content-Type: application/json".into(),
             ),

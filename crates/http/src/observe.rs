@@ -3,11 +3,11 @@
 use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::http::header::CONTENT_TYPE;
-use actix_web::{Error, ResponseError as _};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::{Error, ResponseError as _};
 use tracing::Instrument as _;
 
 use crate::error::ApiError;
@@ -34,7 +34,9 @@ fn request_id_for(req: &ServiceRequest) -> String {
         .filter(|id| {
             !id.is_empty()
                 && id.len() <= 64
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
 }
@@ -102,7 +104,9 @@ fn with_json_error_body<B: MessageBody>(
     let mut replacement = replacement;
     for (name, value) in original.headers() {
         if name != CONTENT_TYPE && name != actix_web::http::header::CONTENT_LENGTH {
-            replacement.headers_mut().insert(name.clone(), value.clone());
+            replacement
+                .headers_mut()
+                .insert(name.clone(), value.clone());
         }
     }
     ServiceResponse::new(request, replacement).map_into_right_body()

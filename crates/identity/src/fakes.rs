@@ -26,7 +26,9 @@ pub struct State {
 
 impl MemoryStore {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn revoke(&self, session: SessionId) {
@@ -44,13 +46,21 @@ impl MemoryStore {
 impl IdentityStore for MemoryStore {
     async fn create_account(&self, new: &NewAccount, event: &AuthEvent) -> Result<(), StoreError> {
         let mut state = self.state();
-        if state.users.values().any(|(u, _, _)| u.email == new.owner.email) {
+        if state
+            .users
+            .values()
+            .any(|(u, _, _)| u.email == new.owner.email)
+        {
             return Err(StoreError::Duplicate("users_email_key".into()));
         }
         state.accounts.insert(new.account.id, new.account.clone());
         state.users.insert(
             new.owner.id,
-            (new.owner.clone(), Some(new.password_hash.clone()), vec![AccountRole::Owner]),
+            (
+                new.owner.clone(),
+                Some(new.password_hash.clone()),
+                vec![AccountRole::Owner],
+            ),
         );
         state.events.push(event.clone());
         Ok(())
@@ -71,7 +81,11 @@ impl IdentityStore for MemoryStore {
             }))
     }
 
-    async fn start_session(&self, session: &NewSession, event: &AuthEvent) -> Result<(), StoreError> {
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
         state.sessions.insert(session.id, (session.clone(), false));
         state.events.push(event.clone());
@@ -104,7 +118,11 @@ impl IdentityStore for MemoryStore {
             }))
     }
 
-    async fn profile(&self, account: AccountId, user: UserId) -> Result<(User, Account), StoreError> {
+    async fn profile(
+        &self,
+        account: AccountId,
+        user: UserId,
+    ) -> Result<(User, Account), StoreError> {
         let state = self.state();
         let (user, _, _) = state
             .users

@@ -4,7 +4,9 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use kernel::{AccountId, AccountRole, EmailAddress, PermissionSet, UserId, WorkspaceId, WorkspaceRole};
+use kernel::{
+    AccountId, AccountRole, EmailAddress, PermissionSet, UserId, WorkspaceId, WorkspaceRole,
+};
 use tokens::IssuedTokens;
 
 use crate::error::FieldError;
@@ -25,10 +27,9 @@ impl Password {
 
     pub fn parse(raw: String) -> Result<Self, String> {
         match raw.len() {
-            n if n < Self::MIN_BYTES => Err(format!(
-                "must be at least {} bytes long",
-                Self::MIN_BYTES
-            )),
+            n if n < Self::MIN_BYTES => {
+                Err(format!("must be at least {} bytes long", Self::MIN_BYTES))
+            }
             n if n > Self::MAX_BYTES => Err(format!(
                 "must be at most {} bytes long (bcrypt ignores anything longer)",
                 Self::MAX_BYTES

@@ -16,12 +16,17 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn create_account(&self, new: &NewAccount, event: &AuthEvent) -> Result<(), StoreError>;
 
     /// The anonymous sign-in path: the one user with this email, across accounts.
-    async fn find_credentials(&self, email: &EmailAddress)
-    -> Result<Option<Credentials>, StoreError>;
+    async fn find_credentials(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<Credentials>, StoreError>;
 
     /// Stores a new session (with its first refresh token) and its sign-in event.
-    async fn start_session(&self, session: &NewSession, event: &AuthEvent)
-    -> Result<(), StoreError>;
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError>;
 
     /// Appends to the audit trail (in the event's account, or in none).
     async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError>;
@@ -37,7 +42,11 @@ pub trait IdentityStore: Send + Sync + 'static {
     ) -> Result<Option<Roles>, StoreError>;
 
     /// The user and their account. MUST return `NotFound` for a user outside `account`.
-    async fn profile(&self, account: AccountId, user: UserId) -> Result<(User, Account), StoreError>;
+    async fn profile(
+        &self,
+        account: AccountId,
+        user: UserId,
+    ) -> Result<(User, Account), StoreError>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -3,8 +3,7 @@
 use std::sync::{Arc, OnceLock};
 
 use kernel::{
-    AccountId, Actor, Clock, EmailAddress, PermissionSet, SessionId, UserId,
-    WorkspaceId,
+    AccountId, Actor, Clock, EmailAddress, PermissionSet, SessionId, UserId, WorkspaceId,
 };
 use tokens::{SessionKind, TokenIssuer, TokenKind};
 use uuid::Uuid;
@@ -139,8 +138,18 @@ impl IdentityService {
             Some(credentials) if matches && credentials.password_hash.is_some() => credentials.user,
             known => {
                 let who = known.map(|c| (c.user.account_id, c.user.id));
-                let reason = if who.is_some() { "wrong password" } else { "unknown email" };
-                let event = self.event(AuthEventKind::LoginFailed, who, input.ip, false, Some(reason));
+                let reason = if who.is_some() {
+                    "wrong password"
+                } else {
+                    "unknown email"
+                };
+                let event = self.event(
+                    AuthEventKind::LoginFailed,
+                    who,
+                    input.ip,
+                    false,
+                    Some(reason),
+                );
                 self.store.record_event(&event).await?;
                 return Err(IdentityError::InvalidCredentials);
             }
@@ -169,8 +178,8 @@ impl IdentityService {
     pub async fn authenticate(&self, bearer: &str) -> Result<Actor, IdentityError> {
         let now = self.clock.now();
         let claims = self.tokens.verify(bearer, TokenKind::Access, now)?;
-        let scope =
-            PermissionSet::parse_scope(&claims.scope).map_err(|_| IdentityError::Unauthenticated)?;
+        let scope = PermissionSet::parse_scope(&claims.scope)
+            .map_err(|_| IdentityError::Unauthenticated)?;
         let account_id = AccountId::from_uuid(claims.acc);
         let user_id = UserId::from_uuid(claims.sub);
         let session_id = SessionId::from_uuid(claims.sid);
@@ -239,8 +248,8 @@ impl IdentityService {
 
 /// Random text that no one can type as a password.
 fn random_text() -> Result<String, IdentityError> {
-    let bytes = kernel::seal::random_bytes::<24>()
-        .map_err(|e| IdentityError::Internal(e.to_string()))?;
+    let bytes =
+        kernel::seal::random_bytes::<24>().map_err(|e| IdentityError::Internal(e.to_string()))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -250,7 +259,6 @@ fn field(name: &'static str, message: String) -> FieldError {
         message,
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -325,7 +333,11 @@ mod tests {
         assert_eq!(outcome.user.email.as_str(), "ada@example.com");
         assert_eq!(outcome.user.account_id, outcome.account.id);
         assert_eq!(outcome.workspace.account_id, outcome.account.id);
-        let state = h.store.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let state = h
+            .store
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (_, hash, roles) = &state.users[&outcome.user.id];
         assert_eq!(roles, &vec![AccountRole::Owner]);
         assert_ne!(hash.as_deref(), Some("correct horse"), "stored hashed");
@@ -351,7 +363,12 @@ mod tests {
     #[tokio::test]
     async fn passwords_must_be_8_to_72_bytes() {
         let h = harness();
-        for (password, ok) in [("1234567", false), ("12345678", true), (&*"é".repeat(36), true), (&*"é".repeat(37), false)] {
+        for (password, ok) in [
+            ("1234567", false),
+            ("12345678", true),
+            (&*"é".repeat(36), true),
+            (&*"é".repeat(37), false),
+        ] {
             let mut input = signup_input(&format!("u{}@example.com", password.len()));
             input.password = password.to_owned();
             let result = h.service.signup(input).await;
@@ -372,23 +389,36 @@ mod tests {
     async fn login_issues_tokens_that_authenticate_as_the_user() -> Result<(), IdentityError> {
         let h = harness();
         let signed_up = h.service.signup(signup_input("ada@example.com")).await?;
-        let outcome = h.service.login(login_input("ADA@example.com", "correct horse")).await?;
+        let outcome = h
+            .service
+            .login(login_input("ADA@example.com", "correct horse"))
+            .await?;
         assert_eq!(outcome.user.id, signed_up.user.id);
         let actor = h.service.authenticate(&outcome.tokens.access_token).await?;
         assert_eq!(actor.user_id, signed_up.user.id);
         assert_eq!(actor.account_id, signed_up.account.id);
         assert!(actor.can(Permission::UsersManage));
         let events = h.store.events();
-        assert_eq!(events.last().map(|e| e.kind), Some(AuthEventKind::LoginSucceeded));
+        assert_eq!(
+            events.last().map(|e| e.kind),
+            Some(AuthEventKind::LoginSucceeded)
+        );
         Ok(())
     }
 
     #[tokio::test]
-    async fn wrong_password_and_unknown_email_fail_alike_and_are_audited() -> Result<(), IdentityError> {
+    async fn wrong_password_and_unknown_email_fail_alike_and_are_audited()
+    -> Result<(), IdentityError> {
         let h = harness();
         h.service.signup(signup_input("ada@example.com")).await?;
-        let wrong = h.service.login(login_input("ada@example.com", "wrong password")).await;
-        let unknown = h.service.login(login_input("bob@example.com", "correct horse")).await;
+        let wrong = h
+            .service
+            .login(login_input("ada@example.com", "wrong password"))
+            .await;
+        let unknown = h
+            .service
+            .login(login_input("bob@example.com", "correct horse"))
+            .await;
         assert!(matches!(wrong, Err(IdentityError::InvalidCredentials)));
         assert!(matches!(unknown, Err(IdentityError::InvalidCredentials)));
         let failures: Vec<_> = h
@@ -408,7 +438,10 @@ mod tests {
     async fn a_revoked_session_no_longer_authenticates() -> Result<(), IdentityError> {
         let h = harness();
         h.service.signup(signup_input("ada@example.com")).await?;
-        let outcome = h.service.login(login_input("ada@example.com", "correct horse")).await?;
+        let outcome = h
+            .service
+            .login(login_input("ada@example.com", "correct horse"))
+            .await?;
         let actor = h.service.authenticate(&outcome.tokens.access_token).await?;
         h.store.revoke(actor.session_id);
         let again = h.service.authenticate(&outcome.tokens.access_token).await;
@@ -420,7 +453,10 @@ mod tests {
     async fn an_expired_token_no_longer_authenticates() -> Result<(), IdentityError> {
         let h = harness();
         h.service.signup(signup_input("ada@example.com")).await?;
-        let outcome = h.service.login(login_input("ada@example.com", "correct horse")).await?;
+        let outcome = h
+            .service
+            .login(login_input("ada@example.com", "correct horse"))
+            .await?;
         h.clock.advance(Duration::minutes(16));
         let again = h.service.authenticate(&outcome.tokens.access_token).await;
         assert!(matches!(again, Err(IdentityError::Unauthenticated)));
@@ -431,7 +467,10 @@ mod tests {
     async fn the_profile_shows_roles_and_permissions() -> Result<(), IdentityError> {
         let h = harness();
         let signed_up = h.service.signup(signup_input("ada@example.com")).await?;
-        let outcome = h.service.login(login_input("ada@example.com", "correct horse")).await?;
+        let outcome = h
+            .service
+            .login(login_input("ada@example.com", "correct horse"))
+            .await?;
         let actor = h.service.authenticate(&outcome.tokens.access_token).await?;
         let profile = h.service.profile(&actor).await?;
         assert_eq!(profile.account.id, signed_up.account.id);

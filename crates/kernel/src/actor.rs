@@ -21,7 +21,9 @@ impl Actor {
     pub fn account_permissions(&self) -> PermissionSet {
         self.account_roles
             .iter()
-            .fold(PermissionSet::EMPTY, |set, role| set.union(role.permissions()))
+            .fold(PermissionSet::EMPTY, |set, role| {
+                set.union(role.permissions())
+            })
             .intersection(self.scope)
     }
 
@@ -39,7 +41,9 @@ impl Actor {
             .workspace_roles
             .iter()
             .filter(|(id, _)| *id == workspace)
-            .fold(PermissionSet::EMPTY, |set, (_, role)| set.union(role.permissions()));
+            .fold(PermissionSet::EMPTY, |set, (_, role)| {
+                set.union(role.permissions())
+            });
         self.account_permissions()
             .union(from_workspace.intersection(self.scope))
     }

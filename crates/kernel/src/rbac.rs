@@ -141,13 +141,18 @@ impl PermissionSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Permission> {
-        Permission::ALL.into_iter().filter(move |p| self.contains(*p))
+        Permission::ALL
+            .into_iter()
+            .filter(move |p| self.contains(*p))
     }
 
     /// The space-separated form used in token `scope` claims.
     #[must_use]
     pub fn to_scope_string(self) -> String {
-        self.iter().map(Permission::as_str).collect::<Vec<_>>().join(" ")
+        self.iter()
+            .map(Permission::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// Parses a space-separated scope string.
@@ -179,13 +184,9 @@ const CONTENT: PermissionSet = PermissionSet::of(&[
     P::MessagesRead,
 ]);
 
-const ACCOUNT_ADMINISTRATION: PermissionSet = PermissionSet::of(&[
-    P::AccountManage,
-    P::UsersRead,
-    P::UsersManage,
-    P::AuditRead,
-])
-.union(CONTENT);
+const ACCOUNT_ADMINISTRATION: PermissionSet =
+    PermissionSet::of(&[P::AccountManage, P::UsersRead, P::UsersManage, P::AuditRead])
+        .union(CONTENT);
 
 /// A role a user holds in their account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -294,7 +295,10 @@ mod tests {
     fn scope_strings_round_trip() {
         let set = PermissionSet::of(&[P::CustomersRead, P::MessagesRead]);
         assert_eq!(set.to_scope_string(), "customers:read messages:read");
-        assert_eq!(PermissionSet::parse_scope("messages:read  customers:read"), Ok(set));
+        assert_eq!(
+            PermissionSet::parse_scope("messages:read  customers:read"),
+            Ok(set)
+        );
         assert!(PermissionSet::parse_scope("customers:read root").is_err());
     }
 

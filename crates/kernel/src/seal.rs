@@ -136,7 +136,10 @@ mod tests {
         if let Some(last) = tampered.last_mut() {
             *last ^= 1;
         }
-        assert_eq!(key().open(&tampered, b"owner-1"), Err(SealError::CannotOpen));
+        assert_eq!(
+            key().open(&tampered, b"owner-1"),
+            Err(SealError::CannotOpen)
+        );
         assert_eq!(key().open(&[], b"owner-1"), Err(SealError::CannotOpen));
         Ok(())
     }
@@ -149,8 +152,13 @@ mod tests {
 
     #[test]
     fn keys_must_be_32_bytes() {
-        assert_eq!(SealingKey::from_base64("c2hvcnQ=").err(), Some(SealError::BadKey));
-        assert!(SealingKey::from_base64(&SealingKey::generate_base64().unwrap_or_default()).is_ok());
+        assert_eq!(
+            SealingKey::from_base64("c2hvcnQ=").err(),
+            Some(SealError::BadKey)
+        );
+        assert!(
+            SealingKey::from_base64(&SealingKey::generate_base64().unwrap_or_default()).is_ok()
+        );
     }
 
     #[test]

@@ -38,8 +38,7 @@ impl BcryptHasher {
         } else {
             Err(HashError(format!(
                 "bcrypt cost must be between {} and {}, not {cost}",
-                MIN_COST,
-                MAX_COST
+                MIN_COST, MAX_COST
             )))
         }
     }

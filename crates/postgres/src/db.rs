@@ -9,8 +9,12 @@ use std::time::Duration;
 
 use diesel::sql_types::{Nullable, Text};
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
-use diesel_async::{AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::{
+    AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager,
+};
 use futures_util::future::BoxFuture;
 use kernel::{AccountId, EmailAddress, UserId};
 
@@ -43,7 +47,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("status", &self.pool.status()).finish()
+        f.debug_struct("Db")
+            .field("status", &self.pool.status())
+            .finish()
     }
 }
 
@@ -66,7 +72,8 @@ impl Db {
                 Ok(conn)
             }) as BoxFuture<'static, _>
         });
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
         let pool = Pool::builder(manager)
             .max_size(settings.max_connections)
             .wait_timeout(Some(settings.acquire_timeout))

@@ -29,9 +29,10 @@ impl From<DbError> for StoreError {
     fn from(error: DbError) -> Self {
         match error {
             DbError::Query(DieselError::NotFound) => Self::NotFound,
-            DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
-                Self::Duplicate(info.constraint_name().unwrap_or("unique").to_owned())
-            }
+            DbError::Query(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                info,
+            )) => Self::Duplicate(info.constraint_name().unwrap_or("unique").to_owned()),
             DbError::Query(DieselError::DatabaseError(
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,

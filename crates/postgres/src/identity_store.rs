@@ -14,7 +14,9 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{DbError, store};
-use crate::schema::{account_roles, accounts, auth_events, refresh_tokens, sessions, users, workspaces};
+use crate::schema::{
+    account_roles, accounts, auth_events, refresh_tokens, sessions, users, workspaces,
+};
 
 #[derive(Clone, Debug)]
 pub struct PgIdentityStore {
@@ -42,8 +44,9 @@ impl UserRow {
         Ok(User {
             id: UserId::from_uuid(self.id),
             account_id: AccountId::from_uuid(self.account_id),
-            email: EmailAddress::parse(&self.email)
-                .map_err(|_| DbError::Corrupt(format!("stored email of user {} is invalid", self.id)))?,
+            email: EmailAddress::parse(&self.email).map_err(|_| {
+                DbError::Corrupt(format!("stored email of user {} is invalid", self.id))
+            })?,
             full_name: self.full_name,
             created_at: self.created_at,
         })
@@ -174,9 +177,16 @@ impl IdentityStore for PgIdentityStore {
         .await
     }
 
-    async fn start_session(&self, session: &NewSession, event: &AuthEvent) -> Result<(), StoreError> {
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
         store(async {
-            let mut tx = self.db.tenant(session.account_id, Some(session.user_id)).await?;
+            let mut tx = self
+                .db
+                .tenant(session.account_id, Some(session.user_id))
+                .await?;
             let conn = tx.conn();
             diesel::insert_into(sessions::table)
                 .values((
@@ -263,13 +273,20 @@ impl IdentityStore for PgIdentityStore {
         .await
     }
 
-    async fn profile(&self, account: AccountId, user: UserId) -> Result<(User, Account), StoreError> {
+    async fn profile(
+        &self,
+        account: AccountId,
+        user: UserId,
+    ) -> Result<(User, Account), StoreError> {
         store(async {
             let mut tx = self.db.tenant(account, Some(user)).await?;
             let (user_row, (id, name, created_at)) = users::table
                 .inner_join(accounts::table)
                 .filter(users::id.eq(user.as_uuid()))
-                .select((USER_COLUMNS, (accounts::id, accounts::name, accounts::created_at)))
+                .select((
+                    USER_COLUMNS,
+                    (accounts::id, accounts::name, accounts::created_at),
+                ))
                 .first::<(UserRow, (Uuid, String, DateTime<Utc>))>(tx.conn())
                 .await?;
             tx.commit().await?;

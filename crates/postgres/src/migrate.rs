@@ -14,8 +14,9 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || {
         // The sync harness drives the async connection on this blocking thread.
-        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
-            .map_err(|e| connect_error(&url, &e))?;
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+                .map_err(|e| connect_error(&url, &e))?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| DbError::Migration(e.to_string()))?;
@@ -36,10 +37,11 @@ pub async fn ensure_database(url: &str) -> Result<bool, DbError> {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         exists: bool,
     }
-    let found = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
-        .bind::<Text, _>(&name)
-        .get_result::<Exists>(&mut conn)
-        .await?;
+    let found =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<Text, _>(&name)
+            .get_result::<Exists>(&mut conn)
+            .await?;
     if found.exists {
         return Ok(false);
     }
@@ -105,11 +107,17 @@ mod tests {
     fn splits_the_database_name_off() -> Result<(), DbError> {
         assert_eq!(
             split_database("postgres://postgres@127.0.0.1:5432/nudgescribe")?,
-            ("postgres://postgres@127.0.0.1:5432/postgres".into(), "nudgescribe".into())
+            (
+                "postgres://postgres@127.0.0.1:5432/postgres".into(),
+                "nudgescribe".into()
+            )
         );
         assert_eq!(
             split_database("postgres://u:p@h/db?sslmode=disable")?,
-            ("postgres://u:p@h/postgres?sslmode=disable".into(), "db".into())
+            (
+                "postgres://u:p@h/postgres?sslmode=disable".into(),
+                "db".into()
+            )
         );
         assert!(split_database("postgres://h").is_err());
         assert!(split_database("nonsense").is_err());

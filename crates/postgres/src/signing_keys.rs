@@ -23,7 +23,9 @@ impl PgSigningKeyStore {
     }
 }
 
-async fn load_all(conn: &mut diesel_async::AsyncPgConnection) -> Result<Vec<StoredSigningKey>, DbError> {
+async fn load_all(
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> Result<Vec<StoredSigningKey>, DbError> {
     let rows = signing_keys::table
         .select((
             signing_keys::kid,
@@ -36,22 +38,27 @@ async fn load_all(conn: &mut diesel_async::AsyncPgConnection) -> Result<Vec<Stor
         .load::<KeyRow>(conn)
         .await?;
     rows.into_iter()
-        .map(|(kid, public, private_key_sealed, created_at, retired_at)| {
-            let public_key = public
-                .try_into()
-                .map_err(|_| DbError::Corrupt(format!("public key {kid} is not 32 bytes")))?;
-            Ok(StoredSigningKey {
-                kid,
-                public_key,
-                private_key_sealed,
-                created_at,
-                retired_at,
-            })
-        })
+        .map(
+            |(kid, public, private_key_sealed, created_at, retired_at)| {
+                let public_key = public
+                    .try_into()
+                    .map_err(|_| DbError::Corrupt(format!("public key {kid} is not 32 bytes")))?;
+                Ok(StoredSigningKey {
+                    kid,
+                    public_key,
+                    private_key_sealed,
+                    created_at,
+                    retired_at,
+                })
+            },
+        )
         .collect()
 }
 
-async fn insert(conn: &mut diesel_async::AsyncPgConnection, key: &StoredSigningKey) -> Result<(), DbError> {
+async fn insert(
+    conn: &mut diesel_async::AsyncPgConnection,
+    key: &StoredSigningKey,
+) -> Result<(), DbError> {
     diesel::insert_into(signing_keys::table)
         .values((
             signing_keys::kid.eq(&key.kid),
@@ -71,7 +78,13 @@ async fn insert(conn: &mut diesel_async::AsyncPgConnection, key: &StoredSigningK
 /// Serialises first-key creation across instances.
 const BOOTSTRAP_LOCK: i64 = 7_346_235_003;
 
-type KeyRow = (String, Vec<u8>, Option<Vec<u8>>, DateTime<Utc>, Option<DateTime<Utc>>);
+type KeyRow = (
+    String,
+    Vec<u8>,
+    Option<Vec<u8>>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
 
 #[async_trait]
 impl SigningKeyStore for PgSigningKeyStore {

@@ -18,7 +18,10 @@ fn issuer() -> Result<TokenIssuer, tokens::TokenError> {
         refresh_ttl: Duration::days(15),
         leeway: Duration::seconds(30),
     };
-    Ok(TokenIssuer::new(settings, KeyRing::new(&SigningKey::generate()?, &[])))
+    Ok(TokenIssuer::new(
+        settings,
+        KeyRing::new(&SigningKey::generate()?, &[]),
+    ))
 }
 
 fn login_event(new: &identity::models::NewAccount) -> AuthEvent {
@@ -56,7 +59,10 @@ async fn credentials_are_found_by_email_only() -> TestResult {
     let found = store.find_credentials(&new.owner.email).await?;
     let found = found.ok_or("the user is found")?;
     assert_eq!(found.user, new.owner);
-    assert_eq!(found.password_hash.as_deref(), Some(new.password_hash.as_str()));
+    assert_eq!(
+        found.password_hash.as_deref(),
+        Some(new.password_hash.as_str())
+    );
     let missing = kernel::EmailAddress::parse("bob@example.com")?;
     assert!(store.find_credentials(&missing).await?.is_none());
     Ok(())
@@ -86,7 +92,12 @@ async fn a_live_session_yields_roles_and_a_revoked_one_nothing() -> TestResult {
 
     // Past its expiry the session is dead.
     let later = session.expires_at + Duration::seconds(1);
-    assert!(store.live_session_roles(new.account.id, new.owner.id, session.id, later).await?.is_none());
+    assert!(
+        store
+            .live_session_roles(new.account.id, new.owner.id, session.id, later)
+            .await?
+            .is_none()
+    );
 
     // Revoked, it is dead at once.
     let mut tx = db.tenant(new.account.id, Some(new.owner.id)).await?;
@@ -96,7 +107,12 @@ async fn a_live_session_yields_roles_and_a_revoked_one_nothing() -> TestResult {
     )
     .await?;
     tx.commit().await?;
-    assert!(store.live_session_roles(new.account.id, new.owner.id, session.id, now).await?.is_none());
+    assert!(
+        store
+            .live_session_roles(new.account.id, new.owner.id, session.id, now)
+            .await?
+            .is_none()
+    );
     Ok(())
 }
 
@@ -109,13 +125,26 @@ async fn another_accounts_session_or_profile_is_not_found() -> TestResult {
     store.create_account(&a, &signup_event(&a)).await?;
     store.create_account(&b, &signup_event(&b)).await?;
     let now = Utc::now();
-    let (session, _) =
-        issuer()?.start_session(SessionKind::Login, b.account.id, b.owner.id, PermissionSet::all(), now)?;
+    let (session, _) = issuer()?.start_session(
+        SessionKind::Login,
+        b.account.id,
+        b.owner.id,
+        PermissionSet::all(),
+        now,
+    )?;
     store.start_session(&session, &login_event(&b)).await?;
 
     // Claims naming account A with B's user and session find nothing.
-    assert!(store.live_session_roles(a.account.id, b.owner.id, session.id, now).await?.is_none());
-    assert!(matches!(store.profile(a.account.id, b.owner.id).await, Err(StoreError::NotFound)));
+    assert!(
+        store
+            .live_session_roles(a.account.id, b.owner.id, session.id, now)
+            .await?
+            .is_none()
+    );
+    assert!(matches!(
+        store.profile(a.account.id, b.owner.id).await,
+        Err(StoreError::NotFound)
+    ));
     let (user, account) = store.profile(b.account.id, b.owner.id).await?;
     assert_eq!((user.id, account.id), (b.owner.id, b.account.id));
     Ok(())

@@ -2,8 +2,8 @@
 
 mod support;
 
-use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel::QueryableByName;
+use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use identity::ports::IdentityStore;
 use postgres::PgIdentityStore;
@@ -43,7 +43,10 @@ async fn every_tenant_table_forces_row_level_security() -> TestResult {
     .await?;
     tx.commit().await?;
     assert!(tables.len() >= 8, "the schema has its tables: {tables:?}");
-    for table in tables.iter().filter(|t| !GLOBAL_TABLES.contains(&t.table_name.as_str())) {
+    for table in tables
+        .iter()
+        .filter(|t| !GLOBAL_TABLES.contains(&t.table_name.as_str()))
+    {
         assert!(
             table.enabled && table.forced && table.policies > 0 && table.has_account_id,
             "tenant table without forced RLS, a policy and account_id: {table:?}"
@@ -68,16 +71,30 @@ async fn a_query_without_a_tenant_filter_sees_only_its_tenant() -> TestResult {
     store.create_account(&b, &signup_event(&b)).await?;
 
     let mut tx = db.tenant(a.account.id, Some(a.owner.id)).await?;
-    for table in ["users", "accounts", "workspaces", "account_roles", "auth_events"] {
-        let column = if table == "account_roles" { "user_id" } else { "id" };
+    for table in [
+        "users",
+        "accounts",
+        "workspaces",
+        "account_roles",
+        "auth_events",
+    ] {
+        let column = if table == "account_roles" {
+            "user_id"
+        } else {
+            "id"
+        };
         let ids = diesel::sql_query(format!("SELECT {column} AS id FROM {table}"))
             .load::<Id>(tx.conn())
             .await?;
         assert!(!ids.is_empty(), "{table}: sees its own rows");
         for id in ids {
             assert!(
-                [a.owner.id.as_uuid(), a.account.id.as_uuid(), a.workspace.id.as_uuid()]
-                    .contains(&id.id)
+                [
+                    a.owner.id.as_uuid(),
+                    a.account.id.as_uuid(),
+                    a.workspace.id.as_uuid()
+                ]
+                .contains(&id.id)
                     || table == "auth_events",
                 "{table}: saw {} of another tenant",
                 id.id
@@ -110,7 +127,10 @@ async fn writing_a_row_for_another_tenant_is_refused() -> TestResult {
     .execute(tx.conn())
     .await;
     let error = insert.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(error.contains("row-level security"), "refused by policy: {error}");
+    assert!(
+        error.contains("row-level security"),
+        "refused by policy: {error}"
+    );
     drop(tx);
 
     // Updates and deletes of the other tenant's rows touch nothing.
@@ -134,7 +154,10 @@ async fn the_audit_trail_is_append_only() -> TestResult {
     let store = PgIdentityStore::new(db.clone());
     let a = new_account("a@example.com");
     store.create_account(&a, &signup_event(&a)).await?;
-    for statement in ["UPDATE auth_events SET success = false", "DELETE FROM auth_events"] {
+    for statement in [
+        "UPDATE auth_events SET success = false",
+        "DELETE FROM auth_events",
+    ] {
         let mut tx = db.tenant(a.account.id, Some(a.owner.id)).await?;
         let error = diesel::sql_query(statement)
             .execute(tx.conn())
@@ -157,14 +180,23 @@ async fn the_anonymous_path_sees_only_the_user_it_names() -> TestResult {
     store.create_account(&b, &signup_event(&b)).await?;
 
     let mut tx = db.anonymous(Some(&a.owner.email)).await?;
-    let users = diesel::sql_query("SELECT id FROM users").load::<Id>(tx.conn()).await?;
-    assert_eq!(users.iter().map(|u| u.id).collect::<Vec<_>>(), vec![a.owner.id.as_uuid()]);
-    let accounts = diesel::sql_query("SELECT id FROM accounts").load::<Id>(tx.conn()).await;
+    let users = diesel::sql_query("SELECT id FROM users")
+        .load::<Id>(tx.conn())
+        .await?;
+    assert_eq!(
+        users.iter().map(|u| u.id).collect::<Vec<_>>(),
+        vec![a.owner.id.as_uuid()]
+    );
+    let accounts = diesel::sql_query("SELECT id FROM accounts")
+        .load::<Id>(tx.conn())
+        .await;
     assert!(accounts.is_err(), "no access to other tables");
     drop(tx);
 
     let mut tx = db.anonymous(None).await?;
-    let users = diesel::sql_query("SELECT id FROM users").load::<Id>(tx.conn()).await?;
+    let users = diesel::sql_query("SELECT id FROM users")
+        .load::<Id>(tx.conn())
+        .await?;
     assert!(users.is_empty());
     tx.commit().await?;
     Ok(())

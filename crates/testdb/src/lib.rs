@@ -46,7 +46,11 @@ impl TestDatabase {
             .get_or_try_init(|| prepare_template(server.clone(), migrations))
             .await?
             .clone();
-        let name = format!("{TEST_PREFIX}{}_{}", unix_now(), uuid::Uuid::now_v7().simple());
+        let name = format!(
+            "{TEST_PREFIX}{}_{}",
+            unix_now(),
+            uuid::Uuid::now_v7().simple()
+        );
         let mut admin = AsyncPgConnection::establish(&maintenance_url(&server)?).await?;
         let create = format!("CREATE DATABASE {name} TEMPLATE {template}");
         // A template being copied by another test at the same instant answers "being accessed
@@ -86,9 +90,12 @@ impl Drop for TestDatabase {
         // Drop may run inside a runtime; do the blocking work on a thread of its own.
         // A failure leaves the database to the next run's sweep; a destructor can do no more.
         let _ = std::thread::spawn(move || -> Result<(), Error> {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(async {
-                let mut admin = AsyncPgConnection::establish(&maintenance_url(&server_url())?).await?;
+                let mut admin =
+                    AsyncPgConnection::establish(&maintenance_url(&server_url())?).await?;
                 diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&mut admin)
                     .await?;
@@ -190,7 +197,10 @@ async fn prepare_locked(
     .load::<Named>(admin)
     .await?;
     sweep(admin, &databases, template).await?;
-    if databases.iter().any(|d| d.datname == template && d.datistemplate) {
+    if databases
+        .iter()
+        .any(|d| d.datname == template && d.datistemplate)
+    {
         return Ok(());
     }
     // A template left half-made by a crashed run is rebuilt from scratch.
@@ -256,7 +266,10 @@ mod tests {
             with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1")?,
             "postgres://postgres@127.0.0.1:5432/t1"
         );
-        assert_eq!(with_database("postgres://u:p@h?sslmode=disable", "t1")?, "postgres://u:p@h/t1?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://u:p@h?sslmode=disable", "t1")?,
+            "postgres://u:p@h/t1?sslmode=disable"
+        );
         Ok(())
     }
 

@@ -87,7 +87,11 @@ mod tests {
 
     impl MemoryKeys {
         fn all(&self) -> Vec<StoredSigningKey> {
-            let mut keys = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            let mut keys = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
             keys.reverse();
             keys
         }
@@ -100,7 +104,10 @@ mod tests {
         }
 
         async fn add_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
-            let mut keys = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut keys = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if !keys.iter().any(|k| k.kid == key.kid) {
                 keys.push(key.clone());
             }
@@ -112,8 +119,14 @@ mod tests {
             key: &StoredSigningKey,
         ) -> Result<Vec<StoredSigningKey>, StoreError> {
             {
-                let mut keys = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if !keys.iter().any(|k| k.retired_at.is_none() && k.private_key_sealed.is_some()) {
+                let mut keys = self
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if !keys
+                    .iter()
+                    .any(|k| k.retired_at.is_none() && k.private_key_sealed.is_some())
+                {
                     keys.push(key.clone());
                 }
             }
@@ -139,7 +152,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_lost_master_key_starts_a_new_signing_key_and_keeps_the_old_public_one() -> Result<(), TokenError> {
+    async fn a_lost_master_key_starts_a_new_signing_key_and_keeps_the_old_public_one()
+    -> Result<(), TokenError> {
         let store = MemoryKeys::default();
         let (_, first) = load_key_ring(&store, &master(1), None, Utc::now()).await?;
         let (ring, second) = load_key_ring(&store, &master(2), None, Utc::now()).await?;
@@ -159,7 +173,10 @@ mod tests {
         assert_eq!(ring.signer_kid(), kid);
         let stored = store.all();
         assert_eq!(stored.len(), 1);
-        assert!(stored[0].private_key_sealed.is_none(), "the private half stays outside");
+        assert!(
+            stored[0].private_key_sealed.is_none(),
+            "the private half stays outside"
+        );
         Ok(())
     }
 }

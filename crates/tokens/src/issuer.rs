@@ -8,11 +8,11 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use kernel::{AccountId, PermissionSet, SessionId, UserId};
 use uuid::Uuid;
 
+use crate::TokenError;
 use crate::claims::{AccessClaims, TokenKind};
 use crate::keys::{KeyRing, PublicJwk};
 use crate::refresh::RefreshToken;
 use crate::session::{NewSession, SessionKind};
-use crate::TokenError;
 
 #[derive(Clone, Debug)]
 pub struct TokenSettings {
@@ -66,7 +66,10 @@ impl TokenIssuer {
 
     /// Swaps in a new key ring (after a rotation), without interrupting verification.
     pub fn replace_ring(&self, ring: KeyRing) {
-        *self.ring.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+        *self
+            .ring
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
     }
 
     #[must_use]
@@ -156,7 +159,9 @@ impl TokenIssuer {
         }
         let kid = header.kid.ok_or(TokenError::Invalid("no kid"))?;
         let ring = self.ring();
-        let key = ring.verifier(&kid).ok_or(TokenError::Invalid("unknown kid"))?;
+        let key = ring
+            .verifier(&kid)
+            .ok_or(TokenError::Invalid("unknown kid"))?;
 
         let mut validation = Validation::new(Algorithm::EdDSA);
         // Expiry is checked below against the injected clock, not the wall clock.
@@ -170,9 +175,7 @@ impl TokenIssuer {
                     TokenError::Invalid("bad signature")
                 }
                 jsonwebtoken::errors::ErrorKind::InvalidIssuer => TokenError::Invalid("issuer"),
-                jsonwebtoken::errors::ErrorKind::InvalidAudience => {
-                    TokenError::Invalid("audience")
-                }
+                jsonwebtoken::errors::ErrorKind::InvalidAudience => TokenError::Invalid("audience"),
                 _ => TokenError::Invalid("claims"),
             })?
             .claims;
@@ -249,9 +252,21 @@ mod tests {
         let (issuer, _) = issuer()?;
         let (_, tokens) = mint(&issuer)?;
         let at_expiry = now() + Duration::minutes(15);
-        assert!(issuer.verify(&tokens.access_token, TokenKind::Access, at_expiry + Duration::seconds(29)).is_ok());
+        assert!(
+            issuer
+                .verify(
+                    &tokens.access_token,
+                    TokenKind::Access,
+                    at_expiry + Duration::seconds(29)
+                )
+                .is_ok()
+        );
         assert!(matches!(
-            issuer.verify(&tokens.access_token, TokenKind::Access, at_expiry + Duration::seconds(31)),
+            issuer.verify(
+                &tokens.access_token,
+                TokenKind::Access,
+                at_expiry + Duration::seconds(31)
+            ),
             Err(TokenError::Invalid("expired"))
         ));
         Ok(())
@@ -261,7 +276,10 @@ mod tests {
     fn a_token_of_another_kind_is_refused() -> Result<(), TokenError> {
         let (issuer, _) = issuer()?;
         let (session, _) = mint(&issuer)?;
-        let mfa = issuer.sign(TokenKind::Mfa, &issuer.access_claims(&session, PermissionSet::all(), now()))?;
+        let mfa = issuer.sign(
+            TokenKind::Mfa,
+            &issuer.access_claims(&session, PermissionSet::all(), now()),
+        )?;
         assert!(issuer.verify(&mfa, TokenKind::Access, now()).is_err());
         assert!(issuer.verify(&mfa, TokenKind::Mfa, now()).is_ok());
         Ok(())
@@ -283,7 +301,11 @@ mod tests {
         let foreign = TokenIssuer::new(other, KeyRing::new(&key, &[]));
         let same_key = TokenIssuer::new(settings(), KeyRing::new(&key, &[]));
         let (_, tokens) = mint(&foreign)?;
-        assert!(same_key.verify(&tokens.access_token, TokenKind::Access, now()).is_err());
+        assert!(
+            same_key
+                .verify(&tokens.access_token, TokenKind::Access, now())
+                .is_err()
+        );
         Ok(())
     }
 
@@ -296,7 +318,12 @@ mod tests {
             .decode(parts[1])
             .map_err(|_| TokenError::Invalid("b64"))?;
         let forged_payload = String::from_utf8_lossy(&payload).replace("customers:read", "xx");
-        let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(forged_payload), parts[2]);
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(forged_payload),
+            parts[2]
+        );
         assert!(issuer.verify(&forged, TokenKind::Access, now()).is_err());
 
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt"}"#);
@@ -306,7 +333,11 @@ mod tests {
         let hs_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"at+jwt","kid":"x"}"#);
         let hs = format!("{hs_header}.{}.{}", parts[1], parts[2]);
         assert!(issuer.verify(&hs, TokenKind::Access, now()).is_err());
-        assert!(issuer.verify("not-a-token", TokenKind::Access, now()).is_err());
+        assert!(
+            issuer
+                .verify("not-a-token", TokenKind::Access, now())
+                .is_err()
+        );
         Ok(())
     }
 
@@ -316,7 +347,11 @@ mod tests {
         let (_, tokens) = mint(&issuer)?;
         let new = SigningKey::generate()?;
         issuer.replace_ring(KeyRing::new(&new, &[old.public_record(now())]));
-        assert!(issuer.verify(&tokens.access_token, TokenKind::Access, now()).is_ok());
+        assert!(
+            issuer
+                .verify(&tokens.access_token, TokenKind::Access, now())
+                .is_ok()
+        );
         let (_, fresh) = mint(&issuer)?;
         let header = jsonwebtoken::decode_header(&fresh.access_token)
             .map_err(|_| TokenError::Invalid("header"))?;

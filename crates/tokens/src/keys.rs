@@ -25,7 +25,9 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,7 +106,10 @@ impl SigningKey {
         if key.kid == stored.kid {
             Ok(key)
         } else {
-            Err(TokenError::Key(format!("key {} does not match its id", stored.kid)))
+            Err(TokenError::Key(format!(
+                "key {} does not match its id",
+                stored.kid
+            )))
         }
     }
 
@@ -231,7 +236,10 @@ mod tests {
             .map_err(|e| TokenError::Key(e.to_string()))?;
         let mut key = [0u8; 32];
         key.copy_from_slice(&public);
-        assert_eq!(thumbprint(&key), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        assert_eq!(
+            thumbprint(&key),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
         Ok(())
     }
 
@@ -261,7 +269,10 @@ mod tests {
     fn the_ring_publishes_the_signer_and_older_keys() -> Result<(), TokenError> {
         let old = SigningKey::generate()?;
         let new = SigningKey::generate()?;
-        let ring = KeyRing::new(&new, &[new.public_record(Utc::now()), old.public_record(Utc::now())]);
+        let ring = KeyRing::new(
+            &new,
+            &[new.public_record(Utc::now()), old.public_record(Utc::now())],
+        );
         let kids: Vec<&str> = ring.jwks().iter().map(|k| k.kid.as_str()).collect();
         assert_eq!(kids, vec![new.kid(), old.kid()]);
         assert_eq!(ring.signer_kid(), new.kid());

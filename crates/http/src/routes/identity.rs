@@ -63,7 +63,10 @@ pub async fn login(
             ip: ip.0,
         })
         .await?;
-    Ok(web::Json(TokenResponse::new(outcome.tokens, Some(outcome.user))))
+    Ok(web::Json(TokenResponse::new(
+        outcome.tokens,
+        Some(outcome.user),
+    )))
 }
 
 /// The caller: user, account, roles and effective permissions.

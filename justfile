@@ -1,0 +1,29 @@
+# One word per everyday task. `cargo install just` if `just` is missing.
+
+set dotenv-load := false
+
+# Serve on http://127.0.0.1:8080 (creates and migrates the database on first run).
+run *args:
+    cargo run -p nudgescribe -- {{args}}
+
+# The whole test suite (needs PostgreSQL at DATABASE_URL or 127.0.0.1:5432).
+test *args:
+    cargo test --workspace {{args}}
+
+# Formatting check and clippy, as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+    cargo fmt --all
+
+# Micro-benchmarks (criterion) of the hot pure functions. The load benchmarks of
+# performance.md arrive with the benchmarks issue.
+bench *args:
+    cargo bench -p nudgescribe-tokens {{args}}
+
+# Create and migrate the database, then open psql on it.
+db:
+    cargo run -p nudgescribe -- migrate
+    psql "${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/nudgescribe}"
