@@ -45,6 +45,9 @@ pub struct AuthSettings {
     pub audience: String,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
+    /// A refresh token used less than this many seconds ago may be presented again without
+    /// counting as reuse (a client retrying a lost response). 0: never.
+    pub refresh_overlap_secs: i64,
     pub leeway_secs: i64,
 }
 
@@ -93,6 +96,7 @@ impl Settings {
             .set_default("auth.audience", "nudgescribe-api")?
             .set_default("auth.access_ttl_secs", 14 * 24 * 3600)?
             .set_default("auth.refresh_ttl_secs", 15 * 24 * 3600)?
+            .set_default("auth.refresh_overlap_secs", 0)?
             .set_default("auth.leeway_secs", 30)?
             .set_default("keys.master_key_file", ".nudgescribe/master.key")?
             .set_default("log.level", "info")?
@@ -135,6 +139,9 @@ impl Settings {
             problems
                 .push("auth.access_ttl_secs and auth.refresh_ttl_secs must be positive".to_owned());
         }
+        if !(0..=300).contains(&self.auth.refresh_overlap_secs) {
+            problems.push("auth.refresh_overlap_secs must be between 0 and 300".to_owned());
+        }
         if !(0..=300).contains(&self.auth.leeway_secs) {
             problems.push("auth.leeway_secs must be between 0 and 300".to_owned());
         }
@@ -149,5 +156,58 @@ impl Settings {
         } else {
             Err(AppError::Config(problems.join("; ")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Result<Settings, AppError> {
+        let file =
+            std::env::temp_dir().join(format!("nudgescribe-settings-{}.toml", std::process::id()));
+        std::fs::write(&file, "[server]\nport = 9191\n")?;
+        let settings = Settings::load(Some(&file));
+        std::fs::remove_file(&file)?;
+        settings
+    }
+
+    #[test]
+    fn a_file_overrides_the_defaults() -> Result<(), AppError> {
+        let settings = defaults()?;
+        assert_eq!(settings.server.port, 9191);
+        assert_eq!(settings.auth.bcrypt_cost, 12);
+        assert_eq!(settings.auth.access_ttl_secs, 14 * 24 * 3600);
+        assert_eq!(settings.auth.refresh_ttl_secs, 15 * 24 * 3600);
+        Ok(())
+    }
+
+    #[test]
+    fn invalid_values_are_named() -> Result<(), AppError> {
+        let mut settings = defaults()?;
+        settings.database.url = "mysql://nope".into();
+        settings.auth.bcrypt_cost = 3;
+        settings.server.trusted_proxies = "10.0.0.0/8, bogus".into();
+        let Err(AppError::Config(message)) = settings.validate() else {
+            panic!("expected a configuration error");
+        };
+        for named in [
+            "database.url",
+            "auth.bcrypt_cost",
+            "server.trusted_proxies",
+            "bogus",
+        ] {
+            assert!(message.contains(named), "{named} in {message}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        let missing = std::path::Path::new("/nonexistent/nudgescribe.toml");
+        assert!(matches!(
+            Settings::load(Some(missing)),
+            Err(AppError::Config(_))
+        ));
     }
 }

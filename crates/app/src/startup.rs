@@ -13,8 +13,11 @@ use identity::IdentityService;
 use kernel::Clock;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use platform::{BcryptHasher, SystemClock};
-use postgres::{Db, PgIdentityStore, PgSigningKeyStore, PoolSettings};
-use tokens::{KeyOrigin, TokenIssuer, TokenSettings, load_key_ring};
+use postgres::{
+    Db, PgApiKeyStore, PgIdentityStore, PgSessionStore, PgSigningKeyStore, PoolSettings,
+    SessionCache,
+};
+use tokens::{KeyOrigin, TokenIssuer, TokenPolicy, TokenService, TokenSettings, load_key_ring};
 
 use crate::error::AppError;
 use crate::keys::{configured_signing_key, load_master_key};
@@ -99,15 +102,26 @@ impl Application {
             }
         }
         let auth = &settings.auth;
-        let tokens = Arc::new(TokenIssuer::new(
+        let issuer = Arc::new(TokenIssuer::new(
             TokenSettings {
                 issuer: auth.issuer.clone(),
                 audience: auth.audience.clone(),
-                access_ttl: TimeDelta::seconds(auth.access_ttl_secs),
-                refresh_ttl: TimeDelta::seconds(auth.refresh_ttl_secs),
                 leeway: TimeDelta::seconds(auth.leeway_secs),
             },
             ring,
+        ));
+        let session_cache = Arc::new(SessionCache::default());
+        tokio::spawn(session_cache.clone().listen(settings.database.url.clone()));
+        let tokens = Arc::new(TokenService::new(
+            issuer,
+            Arc::new(PgSessionStore::new(db.clone(), session_cache)),
+            Arc::new(PgApiKeyStore::new(db.clone())),
+            clock.clone(),
+            TokenPolicy {
+                access_ttl: TimeDelta::seconds(auth.access_ttl_secs),
+                refresh_ttl: TimeDelta::seconds(auth.refresh_ttl_secs),
+                refresh_overlap: TimeDelta::seconds(auth.refresh_overlap_secs),
+            },
         ));
         let hasher =
             BcryptHasher::new(auth.bcrypt_cost).map_err(|e| AppError::Config(e.to_string()))?;

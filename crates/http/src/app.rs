@@ -25,7 +25,7 @@ pub const OPENAPI_PATH: &str = "/v1/openapi.json";
     modifiers(&BearerAuth),
     tags(
         (name = "identity", description = "Accounts, users, sign-in"),
-        (name = "tokens", description = "Token verification keys"),
+        (name = "tokens", description = "API keys, token exchange and refresh, logout, JWKS"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -82,6 +82,14 @@ pub fn build_app(
         .service(routes::identity::signup)
         .service(routes::identity::login)
         .service(routes::identity::me)
+        .service(routes::tokens::exchange)
+        .service(routes::tokens::reauthenticate)
+        .service(routes::tokens::refresh)
+        .service(routes::tokens::short_lived)
+        .service(routes::tokens::logout)
+        .service(routes::tokens::create_key)
+        .service(routes::tokens::list_keys)
+        .service(routes::tokens::delete_key)
         .split_for_parts();
     app.service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, api))
         .route(

@@ -9,15 +9,21 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use kernel::Actor;
+use tokens::Accept;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The actor behind a valid `Authorization: Bearer <access token>`, with their current roles.
-/// Missing, malformed, expired or revoked tokens are a 401.
+/// The actor behind a valid `Authorization: Bearer <token>` — an access token or a short-lived
+/// token — with their current roles. Missing, malformed, expired or revoked tokens are a 401.
 pub struct Authenticated(pub Actor);
 
-fn bearer(req: &HttpRequest) -> Option<String> {
+/// Like [`Authenticated`], but only a full access token will do: for managing credentials
+/// (API keys, logout), which a short-lived frontend token must never do.
+pub struct FullAccess(pub Actor);
+
+/// The bearer credential of a request, if any.
+pub fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
@@ -30,18 +36,35 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
         .ok_or_else(|| ApiError::Internal("application state is not configured".into()))
 }
 
+fn authenticate(
+    req: &HttpRequest,
+    accept: Accept,
+) -> Pin<Box<dyn Future<Output = Result<Actor, ApiError>>>> {
+    let token = bearer(req);
+    let state = state(req);
+    Box::pin(async move {
+        let token = token.ok_or(ApiError::Unauthenticated)?;
+        Ok(state?.tokens.authenticate(&token, accept).await?)
+    })
+}
+
 impl FromRequest for Authenticated {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer(req);
-        let state = state(req);
-        Box::pin(async move {
-            let token = token.ok_or(ApiError::Unauthenticated)?;
-            let actor = state?.identity.authenticate(&token).await?;
-            Ok(Self(actor))
-        })
+        let actor = authenticate(req, Accept::AccessOrShortLived);
+        Box::pin(async move { actor.await.map(Self) })
+    }
+}
+
+impl FromRequest for FullAccess {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let actor = authenticate(req, Accept::AccessOnly);
+        Box::pin(async move { actor.await.map(Self) })
     }
 }
 

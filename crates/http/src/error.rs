@@ -45,6 +45,8 @@ pub enum ApiError {
     #[error("you are not allowed to do this")]
     Forbidden,
     #[error("{0}")]
+    ForbiddenBecause(&'static str),
+    #[error("{0}")]
     NotFound(&'static str),
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -69,7 +71,7 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidCredentials => "invalid_credentials",
-            Self::Forbidden => "forbidden",
+            Self::Forbidden | Self::ForbiddenBecause(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) => "conflict",
@@ -109,7 +111,7 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest(_) | Self::Validation(_) => StatusCode::BAD_REQUEST,
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -167,10 +169,35 @@ impl From<IdentityError> for ApiError {
                 Self::Conflict("an account with this email already exists")
             }
             IdentityError::InvalidCredentials => Self::InvalidCredentials,
-            IdentityError::Unauthenticated => Self::Unauthenticated,
             IdentityError::NotFound => Self::NotFound("not found"),
             IdentityError::Unavailable(why) => Self::Unavailable(why),
             IdentityError::Internal(why) => Self::Internal(why),
+            IdentityError::Tokens(error) => error.into(),
+        }
+    }
+}
+
+impl From<tokens::TokenError> for ApiError {
+    fn from(error: tokens::TokenError) -> Self {
+        use tokens::TokenError as E;
+        match error {
+            E::Invalid(why) => {
+                tracing::debug!(reason = why, "credentials refused");
+                Self::Unauthenticated
+            }
+            E::Forbidden(why) => Self::ForbiddenBecause(why),
+            E::NotFound => Self::NotFound("API key not found"),
+            E::Validation(fields) => Self::Validation(
+                fields
+                    .into_iter()
+                    .map(|(field, message)| FieldProblem {
+                        field: field.to_owned(),
+                        message,
+                    })
+                    .collect(),
+            ),
+            E::Store(kernel::StoreError::Unavailable(why)) => Self::Unavailable(why),
+            other => Self::Internal(other.to_string()),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use identity::IdentityService;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokens::TokenIssuer;
+use tokens::TokenService;
 
 use crate::client_ip::TrustedProxies;
 
@@ -17,7 +17,7 @@ pub trait HealthCheck: Send + Sync + 'static {
 
 pub struct AppState {
     pub identity: Arc<IdentityService>,
-    pub tokens: Arc<TokenIssuer>,
+    pub tokens: Arc<TokenService>,
     pub health: Arc<dyn HealthCheck>,
     pub metrics: PrometheusHandle,
     pub trusted_proxies: TrustedProxies,

@@ -164,6 +164,93 @@ impl From<Profile> for MeResponse {
     }
 }
 
+/// `POST /v1/auth`: exchange an API key for tokens.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ClientAuthRequest {
+    #[schema(example = "ns_live_0193…_…")]
+    pub api_key: String,
+    /// Narrow the tokens to these permissions (within the key's and its owner's).
+    #[schema(example = json!(["customers:read"]))]
+    pub scopes: Option<Vec<String>>,
+}
+
+/// `POST /v1/auth/refresh`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageBody {
+    #[schema(example = "Successfully logged out")]
+    pub message: &'static str,
+}
+
+/// `GET /v1/auth/token`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShortLivedTokenResponse {
+    /// An EdDSA JWT (`typ: st+jwt`) for the content API, without a refresh token.
+    pub token: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateApiKeyRequest {
+    #[schema(example = "CRM sync")]
+    pub name: String,
+    /// What the key may ever be exchanged for; absent: whatever its owner may do.
+    pub scopes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    pub key_id: Uuid,
+    /// Shown this once; only a digest is kept.
+    pub api_key: String,
+    pub name: String,
+    pub scopes: Option<Vec<&'static str>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyBody {
+    pub key_id: Uuid,
+    pub name: String,
+    pub scopes: Option<Vec<&'static str>>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+fn scope_list(scopes: Option<kernel::PermissionSet>) -> Option<Vec<&'static str>> {
+    scopes.map(|s| s.iter().map(kernel::Permission::as_str).collect())
+}
+
+impl From<tokens::ApiKey> for ApiKeyBody {
+    fn from(key: tokens::ApiKey) -> Self {
+        Self {
+            key_id: key.key_id,
+            name: key.name,
+            scopes: scope_list(key.scopes),
+            created_at: key.created_at,
+            last_used_at: key.last_used_at,
+        }
+    }
+}
+
+impl CreatedApiKey {
+    #[must_use]
+    pub fn new(key: tokens::ApiKey, plaintext: String) -> Self {
+        Self {
+            key_id: key.key_id,
+            api_key: plaintext,
+            name: key.name,
+            scopes: scope_list(key.scopes),
+            created_at: key.created_at,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Jwk {
     #[schema(example = "OKP")]

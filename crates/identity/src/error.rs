@@ -16,15 +16,15 @@ pub enum IdentityError {
     /// Wrong email or wrong password: deliberately not saying which.
     #[error("invalid email or password")]
     InvalidCredentials,
-    /// No valid token, or its session was revoked, or its user is gone.
-    #[error("authentication required")]
-    Unauthenticated,
     #[error("not found")]
     NotFound,
     #[error("the service is temporarily unavailable")]
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A failure of the tokens domain this service called (a session could not be started).
+    #[error(transparent)]
+    Tokens(#[from] tokens::TokenError),
 }
 
 impl From<StoreError> for IdentityError {
@@ -34,16 +34,6 @@ impl From<StoreError> for IdentityError {
             StoreError::Unavailable(why) => Self::Unavailable(why),
             StoreError::Duplicate(what) => Self::Internal(format!("unexpected duplicate: {what}")),
             StoreError::Other(why) => Self::Internal(why),
-        }
-    }
-}
-
-impl From<tokens::TokenError> for IdentityError {
-    fn from(error: tokens::TokenError) -> Self {
-        match error {
-            tokens::TokenError::Invalid(_) => Self::Unauthenticated,
-            tokens::TokenError::Store(store) => store.into(),
-            other => Self::Internal(other.to_string()),
         }
     }
 }

@@ -1,40 +1,41 @@
 //! In-memory fakes of identity's ports, for the service tests.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use kernel::{AccountId, AccountRole, EmailAddress, SessionId, StoreError, UserId};
-use tokens::NewSession;
+use kernel::{AccountId, AccountRole, AuthEvent, EmailAddress, Roles, StoreError, UserId};
+use tokens::testing::MemoryTokenStore;
 
-use crate::models::{Account, AuthEvent, Credentials, NewAccount, Roles, User};
+use crate::models::{Account, Credentials, NewAccount, User};
 use crate::ports::{HashError, IdentityStore, PasswordHasher};
 
-#[derive(Default)]
+/// Identity's store; roles it grants are mirrored into the tokens fake, as both read one
+/// database in production.
 pub struct MemoryStore {
     pub state: Mutex<State>,
+    tokens: Arc<MemoryTokenStore>,
 }
 
 #[derive(Default)]
 pub struct State {
     pub accounts: HashMap<AccountId, Account>,
     pub users: HashMap<UserId, (User, Option<String>, Vec<AccountRole>)>,
-    pub sessions: HashMap<SessionId, (NewSession, bool)>,
     pub events: Vec<AuthEvent>,
 }
 
 impl MemoryStore {
+    pub fn sharing_roles_with(tokens: Arc<MemoryTokenStore>) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            tokens,
+        }
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    pub fn revoke(&self, session: SessionId) {
-        if let Some(entry) = self.state().sessions.get_mut(&session) {
-            entry.1 = true;
-        }
     }
 
     pub fn events(&self) -> Vec<AuthEvent> {
@@ -62,6 +63,13 @@ impl IdentityStore for MemoryStore {
                 vec![AccountRole::Owner],
             ),
         );
+        self.tokens.set_roles(
+            new.owner.id,
+            Roles {
+                account: vec![AccountRole::Owner],
+                workspaces: Vec::new(),
+            },
+        );
         state.events.push(event.clone());
         Ok(())
     }
@@ -81,41 +89,9 @@ impl IdentityStore for MemoryStore {
             }))
     }
 
-    async fn start_session(
-        &self,
-        session: &NewSession,
-        event: &AuthEvent,
-    ) -> Result<(), StoreError> {
-        let mut state = self.state();
-        state.sessions.insert(session.id, (session.clone(), false));
-        state.events.push(event.clone());
-        Ok(())
-    }
-
     async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
         self.state().events.push(event.clone());
         Ok(())
-    }
-
-    async fn live_session_roles(
-        &self,
-        account: AccountId,
-        user: UserId,
-        session: SessionId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Roles>, StoreError> {
-        let state = self.state();
-        let live = state.sessions.get(&session).is_some_and(|(s, revoked)| {
-            !revoked && s.account_id == account && s.user_id == user && s.expires_at > now
-        });
-        Ok(state
-            .users
-            .get(&user)
-            .filter(|(u, _, _)| live && u.account_id == account)
-            .map(|(_, _, roles)| Roles {
-                account: roles.clone(),
-                workspaces: Vec::new(),
-            }))
     }
 
     async fn profile(

@@ -15,7 +15,7 @@ mod fakes;
 
 pub use error::{FieldError, IdentityError};
 pub use models::{
-    Account, AuthEvent, AuthEventKind, LoginInput, LoginOutcome, Password, Profile, SignupInput,
-    SignupOutcome, User, Workspace,
+    Account, LoginInput, LoginOutcome, Password, Profile, SignupInput, SignupOutcome, User,
+    Workspace,
 };
 pub use service::IdentityService;

@@ -4,9 +4,7 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use kernel::{
-    AccountId, AccountRole, EmailAddress, PermissionSet, UserId, WorkspaceId, WorkspaceRole,
-};
+use kernel::{AccountId, EmailAddress, PermissionSet, Roles, UserId, WorkspaceId};
 use tokens::IssuedTokens;
 
 use crate::error::FieldError;
@@ -139,13 +137,6 @@ pub struct LoginOutcome {
     pub user: User,
 }
 
-/// The roles a signed-in user holds right now.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Roles {
-    pub account: Vec<AccountRole>,
-    pub workspaces: Vec<(WorkspaceId, WorkspaceRole)>,
-}
-
 /// What `GET /v1/me` shows.
 #[derive(Clone, Debug)]
 pub struct Profile {
@@ -154,36 +145,4 @@ pub struct Profile {
     pub roles: Roles,
     pub permissions: PermissionSet,
     pub mfa_enabled: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthEventKind {
-    Signup,
-    LoginSucceeded,
-    LoginFailed,
-}
-
-impl AuthEventKind {
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Signup => "signup",
-            Self::LoginSucceeded => "login_succeeded",
-            Self::LoginFailed => "login_failed",
-        }
-    }
-}
-
-/// One line of the append-only audit trail.
-#[derive(Clone, Debug)]
-pub struct AuthEvent {
-    pub id: uuid::Uuid,
-    /// `None` when the attempt named no known user.
-    pub account_id: Option<AccountId>,
-    pub at: DateTime<Utc>,
-    pub kind: AuthEventKind,
-    pub user_id: Option<UserId>,
-    pub ip: Option<IpAddr>,
-    pub success: bool,
-    pub reason: Option<&'static str>,
 }

@@ -2,11 +2,9 @@
 //! transaction, run under the tenancy rules of security.md).
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use kernel::{AccountId, EmailAddress, SessionId, StoreError, UserId};
-use tokens::NewSession;
+use kernel::{AccountId, AuthEvent, EmailAddress, StoreError, UserId};
 
-use crate::models::{Account, AuthEvent, Credentials, NewAccount, Roles, User};
+use crate::models::{Account, Credentials, NewAccount, User};
 
 #[async_trait]
 pub trait IdentityStore: Send + Sync + 'static {
@@ -21,25 +19,8 @@ pub trait IdentityStore: Send + Sync + 'static {
         email: &EmailAddress,
     ) -> Result<Option<Credentials>, StoreError>;
 
-    /// Stores a new session (with its first refresh token) and its sign-in event.
-    async fn start_session(
-        &self,
-        session: &NewSession,
-        event: &AuthEvent,
-    ) -> Result<(), StoreError>;
-
     /// Appends to the audit trail (in the event's account, or in none).
     async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError>;
-
-    /// The user's current roles if the session is live (not revoked, not expired) and the user
-    /// still exists; `None` otherwise.
-    async fn live_session_roles(
-        &self,
-        account: AccountId,
-        user: UserId,
-        session: SessionId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Roles>, StoreError>;
 
     /// The user and their account. MUST return `NotFound` for a user outside `account`.
     async fn profile(

@@ -3,15 +3,15 @@
 use std::sync::{Arc, OnceLock};
 
 use kernel::{
-    AccountId, Actor, Clock, EmailAddress, PermissionSet, SessionId, UserId, WorkspaceId,
+    AccountId, Actor, AuthEvent, AuthEventKind, Clock, EmailAddress, PermissionSet, Roles, UserId,
+    WorkspaceId,
 };
-use tokens::{SessionKind, TokenIssuer, TokenKind};
-use uuid::Uuid;
+use tokens::{SessionKind, TokenService};
 
 use crate::error::{FieldError, IdentityError};
 use crate::models::{
-    Account, AuthEvent, AuthEventKind, LoginInput, LoginOutcome, NewAccount, Password, Profile,
-    SignupInput, SignupOutcome, User, Workspace, parse_name,
+    Account, LoginInput, LoginOutcome, NewAccount, Password, Profile, SignupInput, SignupOutcome,
+    User, Workspace, parse_name,
 };
 use crate::ports::{IdentityStore, PasswordHasher};
 
@@ -22,7 +22,7 @@ const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
 pub struct IdentityService {
     store: Arc<dyn IdentityStore>,
     hasher: Arc<dyn PasswordHasher>,
-    tokens: Arc<TokenIssuer>,
+    tokens: Arc<TokenService>,
     clock: Arc<dyn Clock>,
     /// A hash to verify against when the email is unknown, so that both failures take as long.
     decoy_hash: OnceLock<String>,
@@ -32,7 +32,7 @@ impl IdentityService {
     pub fn new(
         store: Arc<dyn IdentityStore>,
         hasher: Arc<dyn PasswordHasher>,
-        tokens: Arc<TokenIssuer>,
+        tokens: Arc<TokenService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -85,12 +85,11 @@ impl IdentityService {
             name: DEFAULT_WORKSPACE_NAME.to_owned(),
             created_at: now,
         };
-        let event = self.event(
+        let event = AuthEvent::new(
             AuthEventKind::Signup,
+            now,
             Some((account.id, owner.id)),
-            None,
             true,
-            None,
         );
         let new = NewAccount {
             account,
@@ -143,59 +142,34 @@ impl IdentityService {
                 } else {
                     "unknown email"
                 };
-                let event = self.event(
-                    AuthEventKind::LoginFailed,
-                    who,
-                    input.ip,
-                    false,
-                    Some(reason),
-                );
+                let event =
+                    AuthEvent::new(AuthEventKind::LoginFailed, self.clock.now(), who, false)
+                        .from_ip(input.ip)
+                        .because(reason);
                 self.store.record_event(&event).await?;
                 return Err(IdentityError::InvalidCredentials);
             }
         };
 
-        let (session, tokens) = self.tokens.start_session(
-            SessionKind::Login,
-            user.account_id,
-            user.id,
-            PermissionSet::all(),
-            self.clock.now(),
-        )?;
-        let event = self.event(
+        let event = AuthEvent::new(
             AuthEventKind::LoginSucceeded,
+            self.clock.now(),
             Some((user.account_id, user.id)),
-            input.ip,
             true,
-            None,
-        );
-        self.store.start_session(&session, &event).await?;
+        )
+        .from_ip(input.ip);
+        let tokens = self
+            .tokens
+            .start_session(
+                SessionKind::Login,
+                user.account_id,
+                user.id,
+                PermissionSet::all(),
+                None,
+                event,
+            )
+            .await?;
         Ok(LoginOutcome { tokens, user })
-    }
-
-    /// Turns a bearer token into the [`Actor`] it speaks for, with the roles held right now.
-    /// A token whose session was revoked or whose user is gone is refused.
-    pub async fn authenticate(&self, bearer: &str) -> Result<Actor, IdentityError> {
-        let now = self.clock.now();
-        let claims = self.tokens.verify(bearer, TokenKind::Access, now)?;
-        let scope = PermissionSet::parse_scope(&claims.scope)
-            .map_err(|_| IdentityError::Unauthenticated)?;
-        let account_id = AccountId::from_uuid(claims.acc);
-        let user_id = UserId::from_uuid(claims.sub);
-        let session_id = SessionId::from_uuid(claims.sid);
-        let roles = self
-            .store
-            .live_session_roles(account_id, user_id, session_id, now)
-            .await?
-            .ok_or(IdentityError::Unauthenticated)?;
-        Ok(Actor {
-            user_id,
-            account_id,
-            session_id,
-            account_roles: roles.account,
-            workspace_roles: roles.workspaces,
-            scope,
-        })
     }
 
     /// Who the actor is, with their roles and effective permissions.
@@ -204,7 +178,7 @@ impl IdentityService {
         Ok(Profile {
             user,
             account,
-            roles: crate::models::Roles {
+            roles: Roles {
                 account: actor.account_roles.clone(),
                 workspaces: actor.workspace_roles.clone(),
             },
@@ -223,26 +197,6 @@ impl IdentityService {
             .await
             .map_err(|e| IdentityError::Internal(e.to_string()))?;
         Ok(self.decoy_hash.get_or_init(|| hash).clone())
-    }
-
-    fn event(
-        &self,
-        kind: AuthEventKind,
-        who: Option<(AccountId, UserId)>,
-        ip: Option<std::net::IpAddr>,
-        success: bool,
-        reason: Option<&'static str>,
-    ) -> AuthEvent {
-        AuthEvent {
-            id: Uuid::now_v7(),
-            account_id: who.map(|(account, _)| account),
-            at: self.clock.now(),
-            kind,
-            user_id: who.map(|(_, user)| user),
-            ip,
-            success,
-            reason,
-        }
     }
 }
 
@@ -266,20 +220,22 @@ mod tests {
 
     use chrono::{Duration, TimeZone, Utc};
     use kernel::{AccountRole, ManualClock, Permission};
-    use tokens::{KeyRing, SigningKey, TokenSettings};
+    use tokens::testing::MemoryTokenStore;
+    use tokens::{Accept, KeyRing, SigningKey, TokenIssuer, TokenPolicy, TokenSettings};
 
     use super::*;
     use crate::fakes::{MemoryStore, PlainHasher};
-    use crate::models::AuthEventKind;
 
     struct Harness {
         service: IdentityService,
         store: Arc<MemoryStore>,
-        clock: Arc<ManualClock>,
+        tokens: Arc<TokenService>,
+        token_store: Arc<MemoryTokenStore>,
     }
 
     fn harness() -> Harness {
-        let store = Arc::new(MemoryStore::default());
+        let token_store = Arc::new(MemoryTokenStore::default());
+        let store = Arc::new(MemoryStore::sharing_roles_with(token_store.clone()));
         let start = Utc
             .with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
             .single()
@@ -290,22 +246,28 @@ mod tests {
             TokenSettings {
                 issuer: "test".into(),
                 audience: "test".into(),
-                access_ttl: Duration::minutes(15),
-                refresh_ttl: Duration::days(15),
                 leeway: Duration::seconds(30),
             },
             KeyRing::new(&key, &[]),
         );
-        let service = IdentityService::new(
-            store.clone(),
-            Arc::new(PlainHasher),
+        let tokens = Arc::new(TokenService::new(
             Arc::new(issuer),
+            token_store.clone(),
+            token_store.clone(),
             clock.clone(),
-        );
+            TokenPolicy {
+                access_ttl: Duration::minutes(15),
+                refresh_ttl: Duration::days(15),
+                refresh_overlap: Duration::zero(),
+            },
+        ));
+        let service =
+            IdentityService::new(store.clone(), Arc::new(PlainHasher), tokens.clone(), clock);
         Harness {
             service,
             store,
-            clock,
+            tokens,
+            token_store,
         }
     }
 
@@ -394,14 +356,16 @@ mod tests {
             .login(login_input("ADA@example.com", "correct horse"))
             .await?;
         assert_eq!(outcome.user.id, signed_up.user.id);
-        let actor = h.service.authenticate(&outcome.tokens.access_token).await?;
+        let actor = h
+            .tokens
+            .authenticate(&outcome.tokens.access_token, Accept::AccessOnly)
+            .await?;
         assert_eq!(actor.user_id, signed_up.user.id);
         assert_eq!(actor.account_id, signed_up.account.id);
         assert!(actor.can(Permission::UsersManage));
-        let events = h.store.events();
         assert_eq!(
-            events.last().map(|e| e.kind),
-            Some(AuthEventKind::LoginSucceeded)
+            h.token_store.events().last(),
+            Some(&AuthEventKind::LoginSucceeded)
         );
         Ok(())
     }
@@ -435,35 +399,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_revoked_session_no_longer_authenticates() -> Result<(), IdentityError> {
-        let h = harness();
-        h.service.signup(signup_input("ada@example.com")).await?;
-        let outcome = h
-            .service
-            .login(login_input("ada@example.com", "correct horse"))
-            .await?;
-        let actor = h.service.authenticate(&outcome.tokens.access_token).await?;
-        h.store.revoke(actor.session_id);
-        let again = h.service.authenticate(&outcome.tokens.access_token).await;
-        assert!(matches!(again, Err(IdentityError::Unauthenticated)));
-        Ok(())
-    }
-
-    #[tokio::test]
-    async fn an_expired_token_no_longer_authenticates() -> Result<(), IdentityError> {
-        let h = harness();
-        h.service.signup(signup_input("ada@example.com")).await?;
-        let outcome = h
-            .service
-            .login(login_input("ada@example.com", "correct horse"))
-            .await?;
-        h.clock.advance(Duration::minutes(16));
-        let again = h.service.authenticate(&outcome.tokens.access_token).await;
-        assert!(matches!(again, Err(IdentityError::Unauthenticated)));
-        Ok(())
-    }
-
-    #[tokio::test]
     async fn the_profile_shows_roles_and_permissions() -> Result<(), IdentityError> {
         let h = harness();
         let signed_up = h.service.signup(signup_input("ada@example.com")).await?;
@@ -471,7 +406,10 @@ mod tests {
             .service
             .login(login_input("ada@example.com", "correct horse"))
             .await?;
-        let actor = h.service.authenticate(&outcome.tokens.access_token).await?;
+        let actor = h
+            .tokens
+            .authenticate(&outcome.tokens.access_token, Accept::AccessOnly)
+            .await?;
         let profile = h.service.profile(&actor).await?;
         assert_eq!(profile.account.id, signed_up.account.id);
         assert_eq!(profile.roles.account, vec![AccountRole::Owner]);

@@ -3,6 +3,23 @@
 use crate::ids::{AccountId, SessionId, UserId, WorkspaceId};
 use crate::rbac::{AccountRole, Permission, PermissionSet, WorkspaceRole};
 
+/// The roles a user holds right now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Roles {
+    pub account: Vec<AccountRole>,
+    pub workspaces: Vec<(WorkspaceId, WorkspaceRole)>,
+}
+
+impl Roles {
+    /// What the account roles allow account-wide.
+    #[must_use]
+    pub fn account_permissions(&self) -> PermissionSet {
+        self.account.iter().fold(PermissionSet::EMPTY, |set, role| {
+            set.union(role.permissions())
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
     pub user_id: UserId,

@@ -5,6 +5,7 @@
 //! This crate knows nothing of HTTP, SQL or any runtime.
 
 pub mod actor;
+pub mod audit;
 pub mod clock;
 pub mod email;
 pub mod error;
@@ -12,7 +13,8 @@ pub mod ids;
 pub mod rbac;
 pub mod seal;
 
-pub use actor::Actor;
+pub use actor::{Actor, Roles};
+pub use audit::{AuthEvent, AuthEventKind};
 pub use clock::{Clock, ManualClock};
 pub use email::{EmailAddress, InvalidEmail};
 pub use error::StoreError;

@@ -39,6 +39,19 @@ impl Default for PoolSettings {
     }
 }
 
+/// The one row an anonymous unit of work may see.
+#[derive(Clone, Copy, Debug)]
+pub enum Lookup<'a> {
+    Nothing,
+    UserByEmail(&'a EmailAddress),
+    ApiKey(uuid::Uuid),
+    RefreshToken(&'a [u8; 32]),
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A pool of connections, and the only way to open a unit of work on them.
 #[derive(Clone)]
 pub struct Db {
@@ -95,29 +108,27 @@ impl Db {
     /// account): only that account's rows are visible or writable.
     pub async fn tenant(&self, account: AccountId, user: Option<UserId>) -> Result<Tx, DbError> {
         let mut tx = self.begin().await?;
-        diesel::sql_query(
-            "SELECT set_config('role', 'access_user', true), \
-                    set_config('app.account_id', $1, true), \
-                    set_config('app.user_id', coalesce($2, ''), true)",
-        )
-        .bind::<Text, _>(account.to_string())
-        .bind::<Nullable<Text>, _>(user.map(|u| u.to_string()))
-        .execute(tx.conn())
-        .await?;
+        tx.become_tenant(account, user).await?;
         Ok(tx)
     }
 
-    /// A unit of work for the anonymous authentication path: it sees only the user with
-    /// `email` (if any) and may record attempts that name no known user.
-    pub async fn anonymous(&self, email: Option<&EmailAddress>) -> Result<Tx, DbError> {
+    /// A unit of work for the anonymous authentication paths: it sees only the one row that
+    /// `lookup` names (a user by email, an API key by id, a refresh token by digest), and may
+    /// record attempts that name no known account. Once that row names the account,
+    /// [`Tx::become_tenant`] continues the same transaction as that tenant.
+    pub async fn anonymous(&self, lookup: Lookup<'_>) -> Result<Tx, DbError> {
         let mut tx = self.begin().await?;
-        diesel::sql_query(
-            "SELECT set_config('role', 'anon_user', true), \
-                    set_config('app.user_email', coalesce($1, ''), true)",
-        )
-        .bind::<Nullable<Text>, _>(email.map(EmailAddress::as_str))
-        .execute(tx.conn())
-        .await?;
+        let (setting, value) = match lookup {
+            Lookup::Nothing => ("app.user_email", String::new()),
+            Lookup::UserByEmail(email) => ("app.user_email", email.as_str().to_owned()),
+            Lookup::ApiKey(id) => ("app.api_key_id", id.to_string()),
+            Lookup::RefreshToken(digest) => ("app.refresh_digest", hex(digest)),
+        };
+        diesel::sql_query("SELECT set_config('role', 'anon_user', true), set_config($1, $2, true)")
+            .bind::<Text, _>(setting)
+            .bind::<Text, _>(value)
+            .execute(tx.conn())
+            .await?;
         Ok(tx)
     }
 
@@ -146,6 +157,28 @@ pub struct Tx {
 impl Tx {
     pub fn conn(&mut self) -> &mut AsyncPgConnection {
         &mut self.conn
+    }
+
+    /// Continues the transaction as `access_user` in `account`: from here on only that
+    /// account's rows are visible or writable (the anonymous settings are cleared).
+    pub async fn become_tenant(
+        &mut self,
+        account: AccountId,
+        user: Option<UserId>,
+    ) -> Result<(), DbError> {
+        diesel::sql_query(
+            "SELECT set_config('role', 'access_user', true), \
+                    set_config('app.account_id', $1, true), \
+                    set_config('app.user_id', coalesce($2, ''), true), \
+                    set_config('app.user_email', '', true), \
+                    set_config('app.api_key_id', '', true), \
+                    set_config('app.refresh_digest', '', true)",
+        )
+        .bind::<Text, _>(account.to_string())
+        .bind::<Nullable<Text>, _>(user.map(|u| u.to_string()))
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 
     pub async fn commit(mut self) -> Result<(), DbError> {

@@ -3,20 +3,17 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use identity::models::{Credentials, NewAccount, Roles};
+use identity::models::{Credentials, NewAccount};
 use identity::ports::IdentityStore;
-use identity::{Account, AuthEvent, User};
-use kernel::{AccountId, EmailAddress, SessionId, StoreError, UserId, WorkspaceId};
-use tokens::NewSession;
+use identity::{Account, User};
+use kernel::{AccountId, AuthEvent, EmailAddress, StoreError, UserId};
 use uuid::Uuid;
 
-use crate::db::Db;
+use crate::audit::{insert_event, record_event};
+use crate::db::{Db, Lookup};
 use crate::error::{DbError, store};
-use crate::schema::{
-    account_roles, accounts, auth_events, refresh_tokens, sessions, users, workspaces,
-};
+use crate::schema::{account_roles, accounts, users, workspaces};
 
 #[derive(Clone, Debug)]
 pub struct PgIdentityStore {
@@ -67,40 +64,6 @@ const USER_COLUMNS: UserColumns = (
     users::full_name,
     users::created_at,
 );
-
-async fn insert_event(
-    conn: &mut diesel_async::AsyncPgConnection,
-    event: &AuthEvent,
-) -> Result<(), DbError> {
-    let detail = match event.reason {
-        Some(reason) => serde_json::json!({ "reason": reason }),
-        None => serde_json::json!({}),
-    };
-    diesel::insert_into(auth_events::table)
-        .values((
-            auth_events::id.eq(event.id),
-            auth_events::account_id.eq(event.account_id.map(|a| a.as_uuid())),
-            auth_events::at.eq(event.at),
-            auth_events::event.eq(event.kind.as_str()),
-            auth_events::user_id.eq(event.user_id.map(|u| u.as_uuid())),
-            auth_events::ip.eq(event.ip.map(ipnet::IpNet::from)),
-            auth_events::success.eq(event.success),
-            auth_events::detail.eq(detail),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-#[derive(QueryableByName)]
-struct RoleRow {
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    workspace_id: Option<Uuid>,
-    #[diesel(sql_type = Text)]
-    role: String,
-}
 
 #[async_trait]
 impl IdentityStore for PgIdentityStore {
@@ -158,7 +121,7 @@ impl IdentityStore for PgIdentityStore {
         email: &EmailAddress,
     ) -> Result<Option<Credentials>, StoreError> {
         store(async {
-            let mut tx = self.db.anonymous(Some(email)).await?;
+            let mut tx = self.db.anonymous(Lookup::UserByEmail(email)).await?;
             let row = users::table
                 .filter(users::email.eq(email.as_str()))
                 .select((USER_COLUMNS, users::password_hash))
@@ -177,100 +140,8 @@ impl IdentityStore for PgIdentityStore {
         .await
     }
 
-    async fn start_session(
-        &self,
-        session: &NewSession,
-        event: &AuthEvent,
-    ) -> Result<(), StoreError> {
-        store(async {
-            let mut tx = self
-                .db
-                .tenant(session.account_id, Some(session.user_id))
-                .await?;
-            let conn = tx.conn();
-            diesel::insert_into(sessions::table)
-                .values((
-                    sessions::id.eq(session.id.as_uuid()),
-                    sessions::account_id.eq(session.account_id.as_uuid()),
-                    sessions::user_id.eq(session.user_id.as_uuid()),
-                    sessions::kind.eq(session.kind.as_str()),
-                    sessions::created_at.eq(session.created_at),
-                    sessions::expires_at.eq(session.expires_at),
-                ))
-                .execute(conn)
-                .await?;
-            diesel::insert_into(refresh_tokens::table)
-                .values((
-                    refresh_tokens::token_hash.eq(session.refresh_token_digest.as_slice()),
-                    refresh_tokens::account_id.eq(session.account_id.as_uuid()),
-                    refresh_tokens::session_id.eq(session.id.as_uuid()),
-                    refresh_tokens::created_at.eq(session.created_at),
-                    refresh_tokens::expires_at.eq(session.expires_at),
-                ))
-                .execute(conn)
-                .await?;
-            insert_event(conn, event).await?;
-            tx.commit().await
-        })
-        .await
-    }
-
     async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
-        store(async {
-            let mut tx = match event.account_id {
-                Some(account) => self.db.tenant(account, event.user_id).await?,
-                None => self.db.anonymous(None).await?,
-            };
-            insert_event(tx.conn(), event).await?;
-            tx.commit().await
-        })
-        .await
-    }
-
-    async fn live_session_roles(
-        &self,
-        account: AccountId,
-        user: UserId,
-        session: SessionId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Roles>, StoreError> {
-        store(async {
-            let mut tx = self.db.tenant(account, Some(user)).await?;
-            // One round trip: a marker row when the session is live, then the user's roles.
-            let rows = diesel::sql_query(
-                "SELECT r.kind, r.workspace_id, r.role FROM ( \
-                     SELECT 'session' AS kind, NULL::uuid AS workspace_id, '' AS role \
-                     UNION ALL SELECT 'account', NULL, role FROM account_roles WHERE user_id = $2 \
-                     UNION ALL SELECT 'workspace', workspace_id, role FROM workspace_roles WHERE user_id = $2 \
-                 ) r \
-                 WHERE EXISTS (SELECT 1 FROM sessions s \
-                               WHERE s.id = $1 AND s.user_id = $2 \
-                                 AND s.revoked_at IS NULL AND s.expires_at > $3)",
-            )
-            .bind::<SqlUuid, _>(session.as_uuid())
-            .bind::<SqlUuid, _>(user.as_uuid())
-            .bind::<Timestamptz, _>(now)
-            .load::<RoleRow>(tx.conn())
-            .await?;
-            tx.commit().await?;
-            if rows.is_empty() {
-                return Ok(None);
-            }
-            let mut roles = Roles::default();
-            for row in rows {
-                match (row.kind.as_str(), row.workspace_id) {
-                    ("account", _) => roles.account.push(parse_role(&row.role)?),
-                    ("workspace", Some(workspace)) => roles
-                        .workspaces
-                        .push((WorkspaceId::from_uuid(workspace), parse_role(&row.role)?)),
-                    _ => {}
-                }
-            }
-            roles.account.sort();
-            roles.workspaces.sort();
-            Ok(Some(roles))
-        })
-        .await
+        store(record_event(&self.db, event)).await
     }
 
     async fn profile(
@@ -301,10 +172,4 @@ impl IdentityStore for PgIdentityStore {
         })
         .await
     }
-}
-
-fn parse_role<R: std::str::FromStr>(stored: &str) -> Result<R, DbError> {
-    stored
-        .parse()
-        .map_err(|_| DbError::Corrupt(format!("unknown stored role `{stored}`")))
 }

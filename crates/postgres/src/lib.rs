@@ -4,15 +4,23 @@
 //!
 //! SQL and diesel stop here: every failure leaves this crate as a [`kernel::StoreError`].
 
+pub mod api_key_store;
+mod audit;
 pub mod db;
 pub mod error;
 pub mod identity_store;
 pub mod migrate;
+mod roles;
 pub mod schema;
+pub mod session_cache;
+pub mod session_store;
 pub mod signing_keys;
 
-pub use db::{Db, PoolSettings, Tx};
+pub use api_key_store::PgApiKeyStore;
+pub use db::{Db, Lookup, PoolSettings, Tx};
 pub use error::DbError;
 pub use identity_store::PgIdentityStore;
 pub use migrate::{MIGRATIONS, ensure_database, run_migrations};
+pub use session_cache::SessionCache;
+pub use session_store::PgSessionStore;
 pub use signing_keys::PgSigningKeyStore;

@@ -61,6 +61,22 @@ diesel::table! {
         expires_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
         revoked_reason -> Nullable<Text>,
+        scope -> Text,
+        api_key_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        user_id -> Uuid,
+        name -> Text,
+        scopes -> Nullable<Text>,
+        secret_digest -> Bytea,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        deleted_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -110,6 +126,7 @@ diesel::joinable!(refresh_tokens -> sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    api_keys,
     workspaces,
     users,
     account_roles,

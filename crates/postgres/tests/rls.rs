@@ -6,7 +6,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use identity::ports::IdentityStore;
-use postgres::PgIdentityStore;
+use postgres::{Lookup, PgIdentityStore};
 use support::{TestResult, database, new_account, signup_event};
 
 /// Tables that hold no tenant's data and are never visible to the request roles.
@@ -179,7 +179,7 @@ async fn the_anonymous_path_sees_only_the_user_it_names() -> TestResult {
     store.create_account(&a, &signup_event(&a)).await?;
     store.create_account(&b, &signup_event(&b)).await?;
 
-    let mut tx = db.anonymous(Some(&a.owner.email)).await?;
+    let mut tx = db.anonymous(Lookup::UserByEmail(&a.owner.email)).await?;
     let users = diesel::sql_query("SELECT id FROM users")
         .load::<Id>(tx.conn())
         .await?;
@@ -193,7 +193,7 @@ async fn the_anonymous_path_sees_only_the_user_it_names() -> TestResult {
     assert!(accounts.is_err(), "no access to other tables");
     drop(tx);
 
-    let mut tx = db.anonymous(None).await?;
+    let mut tx = db.anonymous(Lookup::Nothing).await?;
     let users = diesel::sql_query("SELECT id FROM users")
         .load::<Id>(tx.conn())
         .await?;

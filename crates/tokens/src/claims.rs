@@ -11,6 +11,9 @@ pub enum TokenKind {
     Access,
     /// Proof of a correct password, pending the MFA step.
     Mfa,
+    /// A short-lived token a backend fetched with its API key for its frontend; accepted by
+    /// the content API, never by credential management.
+    ShortLived,
 }
 
 impl TokenKind {
@@ -19,6 +22,7 @@ impl TokenKind {
         match self {
             Self::Access => "at+jwt",
             Self::Mfa => "mfa+jwt",
+            Self::ShortLived => "st+jwt",
         }
     }
 }

@@ -6,6 +6,14 @@ pub enum TokenError {
     /// logged, never told: every case is a 401.
     #[error("invalid token: {0}")]
     Invalid(&'static str),
+    /// Authenticated, but this is not allowed (a missing role, a scope beyond the owner's).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("not found")]
+    NotFound,
+    /// Invalid input, by field.
+    #[error("the request has invalid fields")]
+    Validation(Vec<(&'static str, String)>),
     #[error("signing key: {0}")]
     Key(String),
     #[error("could not sign a token: {0}")]

@@ -5,23 +5,28 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, Header, Validation};
-use kernel::{AccountId, PermissionSet, SessionId, UserId};
+use kernel::{AccountId, SessionId, UserId};
 use uuid::Uuid;
 
 use crate::TokenError;
 use crate::claims::{AccessClaims, TokenKind};
 use crate::keys::{KeyRing, PublicJwk};
-use crate::refresh::RefreshToken;
-use crate::session::{NewSession, SessionKind};
 
 #[derive(Clone, Debug)]
 pub struct TokenSettings {
     pub issuer: String,
     pub audience: String,
-    pub access_ttl: Duration,
-    pub refresh_ttl: Duration,
     /// Clock skew tolerated on `exp`.
     pub leeway: Duration,
+}
+
+/// Who a token speaks for.
+#[derive(Clone, Debug)]
+pub struct SessionClaims {
+    pub account_id: AccountId,
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub scope: String,
 }
 
 /// What a client receives after a login or a key exchange.
@@ -83,53 +88,26 @@ impl TokenIssuer {
         self.ring().jwks().to_vec()
     }
 
-    /// Starts a session and mints its first access and refresh tokens.
-    pub fn start_session(
+    /// Signs a token of `kind` for a session, valid for `ttl` from `now`.
+    pub fn sign_for_session(
         &self,
-        kind: SessionKind,
-        account_id: AccountId,
-        user_id: UserId,
-        scope: PermissionSet,
+        kind: TokenKind,
+        session: &SessionClaims,
         now: DateTime<Utc>,
-    ) -> Result<(NewSession, IssuedTokens), TokenError> {
-        let refresh = RefreshToken::generate()?;
-        let session = NewSession {
-            id: SessionId::generate(),
-            account_id,
-            user_id,
-            kind,
-            created_at: now,
-            expires_at: now + self.settings.refresh_ttl,
-            refresh_token_digest: refresh.digest,
-        };
-        let claims = self.access_claims(&session, scope, now);
-        let tokens = IssuedTokens {
-            access_token: self.sign(TokenKind::Access, &claims)?,
-            refresh_token: refresh.secret,
-            expires_in: self.settings.access_ttl.num_seconds(),
-            refresh_expires_in: self.settings.refresh_ttl.num_seconds(),
-            scope: claims.scope,
-        };
-        Ok((session, tokens))
-    }
-
-    fn access_claims(
-        &self,
-        session: &NewSession,
-        scope: PermissionSet,
-        now: DateTime<Utc>,
-    ) -> AccessClaims {
-        AccessClaims {
+        ttl: Duration,
+    ) -> Result<String, TokenError> {
+        let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
             sub: session.user_id.as_uuid(),
             acc: session.account_id.as_uuid(),
-            sid: session.id.as_uuid(),
-            scope: scope.to_scope_string(),
+            sid: session.session_id.as_uuid(),
+            scope: session.scope.clone(),
             iat: now.timestamp(),
-            exp: (now + self.settings.access_ttl).timestamp(),
+            exp: (now + ttl).timestamp(),
             jti: Uuid::now_v7(),
-        }
+        };
+        self.sign(kind, &claims)
     }
 
     /// Signs `claims` as a token of `kind` with the newest key.
@@ -142,21 +120,24 @@ impl TokenIssuer {
             .map_err(|e| TokenError::Signing(e.to_string()))
     }
 
-    /// Verifies a token of `kind` as of `now`; every failure is [`TokenError::Invalid`].
+    /// Verifies a token of one of the `accepted` kinds as of `now`; every failure is
+    /// [`TokenError::Invalid`].
     pub fn verify(
         &self,
         token: &str,
-        kind: TokenKind,
+        accepted: &[TokenKind],
         now: DateTime<Utc>,
-    ) -> Result<AccessClaims, TokenError> {
+    ) -> Result<(TokenKind, AccessClaims), TokenError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("malformed"))?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Invalid("algorithm not allowed"));
         }
-        if header.typ.as_deref() != Some(kind.jose_type()) {
-            return Err(TokenError::Invalid("wrong token type"));
-        }
+        let kind = accepted
+            .iter()
+            .copied()
+            .find(|k| header.typ.as_deref() == Some(k.jose_type()))
+            .ok_or(TokenError::Invalid("wrong token type"))?;
         let kid = header.kid.ok_or(TokenError::Invalid("no kid"))?;
         let ring = self.ring();
         let key = ring
@@ -186,7 +167,7 @@ impl TokenIssuer {
         if claims.iat - leeway > now.timestamp() {
             return Err(TokenError::Invalid("issued in the future"));
         }
-        Ok(claims)
+        Ok((kind, claims))
     }
 }
 
@@ -199,12 +180,12 @@ mod tests {
     use super::*;
     use crate::keys::SigningKey;
 
+    const ACCESS: &[TokenKind] = &[TokenKind::Access];
+
     fn settings() -> TokenSettings {
         TokenSettings {
             issuer: "https://nudgescribe.test".into(),
             audience: "nudgescribe".into(),
-            access_ttl: Duration::minutes(15),
-            refresh_ttl: Duration::days(15),
             leeway: Duration::seconds(30),
         }
     }
@@ -221,27 +202,34 @@ mod tests {
         Ok((TokenIssuer::new(settings(), ring), key))
     }
 
-    fn mint(issuer: &TokenIssuer) -> Result<(NewSession, IssuedTokens), TokenError> {
-        issuer.start_session(
-            SessionKind::Login,
-            AccountId::generate(),
-            UserId::generate(),
-            PermissionSet::all(),
-            now(),
-        )
+    fn session() -> SessionClaims {
+        SessionClaims {
+            account_id: AccountId::generate(),
+            user_id: UserId::generate(),
+            session_id: SessionId::generate(),
+            scope: "customers:read".into(),
+        }
+    }
+
+    fn mint(issuer: &TokenIssuer) -> Result<(SessionClaims, String), TokenError> {
+        let session = session();
+        let token =
+            issuer.sign_for_session(TokenKind::Access, &session, now(), Duration::minutes(15))?;
+        Ok((session, token))
     }
 
     #[test]
     fn a_fresh_token_verifies_with_its_claims() -> Result<(), TokenError> {
         let (issuer, key) = issuer()?;
-        let (session, tokens) = mint(&issuer)?;
-        let claims = issuer.verify(&tokens.access_token, TokenKind::Access, now())?;
-        assert_eq!(claims.sid, session.id.as_uuid());
+        let (session, token) = mint(&issuer)?;
+        let (kind, claims) = issuer.verify(&token, ACCESS, now())?;
+        assert_eq!(kind, TokenKind::Access);
+        assert_eq!(claims.sid, session.session_id.as_uuid());
         assert_eq!(claims.sub, session.user_id.as_uuid());
         assert_eq!(claims.acc, session.account_id.as_uuid());
         assert_eq!(claims.exp - claims.iat, 15 * 60);
-        let header = jsonwebtoken::decode_header(&tokens.access_token)
-            .map_err(|_| TokenError::Invalid("header"))?;
+        let header =
+            jsonwebtoken::decode_header(&token).map_err(|_| TokenError::Invalid("header"))?;
         assert_eq!(header.kid.as_deref(), Some(key.kid()));
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         Ok(())
@@ -250,23 +238,15 @@ mod tests {
     #[test]
     fn expiry_honours_the_leeway() -> Result<(), TokenError> {
         let (issuer, _) = issuer()?;
-        let (_, tokens) = mint(&issuer)?;
+        let (_, token) = mint(&issuer)?;
         let at_expiry = now() + Duration::minutes(15);
         assert!(
             issuer
-                .verify(
-                    &tokens.access_token,
-                    TokenKind::Access,
-                    at_expiry + Duration::seconds(29)
-                )
+                .verify(&token, ACCESS, at_expiry + Duration::seconds(29))
                 .is_ok()
         );
         assert!(matches!(
-            issuer.verify(
-                &tokens.access_token,
-                TokenKind::Access,
-                at_expiry + Duration::seconds(31)
-            ),
+            issuer.verify(&token, ACCESS, at_expiry + Duration::seconds(31)),
             Err(TokenError::Invalid("expired"))
         ));
         Ok(())
@@ -275,13 +255,22 @@ mod tests {
     #[test]
     fn a_token_of_another_kind_is_refused() -> Result<(), TokenError> {
         let (issuer, _) = issuer()?;
-        let (session, _) = mint(&issuer)?;
-        let mfa = issuer.sign(
-            TokenKind::Mfa,
-            &issuer.access_claims(&session, PermissionSet::all(), now()),
-        )?;
-        assert!(issuer.verify(&mfa, TokenKind::Access, now()).is_err());
-        assert!(issuer.verify(&mfa, TokenKind::Mfa, now()).is_ok());
+        let session = session();
+        for kind in [TokenKind::Mfa, TokenKind::ShortLived] {
+            let other = issuer.sign_for_session(kind, &session, now(), Duration::minutes(5))?;
+            assert!(
+                issuer.verify(&other, ACCESS, now()).is_err(),
+                "{kind:?} as access"
+            );
+            assert!(issuer.verify(&other, &[kind], now()).is_ok());
+        }
+        let (_, access) = mint(&issuer)?;
+        assert!(issuer.verify(&access, &[TokenKind::Mfa], now()).is_err());
+        assert!(
+            issuer
+                .verify(&access, &[TokenKind::ShortLived], now())
+                .is_err()
+        );
         Ok(())
     }
 
@@ -289,72 +278,131 @@ mod tests {
     fn tokens_from_other_keys_issuers_or_audiences_are_refused() -> Result<(), TokenError> {
         let (issuer, _) = issuer()?;
         let (stranger, _) = self::issuer()?;
-        let (_, tokens) = mint(&stranger)?;
+        let (_, token) = mint(&stranger)?;
         assert!(matches!(
-            issuer.verify(&tokens.access_token, TokenKind::Access, now()),
+            issuer.verify(&token, ACCESS, now()),
             Err(TokenError::Invalid("unknown kid"))
         ));
 
         let key = SigningKey::generate()?;
-        let mut other = settings();
-        other.audience = "someone-else".into();
-        let foreign = TokenIssuer::new(other, KeyRing::new(&key, &[]));
         let same_key = TokenIssuer::new(settings(), KeyRing::new(&key, &[]));
-        let (_, tokens) = mint(&foreign)?;
-        assert!(
-            same_key
-                .verify(&tokens.access_token, TokenKind::Access, now())
-                .is_err()
-        );
+        for (issuer_name, audience) in [
+            ("someone-else", "nudgescribe"),
+            ("https://nudgescribe.test", "elsewhere"),
+        ] {
+            let mut other = settings();
+            other.issuer = issuer_name.into();
+            other.audience = audience.into();
+            let foreign = TokenIssuer::new(other, KeyRing::new(&key, &[]));
+            let (_, token) = mint(&foreign)?;
+            assert!(
+                same_key.verify(&token, ACCESS, now()).is_err(),
+                "{issuer_name} {audience}"
+            );
+        }
         Ok(())
     }
 
     #[test]
-    fn tampered_payloads_and_alg_none_are_refused() -> Result<(), TokenError> {
+    fn tampered_payloads_and_other_algorithms_are_refused() -> Result<(), TokenError> {
         let (issuer, _) = issuer()?;
-        let (_, tokens) = mint(&issuer)?;
-        let parts: Vec<&str> = tokens.access_token.split('.').collect();
+        let (_, token) = mint(&issuer)?;
+        let parts: Vec<&str> = token.split('.').collect();
         let payload = URL_SAFE_NO_PAD
             .decode(parts[1])
             .map_err(|_| TokenError::Invalid("b64"))?;
-        let forged_payload = String::from_utf8_lossy(&payload).replace("customers:read", "xx");
+        let forged_payload =
+            String::from_utf8_lossy(&payload).replace("customers:read", "customers:write");
         let forged = format!(
             "{}.{}.{}",
             parts[0],
             URL_SAFE_NO_PAD.encode(forged_payload),
             parts[2]
         );
-        assert!(issuer.verify(&forged, TokenKind::Access, now()).is_err());
+        assert!(issuer.verify(&forged, ACCESS, now()).is_err());
 
-        let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt"}"#);
-        let unsigned = format!("{none_header}.{}.", parts[1]);
-        assert!(issuer.verify(&unsigned, TokenKind::Access, now()).is_err());
+        for alg in ["none", "None", "NONE", "nOnE"] {
+            let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"at+jwt"}}"#));
+            let unsigned = format!("{header}.{}.", parts[1]);
+            assert!(issuer.verify(&unsigned, ACCESS, now()).is_err(), "{alg}");
+        }
+        assert!(issuer.verify("not-a-token", ACCESS, now()).is_err());
+        Ok(())
+    }
 
-        let hs_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"at+jwt","kid":"x"}"#);
-        let hs = format!("{hs_header}.{}.{}", parts[1], parts[2]);
-        assert!(issuer.verify(&hs, TokenKind::Access, now()).is_err());
-        assert!(
-            issuer
-                .verify("not-a-token", TokenKind::Access, now())
-                .is_err()
+    #[test]
+    fn hs256_signed_with_the_public_key_is_refused() -> Result<(), TokenError> {
+        let (issuer, key) = issuer()?;
+        let (session, _) = mint(&issuer)?;
+        let claims = AccessClaims {
+            iss: settings().issuer,
+            aud: settings().audience,
+            sub: session.user_id.as_uuid(),
+            acc: session.account_id.as_uuid(),
+            sid: session.session_id.as_uuid(),
+            scope: session.scope,
+            iat: now().timestamp(),
+            exp: (now() + Duration::minutes(5)).timestamp(),
+            jti: Uuid::now_v7(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(key.kid().to_owned());
+        for secret in [
+            key.public_key().to_vec(),
+            URL_SAFE_NO_PAD.encode(key.public_key()).into_bytes(),
+        ] {
+            let forged = jsonwebtoken::encode(
+                &header,
+                &claims,
+                &jsonwebtoken::EncodingKey::from_secret(&secret),
+            )
+            .map_err(|e| TokenError::Signing(e.to_string()))?;
+            assert!(matches!(
+                issuer.verify(&forged, ACCESS, now()),
+                Err(TokenError::Invalid("algorithm not allowed"))
+            ));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_and_path_like_kids_are_refused() -> Result<(), TokenError> {
+        let (issuer, _) = issuer()?;
+        let (_, token) = mint(&issuer)?;
+        let parts: Vec<&str> = token.split('.').collect();
+        for kid in ["../../etc/passwd", "", "unknown", "' OR 1=1 --"] {
+            let header = URL_SAFE_NO_PAD
+                .encode(format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{kid}"}}"#));
+            let swapped = format!("{header}.{}.{}", parts[1], parts[2]);
+            assert!(
+                matches!(
+                    issuer.verify(&swapped, ACCESS, now()),
+                    Err(TokenError::Invalid("unknown kid"))
+                ),
+                "{kid}"
+            );
+        }
+        let no_kid = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA","typ":"at+jwt"}"#),
+            parts[1],
+            parts[2]
         );
+        assert!(issuer.verify(&no_kid, ACCESS, now()).is_err());
         Ok(())
     }
 
     #[test]
     fn rotation_keeps_old_tokens_valid() -> Result<(), TokenError> {
         let (issuer, old) = issuer()?;
-        let (_, tokens) = mint(&issuer)?;
+        let (_, token) = mint(&issuer)?;
         let new = SigningKey::generate()?;
         issuer.replace_ring(KeyRing::new(&new, &[old.public_record(now())]));
-        assert!(
-            issuer
-                .verify(&tokens.access_token, TokenKind::Access, now())
-                .is_ok()
-        );
+        assert!(issuer.verify(&token, ACCESS, now()).is_ok());
         let (_, fresh) = mint(&issuer)?;
-        let header = jsonwebtoken::decode_header(&fresh.access_token)
-            .map_err(|_| TokenError::Invalid("header"))?;
+        let header =
+            jsonwebtoken::decode_header(&fresh).map_err(|_| TokenError::Invalid("header"))?;
         assert_eq!(header.kid.as_deref(), Some(new.kid()));
         Ok(())
     }

@@ -1,8 +1,10 @@
 //! Tokens: Ed25519 signing keys and their JWKS, access-token claims and their verification,
-//! sessions, and opaque refresh tokens.
+//! sessions and their revocation, opaque refresh tokens with rotation and reuse detection,
+//! API keys and their exchange, and short-lived tokens for frontends.
 //!
-//! Knows nothing of HTTP or SQL: keys are persisted through the [`ports::SigningKeyStore`] port.
+//! Knows nothing of HTTP or SQL: storage comes through the ports in [`ports`].
 
+pub mod api_key;
 pub mod bootstrap;
 pub mod claims;
 pub mod error;
@@ -10,12 +12,17 @@ pub mod issuer;
 pub mod keys;
 pub mod ports;
 pub mod refresh;
+pub mod service;
 pub mod session;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
+pub use api_key::ApiKey;
 pub use bootstrap::{KeyOrigin, load_key_ring};
 pub use claims::{AccessClaims, TokenKind};
 pub use error::TokenError;
-pub use issuer::{IssuedTokens, TokenIssuer, TokenSettings};
+pub use issuer::{IssuedTokens, SessionClaims, TokenIssuer, TokenSettings};
 pub use keys::{KeyRing, SigningKey};
 pub use refresh::RefreshToken;
+pub use service::{Accept, TokenPolicy, TokenService};
 pub use session::{NewSession, SessionKind};

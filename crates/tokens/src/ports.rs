@@ -1,8 +1,12 @@
-//! What the tokens domain needs from the outside world.
+//! What the tokens domain needs from the outside world. Each store method is one unit of work.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use kernel::StoreError;
+use chrono::{DateTime, Duration, Utc};
+use kernel::{AccountId, AuthEvent, Roles, SessionId, StoreError, UserId};
+use uuid::Uuid;
+
+use crate::api_key::ApiKey;
+use crate::session::{NewSession, SessionKind};
 
 /// A signing key as persisted: public half in clear, private half sealed under the master key
 /// (or absent when the key is held outside the store).
@@ -31,4 +35,127 @@ pub trait SigningKeyStore: Send + Sync + 'static {
         &self,
         key: &StoredSigningKey,
     ) -> Result<Vec<StoredSigningKey>, StoreError>;
+}
+
+/// A session as the refresh path finds it, with what decides whether it may go on.
+#[derive(Clone, Debug)]
+pub struct SessionGrant {
+    pub session_id: SessionId,
+    pub account_id: AccountId,
+    pub user_id: UserId,
+    pub kind: SessionKind,
+    pub scope: String,
+    pub api_key_id: Option<Uuid>,
+    /// Whether the session's API key (if any) still exists.
+    pub api_key_live: bool,
+    /// The owner's current roles.
+    pub roles: Roles,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A refresh-token rotation to carry out.
+#[derive(Clone, Debug)]
+pub struct RefreshRotation {
+    pub presented: [u8; 32],
+    pub successor: [u8; 32],
+    pub now: DateTime<Utc>,
+    pub successor_expires_at: DateTime<Utc>,
+    pub overlap: Duration,
+}
+
+/// What presenting a refresh token came to.
+#[derive(Clone, Debug)]
+pub enum Rotation {
+    /// The token was current: it is retired and `successor` now stands for the session.
+    Rotated(SessionGrant),
+    /// The token had already been used (outside the overlap window): the store has revoked
+    /// the whole session.
+    Reused {
+        account_id: AccountId,
+        user_id: UserId,
+        session_id: SessionId,
+    },
+    /// Unknown, expired, or its session is revoked or expired.
+    Invalid,
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a session, its first refresh token (if any) and `event`; for a key exchange,
+    /// also notes the key's `last_used_at` (coalesced: at most one write a minute per key).
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError>;
+
+    /// The user's current roles if the session is live: not revoked, not expired, its user
+    /// still in `account`, and — for sessions from an API key — the key not deleted and its
+    /// owner still a developer. `None` otherwise. Called on every authenticated request:
+    /// implementations are expected to cache, and MUST see a revocation made by any instance
+    /// within a second.
+    async fn live_session(
+        &self,
+        account: AccountId,
+        user: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Roles>, StoreError>;
+
+    /// Retires the presented refresh token and stores its successor (extending the session to
+    /// the successor's expiry), atomically: of two concurrent uses, one rotates and the other
+    /// is a reuse. A token used less than `overlap` ago rotates again instead of counting as
+    /// reuse. On reuse the store revokes the session and tells every instance.
+    async fn rotate_refresh_token(
+        &self,
+        rotation: &RefreshRotation,
+    ) -> Result<Rotation, StoreError>;
+
+    /// Revokes a session (every token descending from it), with `event`, and tells every
+    /// instance. Revoking a revoked session changes nothing.
+    async fn revoke_session(
+        &self,
+        account: AccountId,
+        session: SessionId,
+        reason: &'static str,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Appends to the audit trail (in the event's account, or in none).
+    async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError>;
+}
+
+/// A key's stored credentials, found by id on the anonymous exchange path.
+#[derive(Clone, Debug)]
+pub struct KeyCredentials {
+    pub key: ApiKey,
+    pub secret_digest: Vec<u8>,
+    pub owner_roles: Roles,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewApiKey {
+    pub key: ApiKey,
+    pub secret_digest: [u8; 32],
+}
+
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync + 'static {
+    async fn create_api_key(&self, key: &NewApiKey, event: &AuthEvent) -> Result<(), StoreError>;
+
+    /// The user's keys that are not deleted, newest first.
+    async fn api_keys(&self, account: AccountId, user: UserId) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Deletes the user's key and revokes every session exchanged for it. MUST return
+    /// `NotFound` when the key is not this user's (or is already deleted).
+    async fn delete_api_key(
+        &self,
+        account: AccountId,
+        user: UserId,
+        key_id: Uuid,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError>;
+
+    /// The anonymous exchange path: a key that is not deleted, by id, across accounts.
+    async fn key_credentials(&self, key_id: Uuid) -> Result<Option<KeyCredentials>, StoreError>;
 }

@@ -9,6 +9,7 @@ use crate::wire::{Jwk, JwkSet};
 pub async fn jwks(state: web::Data<AppState>) -> web::Json<JwkSet> {
     let keys = state
         .tokens
+        .issuer()
         .jwks()
         .into_iter()
         .map(|k| Jwk {

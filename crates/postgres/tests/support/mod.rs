@@ -4,8 +4,8 @@
 
 use chrono::{SubsecRound as _, Utc};
 use identity::models::NewAccount;
-use identity::{Account, AuthEvent, AuthEventKind, User, Workspace};
-use kernel::{AccountId, EmailAddress, UserId, WorkspaceId};
+use identity::{Account, User, Workspace};
+use kernel::{AccountId, AuthEvent, AuthEventKind, EmailAddress, UserId, WorkspaceId};
 use postgres::{Db, PoolSettings};
 use testdb::TestDatabase;
 
@@ -44,14 +44,10 @@ pub fn new_account(email: &str) -> NewAccount {
 }
 
 pub fn signup_event(new: &NewAccount) -> AuthEvent {
-    AuthEvent {
-        id: uuid::Uuid::now_v7(),
-        account_id: Some(new.account.id),
-        at: Utc::now(),
-        kind: AuthEventKind::Signup,
-        user_id: Some(new.owner.id),
-        ip: None,
-        success: true,
-        reason: None,
-    }
+    AuthEvent::new(
+        AuthEventKind::Signup,
+        Utc::now(),
+        Some((new.account.id, new.owner.id)),
+        true,
+    )
 }

@@ -1,0 +1,102 @@
+//! The audit trail's vocabulary: what happened, to whom, from where. Every domain that
+//! authenticates someone writes these; the trail is append-only.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::ids::{AccountId, UserId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthEventKind {
+    Signup,
+    LoginSucceeded,
+    LoginFailed,
+    Logout,
+    ApiKeyCreated,
+    ApiKeyDeleted,
+    TokenExchanged,
+    TokenExchangeFailed,
+    TokenRefreshed,
+    TokenRefreshFailed,
+    RefreshTokenReused,
+    ShortLivedTokenIssued,
+}
+
+impl AuthEventKind {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Signup => "signup",
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::Logout => "logout",
+            Self::ApiKeyCreated => "api_key_created",
+            Self::ApiKeyDeleted => "api_key_deleted",
+            Self::TokenExchanged => "token_exchanged",
+            Self::TokenExchangeFailed => "token_exchange_failed",
+            Self::TokenRefreshed => "token_refreshed",
+            Self::TokenRefreshFailed => "token_refresh_failed",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::ShortLivedTokenIssued => "short_lived_token_issued",
+        }
+    }
+}
+
+/// One line of the audit trail.
+#[derive(Clone, Debug)]
+pub struct AuthEvent {
+    pub id: Uuid,
+    /// `None` when the attempt named no known user or key.
+    pub account_id: Option<AccountId>,
+    pub at: DateTime<Utc>,
+    pub kind: AuthEventKind,
+    pub user_id: Option<UserId>,
+    /// The API key involved, by id (never its secret).
+    pub client_id: Option<Uuid>,
+    pub ip: Option<IpAddr>,
+    pub success: bool,
+    pub reason: Option<&'static str>,
+}
+
+impl AuthEvent {
+    /// An event at `at`, about `who` (account, user) if known.
+    #[must_use]
+    pub fn new(
+        kind: AuthEventKind,
+        at: DateTime<Utc>,
+        who: Option<(AccountId, UserId)>,
+        success: bool,
+    ) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            account_id: who.map(|(account, _)| account),
+            at,
+            kind,
+            user_id: who.map(|(_, user)| user),
+            client_id: None,
+            ip: None,
+            success,
+            reason: None,
+        }
+    }
+
+    #[must_use]
+    pub fn from_ip(mut self, ip: Option<IpAddr>) -> Self {
+        self.ip = ip;
+        self
+    }
+
+    #[must_use]
+    pub fn with_client(mut self, client_id: Uuid) -> Self {
+        self.client_id = Some(client_id);
+        self
+    }
+
+    #[must_use]
+    pub fn because(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+}

@@ -1,0 +1,185 @@
+//! [`ApiKeyStore`] on Postgres.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use kernel::{AccountId, AuthEvent, PermissionSet, SessionId, StoreError, UserId};
+use tokens::ApiKey;
+use tokens::ports::{ApiKeyStore, KeyCredentials, NewApiKey};
+use uuid::Uuid;
+
+use crate::audit::insert_event;
+use crate::db::{Db, Lookup};
+use crate::error::{DbError, store};
+use crate::roles::load_roles;
+use crate::schema::{api_keys, sessions};
+use crate::session_cache::{Invalidation, announce};
+
+#[derive(Clone, Debug)]
+pub struct PgApiKeyStore {
+    db: Db,
+}
+
+impl PgApiKeyStore {
+    #[must_use]
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+type KeyRow = (
+    Uuid,
+    Uuid,
+    Uuid,
+    String,
+    Option<String>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
+fn key_from_row(
+    (id, account, user, name, scopes, created_at, last_used_at): KeyRow,
+) -> Result<ApiKey, DbError> {
+    let scopes = scopes
+        .map(|s| PermissionSet::parse_scope(&s))
+        .transpose()
+        .map_err(|e| DbError::Corrupt(format!("api key {id}: {e}")))?;
+    Ok(ApiKey {
+        key_id: id,
+        account_id: AccountId::from_uuid(account),
+        user_id: UserId::from_uuid(user),
+        name,
+        scopes,
+        created_at,
+        last_used_at,
+    })
+}
+
+const KEY_COLUMNS: (
+    api_keys::id,
+    api_keys::account_id,
+    api_keys::user_id,
+    api_keys::name,
+    api_keys::scopes,
+    api_keys::created_at,
+    api_keys::last_used_at,
+) = (
+    api_keys::id,
+    api_keys::account_id,
+    api_keys::user_id,
+    api_keys::name,
+    api_keys::scopes,
+    api_keys::created_at,
+    api_keys::last_used_at,
+);
+
+#[async_trait]
+impl ApiKeyStore for PgApiKeyStore {
+    async fn create_api_key(&self, new: &NewApiKey, event: &AuthEvent) -> Result<(), StoreError> {
+        let key = &new.key;
+        store(async {
+            let mut tx = self.db.tenant(key.account_id, Some(key.user_id)).await?;
+            diesel::insert_into(api_keys::table)
+                .values((
+                    api_keys::id.eq(key.key_id),
+                    api_keys::account_id.eq(key.account_id.as_uuid()),
+                    api_keys::user_id.eq(key.user_id.as_uuid()),
+                    api_keys::name.eq(&key.name),
+                    api_keys::scopes.eq(key.scopes.map(PermissionSet::to_scope_string)),
+                    api_keys::secret_digest.eq(new.secret_digest.as_slice()),
+                    api_keys::created_at.eq(key.created_at),
+                ))
+                .execute(tx.conn())
+                .await?;
+            insert_event(tx.conn(), event).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn api_keys(&self, account: AccountId, user: UserId) -> Result<Vec<ApiKey>, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let rows = api_keys::table
+                .filter(api_keys::user_id.eq(user.as_uuid()))
+                .filter(api_keys::deleted_at.is_null())
+                .order(api_keys::created_at.desc())
+                .select(KEY_COLUMNS)
+                .load::<KeyRow>(tx.conn())
+                .await?;
+            tx.commit().await?;
+            rows.into_iter().map(key_from_row).collect()
+        })
+        .await
+    }
+
+    async fn delete_api_key(
+        &self,
+        account: AccountId,
+        user: UserId,
+        key_id: Uuid,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let deleted = diesel::update(api_keys::table)
+                .filter(api_keys::id.eq(key_id))
+                .filter(api_keys::user_id.eq(user.as_uuid()))
+                .filter(api_keys::deleted_at.is_null())
+                .set(api_keys::deleted_at.eq(event.at))
+                .execute(tx.conn())
+                .await?;
+            if deleted == 0 {
+                return Err(DbError::Query(diesel::result::Error::NotFound));
+            }
+            let revoked = diesel::update(sessions::table)
+                .filter(sessions::api_key_id.eq(key_id))
+                .filter(sessions::revoked_at.is_null())
+                .set((
+                    sessions::revoked_at.eq(event.at),
+                    sessions::revoked_reason.eq("api key deleted"),
+                ))
+                .returning(sessions::id)
+                .get_results::<Uuid>(tx.conn())
+                .await?;
+            for session in revoked {
+                announce(
+                    tx.conn(),
+                    Invalidation::Session(SessionId::from_uuid(session)),
+                )
+                .await?;
+            }
+            insert_event(tx.conn(), event).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn key_credentials(&self, key_id: Uuid) -> Result<Option<KeyCredentials>, StoreError> {
+        store(async {
+            let mut tx = self.db.anonymous(Lookup::ApiKey(key_id)).await?;
+            let found = api_keys::table
+                .filter(api_keys::id.eq(key_id))
+                .filter(api_keys::deleted_at.is_null())
+                .select((KEY_COLUMNS, api_keys::secret_digest))
+                .first::<(KeyRow, Vec<u8>)>(tx.conn())
+                .await
+                .optional()?;
+            let Some((row, secret_digest)) = found else {
+                tx.commit().await?;
+                return Ok(None);
+            };
+            let key = key_from_row(row)?;
+            tx.become_tenant(key.account_id, Some(key.user_id)).await?;
+            let owner_roles = load_roles(tx.conn(), key.user_id.as_uuid()).await?;
+            tx.commit().await?;
+            Ok(Some(KeyCredentials {
+                key,
+                secret_digest,
+                owner_roles,
+            }))
+        })
+        .await
+    }
+}

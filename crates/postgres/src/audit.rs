@@ -1,0 +1,44 @@
+//! Writing the append-only audit trail, inside whatever unit of work caused the event.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use kernel::AuthEvent;
+
+use crate::db::{Db, Lookup};
+use crate::error::DbError;
+use crate::schema::auth_events;
+
+pub(crate) async fn insert_event(
+    conn: &mut AsyncPgConnection,
+    event: &AuthEvent,
+) -> Result<(), DbError> {
+    let detail = match event.reason {
+        Some(reason) => serde_json::json!({ "reason": reason }),
+        None => serde_json::json!({}),
+    };
+    diesel::insert_into(auth_events::table)
+        .values((
+            auth_events::id.eq(event.id),
+            auth_events::account_id.eq(event.account_id.map(|a| a.as_uuid())),
+            auth_events::at.eq(event.at),
+            auth_events::event.eq(event.kind.as_str()),
+            auth_events::user_id.eq(event.user_id.map(|u| u.as_uuid())),
+            auth_events::client_id.eq(event.client_id),
+            auth_events::ip.eq(event.ip.map(ipnet::IpNet::from)),
+            auth_events::success.eq(event.success),
+            auth_events::detail.eq(detail),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records an event on its own: in its account, or — naming none — on the anonymous path.
+pub(crate) async fn record_event(db: &Db, event: &AuthEvent) -> Result<(), DbError> {
+    let mut tx = match event.account_id {
+        Some(account) => db.tenant(account, event.user_id).await?,
+        None => db.anonymous(Lookup::Nothing).await?,
+    };
+    insert_event(tx.conn(), event).await?;
+    tx.commit().await
+}

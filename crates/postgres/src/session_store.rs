@@ -1,0 +1,327 @@
+//! [`SessionStore`] on Postgres, with the revocation-aware cache of [`SessionCache`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use kernel::{AccountId, AuthEvent, Roles, SessionId, StoreError, UserId};
+use tokens::ports::{RefreshRotation, Rotation, SessionGrant, SessionStore};
+use tokens::{NewSession, SessionKind};
+use uuid::Uuid;
+
+use crate::audit::{insert_event, record_event};
+use crate::db::{Db, Lookup};
+use crate::error::{DbError, store};
+use crate::roles::{load_roles, roles_from_rows};
+use crate::schema::{api_keys, refresh_tokens, sessions};
+use crate::session_cache::{Invalidation, SessionCache, announce};
+
+#[derive(Clone)]
+pub struct PgSessionStore {
+    db: Db,
+    cache: Arc<SessionCache>,
+}
+
+impl std::fmt::Debug for PgSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSessionStore")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgSessionStore {
+    /// A store whose session checks are served from `cache` (kept current by
+    /// [`SessionCache::listen`], which the caller runs).
+    #[must_use]
+    pub fn new(db: Db, cache: Arc<SessionCache>) -> Self {
+        Self { db, cache }
+    }
+}
+
+#[derive(QueryableByName)]
+struct RoleRow {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    workspace_id: Option<Uuid>,
+    #[diesel(sql_type = Text)]
+    role: String,
+}
+
+/// Revokes a session inside `conn`'s transaction and announces it.
+async fn revoke(
+    conn: &mut AsyncPgConnection,
+    session: SessionId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::update(sessions::table)
+        .filter(sessions::id.eq(session.as_uuid()))
+        .filter(sessions::revoked_at.is_null())
+        .set((
+            sessions::revoked_at.eq(now),
+            sessions::revoked_reason.eq(reason),
+        ))
+        .execute(conn)
+        .await?;
+    announce(conn, Invalidation::Session(session)).await
+}
+
+#[async_trait]
+impl SessionStore for PgSessionStore {
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self
+                .db
+                .tenant(session.account_id, Some(session.user_id))
+                .await?;
+            let conn = tx.conn();
+            diesel::insert_into(sessions::table)
+                .values((
+                    sessions::id.eq(session.id.as_uuid()),
+                    sessions::account_id.eq(session.account_id.as_uuid()),
+                    sessions::user_id.eq(session.user_id.as_uuid()),
+                    sessions::kind.eq(session.kind.as_str()),
+                    sessions::scope.eq(&session.scope),
+                    sessions::api_key_id.eq(session.api_key_id),
+                    sessions::created_at.eq(session.created_at),
+                    sessions::expires_at.eq(session.expires_at),
+                ))
+                .execute(conn)
+                .await?;
+            if let Some(digest) = session.refresh_token_digest {
+                diesel::insert_into(refresh_tokens::table)
+                    .values((
+                        refresh_tokens::token_hash.eq(digest.as_slice()),
+                        refresh_tokens::account_id.eq(session.account_id.as_uuid()),
+                        refresh_tokens::session_id.eq(session.id.as_uuid()),
+                        refresh_tokens::created_at.eq(session.created_at),
+                        refresh_tokens::expires_at.eq(session.expires_at),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            if let Some(key) = session.api_key_id {
+                // Coalesced: at most one write a minute per key, inside a write we make anyway.
+                diesel::update(api_keys::table)
+                    .filter(api_keys::id.eq(key))
+                    .filter(
+                        api_keys::last_used_at.is_null().or(api_keys::last_used_at
+                            .lt(session.created_at - chrono::Duration::minutes(1))),
+                    )
+                    .set(api_keys::last_used_at.eq(session.created_at))
+                    .execute(conn)
+                    .await?;
+            }
+            insert_event(conn, event).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn live_session(
+        &self,
+        account: AccountId,
+        user: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Roles>, StoreError> {
+        if let Some(roles) = self.cache.get(account, user, session) {
+            return Ok(Some(roles));
+        }
+        let generation = self.cache.generation();
+        let roles = store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            // One round trip: a marker row when the session is live, then the user's roles.
+            let rows = diesel::sql_query(
+                "SELECT r.kind, r.workspace_id, r.role FROM ( \
+                     SELECT 'session' AS kind, NULL::uuid AS workspace_id, '' AS role \
+                     UNION ALL SELECT 'account', NULL, role FROM account_roles WHERE user_id = $2 \
+                     UNION ALL SELECT 'workspace', workspace_id, role FROM workspace_roles WHERE user_id = $2 \
+                 ) r \
+                 WHERE EXISTS ( \
+                     SELECT 1 FROM sessions s \
+                     WHERE s.id = $1 AND s.user_id = $2 \
+                       AND s.revoked_at IS NULL AND s.expires_at > $3 \
+                       AND (s.api_key_id IS NULL OR ( \
+                           EXISTS (SELECT 1 FROM api_keys k \
+                                   WHERE k.id = s.api_key_id AND k.deleted_at IS NULL) \
+                           AND EXISTS (SELECT 1 FROM account_roles d \
+                                       WHERE d.user_id = $2 AND d.role = 'developer'))))",
+            )
+            .bind::<SqlUuid, _>(session.as_uuid())
+            .bind::<SqlUuid, _>(user.as_uuid())
+            .bind::<Timestamptz, _>(now)
+            .load::<RoleRow>(tx.conn())
+            .await?;
+            tx.commit().await?;
+            if rows.is_empty() {
+                return Ok(None);
+            }
+            roles_from_rows(
+                rows.iter().filter(|r| r.kind == "account").map(|r| r.role.as_str()),
+                rows.iter()
+                    .filter(|r| r.kind == "workspace")
+                    .filter_map(|r| r.workspace_id.map(|w| (w, r.role.as_str()))),
+            )
+            .map(Some)
+        })
+        .await?;
+        if let Some(roles) = &roles {
+            self.cache
+                .insert(generation, account, user, session, roles.clone());
+        }
+        Ok(roles)
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        rotation: &RefreshRotation,
+    ) -> Result<Rotation, StoreError> {
+        store(async {
+            let mut tx = self
+                .db
+                .anonymous(Lookup::RefreshToken(&rotation.presented))
+                .await?;
+            let found = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(rotation.presented.as_slice()))
+                .select((
+                    refresh_tokens::session_id,
+                    refresh_tokens::account_id,
+                    refresh_tokens::expires_at,
+                ))
+                .first::<(Uuid, Uuid, DateTime<Utc>)>(tx.conn())
+                .await
+                .optional()?;
+            let Some((session_id, account_id, token_expires_at)) = found else {
+                tx.commit().await?;
+                return Ok(Rotation::Invalid);
+            };
+            let account = AccountId::from_uuid(account_id);
+            tx.become_tenant(account, None).await?;
+            // Locking the session serialises concurrent rotations: the second sees the first's
+            // `used_at` and counts as reuse.
+            let (user_id, kind, scope, api_key_id, revoked_at, session_expires_at) =
+                sessions::table
+                    .filter(sessions::id.eq(session_id))
+                    .select((
+                        sessions::user_id,
+                        sessions::kind,
+                        sessions::scope,
+                        sessions::api_key_id,
+                        sessions::revoked_at,
+                        sessions::expires_at,
+                    ))
+                    .for_update()
+                    .first::<(
+                        Uuid,
+                        String,
+                        String,
+                        Option<Uuid>,
+                        Option<DateTime<Utc>>,
+                        DateTime<Utc>,
+                    )>(tx.conn())
+                    .await?;
+            let used_at = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(rotation.presented.as_slice()))
+                .select(refresh_tokens::used_at)
+                .first::<Option<DateTime<Utc>>>(tx.conn())
+                .await?;
+            let now = rotation.now;
+            if revoked_at.is_some() || session_expires_at <= now || token_expires_at <= now {
+                tx.commit().await?;
+                return Ok(Rotation::Invalid);
+            }
+            let session = SessionId::from_uuid(session_id);
+            let user = UserId::from_uuid(user_id);
+            if used_at.is_some_and(|used| now - used >= rotation.overlap) {
+                revoke(tx.conn(), session, "refresh token reuse", now).await?;
+                tx.commit().await?;
+                return Ok(Rotation::Reused {
+                    account_id: account,
+                    user_id: user,
+                    session_id: session,
+                });
+            }
+            diesel::update(refresh_tokens::table)
+                .filter(refresh_tokens::token_hash.eq(rotation.presented.as_slice()))
+                .set(refresh_tokens::used_at.eq(used_at.unwrap_or(now)))
+                .execute(tx.conn())
+                .await?;
+            diesel::insert_into(refresh_tokens::table)
+                .values((
+                    refresh_tokens::token_hash.eq(rotation.successor.as_slice()),
+                    refresh_tokens::account_id.eq(account_id),
+                    refresh_tokens::session_id.eq(session_id),
+                    refresh_tokens::created_at.eq(now),
+                    refresh_tokens::expires_at.eq(rotation.successor_expires_at),
+                ))
+                .execute(tx.conn())
+                .await?;
+            diesel::update(sessions::table)
+                .filter(sessions::id.eq(session_id))
+                .set(sessions::expires_at.eq(rotation.successor_expires_at))
+                .execute(tx.conn())
+                .await?;
+            let api_key_live = match api_key_id {
+                Some(key) => {
+                    api_keys::table
+                        .filter(api_keys::id.eq(key))
+                        .filter(api_keys::deleted_at.is_null())
+                        .count()
+                        .get_result::<i64>(tx.conn())
+                        .await?
+                        > 0
+                }
+                None => false,
+            };
+            let roles = load_roles(tx.conn(), user_id).await?;
+            tx.commit().await?;
+            let kind = SessionKind::parse(&kind)
+                .ok_or_else(|| DbError::Corrupt(format!("unknown session kind `{kind}`")))?;
+            Ok(Rotation::Rotated(SessionGrant {
+                session_id: session,
+                account_id: account,
+                user_id: user,
+                kind,
+                scope,
+                api_key_id,
+                api_key_live,
+                roles,
+                expires_at: rotation.successor_expires_at,
+            }))
+        })
+        .await
+    }
+
+    async fn revoke_session(
+        &self,
+        account: AccountId,
+        session: SessionId,
+        reason: &'static str,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, event.user_id).await?;
+            revoke(tx.conn(), session, reason, event.at).await?;
+            insert_event(tx.conn(), event).await?;
+            tx.commit().await
+        })
+        .await?;
+        // This instance need not wait for its own notification.
+        self.cache.invalidate(Invalidation::Session(session));
+        Ok(())
+    }
+
+    async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
+        store(record_event(&self.db, event)).await
+    }
+}

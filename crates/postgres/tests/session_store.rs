@@ -1,0 +1,287 @@
+//! Sessions, refresh rotation, API keys and the revocation-aware cache on real Postgres.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+use identity::ports::IdentityStore;
+use kernel::{AccountRole, AuthEvent, AuthEventKind, PermissionSet, SessionId, StoreError};
+use postgres::{PgApiKeyStore, PgIdentityStore, PgSessionStore, SessionCache};
+use support::{TestResult, database, new_account, signup_event};
+use tokens::ports::{ApiKeyStore, NewApiKey, RefreshRotation, Rotation, SessionStore};
+use tokens::{ApiKey, NewSession, RefreshToken, SessionKind};
+
+fn session(new: &identity::models::NewAccount, refresh: &RefreshToken) -> NewSession {
+    let now = Utc::now();
+    NewSession {
+        id: SessionId::generate(),
+        account_id: new.account.id,
+        user_id: new.owner.id,
+        kind: SessionKind::Login,
+        scope: PermissionSet::all().to_scope_string(),
+        api_key_id: None,
+        created_at: now,
+        expires_at: now + Duration::days(15),
+        refresh_token_digest: Some(refresh.digest),
+    }
+}
+
+fn event(new: &identity::models::NewAccount) -> AuthEvent {
+    AuthEvent::new(
+        AuthEventKind::LoginSucceeded,
+        Utc::now(),
+        Some((new.account.id, new.owner.id)),
+        true,
+    )
+}
+
+fn rotation(presented: &RefreshToken, successor: &RefreshToken) -> RefreshRotation {
+    let now = Utc::now();
+    RefreshRotation {
+        presented: presented.digest,
+        successor: successor.digest,
+        now,
+        successor_expires_at: now + Duration::days(15),
+        overlap: Duration::zero(),
+    }
+}
+
+#[tokio::test]
+async fn a_live_session_yields_roles_and_a_revoked_one_nothing() -> TestResult {
+    let (_database, db) = database().await?;
+    let identity = PgIdentityStore::new(db.clone());
+    let sessions = PgSessionStore::new(db.clone(), Arc::new(SessionCache::default()));
+    let new = new_account("ada@example.com");
+    identity.create_account(&new, &signup_event(&new)).await?;
+    let refresh = RefreshToken::generate()?;
+    let s = session(&new, &refresh);
+    sessions.start_session(&s, &event(&new)).await?;
+
+    let now = Utc::now();
+    let roles = sessions
+        .live_session(new.account.id, new.owner.id, s.id, now)
+        .await?
+        .ok_or("the session is live")?;
+    assert_eq!(roles.account, vec![AccountRole::Owner]);
+    let later = s.expires_at + Duration::seconds(1);
+    assert!(
+        sessions
+            .live_session(new.account.id, new.owner.id, s.id, later)
+            .await?
+            .is_none()
+    );
+    let other = new_account("eve@example.com");
+    assert!(
+        sessions
+            .live_session(other.account.id, new.owner.id, s.id, now)
+            .await?
+            .is_none()
+    );
+
+    sessions
+        .revoke_session(new.account.id, s.id, "logout", &event(&new))
+        .await?;
+    assert!(
+        sessions
+            .live_session(new.account.id, new.owner.id, s.id, now)
+            .await?
+            .is_none()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn rotation_retires_the_token_and_reuse_revokes_the_session() -> TestResult {
+    let (_database, db) = database().await?;
+    let identity = PgIdentityStore::new(db.clone());
+    let sessions = PgSessionStore::new(db.clone(), Arc::new(SessionCache::default()));
+    let new = new_account("ada@example.com");
+    identity.create_account(&new, &signup_event(&new)).await?;
+    let first = RefreshToken::generate()?;
+    let s = session(&new, &first);
+    sessions.start_session(&s, &event(&new)).await?;
+
+    let second = RefreshToken::generate()?;
+    let Rotation::Rotated(grant) = sessions
+        .rotate_refresh_token(&rotation(&first, &second))
+        .await?
+    else {
+        panic!("the current token rotates");
+    };
+    assert_eq!(grant.session_id, s.id);
+    assert_eq!(grant.roles.account, vec![AccountRole::Owner]);
+
+    let third = RefreshToken::generate()?;
+    let reused = sessions
+        .rotate_refresh_token(&rotation(&first, &third))
+        .await?;
+    assert!(matches!(reused, Rotation::Reused { session_id, .. } if session_id == s.id));
+    assert!(
+        sessions
+            .live_session(new.account.id, new.owner.id, s.id, Utc::now())
+            .await?
+            .is_none()
+    );
+    let after = sessions
+        .rotate_refresh_token(&rotation(&second, &third))
+        .await?;
+    assert!(
+        matches!(after, Rotation::Invalid),
+        "the whole session is gone"
+    );
+
+    let unknown = RefreshToken::generate()?;
+    assert!(matches!(
+        sessions
+            .rotate_refresh_token(&rotation(&unknown, &third))
+            .await?,
+        Rotation::Invalid
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn concurrent_uses_of_one_token_rotate_once() -> TestResult {
+    let (_database, db) = database().await?;
+    let identity = PgIdentityStore::new(db.clone());
+    let sessions = PgSessionStore::new(db.clone(), Arc::new(SessionCache::default()));
+    let new = new_account("ada@example.com");
+    identity.create_account(&new, &signup_event(&new)).await?;
+    let first = RefreshToken::generate()?;
+    sessions
+        .start_session(&session(&new, &first), &event(&new))
+        .await?;
+    let (a, b) = (RefreshToken::generate()?, RefreshToken::generate()?);
+    let (to_a, to_b) = (rotation(&first, &a), rotation(&first, &b));
+    let (ra, rb) = tokio::join!(
+        sessions.rotate_refresh_token(&to_a),
+        sessions.rotate_refresh_token(&to_b),
+    );
+    let rotated = [ra?, rb?]
+        .iter()
+        .filter(|r| matches!(r, Rotation::Rotated(_)))
+        .count();
+    assert_eq!(rotated, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn keys_are_found_by_id_and_deleting_one_revokes_its_sessions() -> TestResult {
+    let (_database, db) = database().await?;
+    let identity = PgIdentityStore::new(db.clone());
+    let sessions = PgSessionStore::new(db.clone(), Arc::new(SessionCache::default()));
+    let keys = PgApiKeyStore::new(db.clone());
+    let new = new_account("ada@example.com");
+    identity.create_account(&new, &signup_event(&new)).await?;
+    let key = ApiKey {
+        key_id: uuid::Uuid::now_v7(),
+        account_id: new.account.id,
+        user_id: new.owner.id,
+        name: "ci".into(),
+        scopes: Some(PermissionSet::of(&[kernel::Permission::CustomersRead])),
+        created_at: Utc::now(),
+        last_used_at: None,
+    };
+    keys.create_api_key(
+        &NewApiKey {
+            key: key.clone(),
+            secret_digest: [7; 32],
+        },
+        &event(&new),
+    )
+    .await?;
+    let found = keys
+        .key_credentials(key.key_id)
+        .await?
+        .ok_or("found by id")?;
+    assert_eq!(found.key.scopes, key.scopes);
+    assert_eq!(found.secret_digest, vec![7; 32]);
+    assert_eq!(found.owner_roles.account, vec![AccountRole::Owner]);
+
+    let refresh = RefreshToken::generate()?;
+    let mut s = session(&new, &refresh);
+    s.kind = SessionKind::ApiKey;
+    s.api_key_id = Some(key.key_id);
+    sessions.start_session(&s, &event(&new)).await?;
+    let listed = keys.api_keys(new.account.id, new.owner.id).await?;
+    assert!(
+        listed[0].last_used_at.is_some(),
+        "the exchange marks the key used"
+    );
+
+    keys.delete_api_key(new.account.id, new.owner.id, key.key_id, &event(&new))
+        .await?;
+    assert!(keys.key_credentials(key.key_id).await?.is_none());
+    assert!(
+        keys.api_keys(new.account.id, new.owner.id)
+            .await?
+            .is_empty()
+    );
+    assert!(
+        sessions
+            .live_session(new.account.id, new.owner.id, s.id, Utc::now())
+            .await?
+            .is_none()
+    );
+    let again = keys
+        .delete_api_key(new.account.id, new.owner.id, key.key_id, &event(&new))
+        .await;
+    assert!(matches!(again, Err(StoreError::NotFound)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_revocation_on_one_instance_reaches_another_instances_cache() -> TestResult {
+    let (database, db) = database().await?;
+    let identity = PgIdentityStore::new(db.clone());
+    // Two "instances": separate pools, separate caches, each listening.
+    let cache_a = Arc::new(SessionCache::default());
+    let cache_b = Arc::new(SessionCache::default());
+    let listener_a = tokio::spawn(cache_a.clone().listen(database.url().to_owned()));
+    let listener_b = tokio::spawn(cache_b.clone().listen(database.url().to_owned()));
+    let db_b = postgres::Db::connect(database.url(), &postgres::PoolSettings::default())?;
+    let a = PgSessionStore::new(db.clone(), cache_a);
+    let b = PgSessionStore::new(db_b, cache_b);
+
+    let new = new_account("ada@example.com");
+    identity.create_account(&new, &signup_event(&new)).await?;
+    let s = session(&new, &RefreshToken::generate()?);
+    a.start_session(&s, &event(&new)).await?;
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+
+    // B caches the live session ...
+    let now = Utc::now();
+    assert!(
+        b.live_session(new.account.id, new.owner.id, s.id, now)
+            .await?
+            .is_some()
+    );
+    assert!(
+        b.live_session(new.account.id, new.owner.id, s.id, now)
+            .await?
+            .is_some()
+    );
+    // ... A revokes it, and B refuses it within a second.
+    a.revoke_session(new.account.id, s.id, "logout", &event(&new))
+        .await?;
+    let mut refused = false;
+    for _ in 0..20 {
+        if b.live_session(new.account.id, new.owner.id, s.id, now)
+            .await?
+            .is_none()
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    assert!(
+        refused,
+        "instance B still accepts a session instance A revoked"
+    );
+    listener_a.abort();
+    listener_b.abort();
+    Ok(())
+}

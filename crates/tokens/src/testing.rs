@@ -1,0 +1,249 @@
+//! In-memory fakes of the tokens ports, for this crate's tests and for the tests of crates
+//! that build on it (feature `testing`).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kernel::{
+    AccountId, AccountRole, AuthEvent, AuthEventKind, Roles, SessionId, StoreError, UserId,
+};
+use uuid::Uuid;
+
+use crate::api_key::ApiKey;
+use crate::ports::{
+    ApiKeyStore, KeyCredentials, NewApiKey, RefreshRotation, Rotation, SessionGrant, SessionStore,
+};
+use crate::session::NewSession;
+
+#[derive(Clone)]
+struct StoredSession {
+    session: NewSession,
+    revoked: bool,
+}
+
+#[derive(Default)]
+struct State {
+    roles: HashMap<UserId, Roles>,
+    sessions: HashMap<SessionId, StoredSession>,
+    /// digest → (session, used_at)
+    refresh: HashMap<[u8; 32], (SessionId, Option<DateTime<Utc>>)>,
+    keys: HashMap<Uuid, (ApiKey, [u8; 32], bool)>,
+    events: Vec<AuthEvent>,
+}
+
+#[derive(Default)]
+pub struct MemoryTokenStore(Mutex<State>);
+
+impl MemoryTokenStore {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The kinds of every event recorded, in order.
+    #[must_use]
+    pub fn events(&self) -> Vec<AuthEventKind> {
+        self.state().events.iter().map(|e| e.kind).collect()
+    }
+
+    /// Gives `user` these roles (a user without roles counts as removed).
+    pub fn set_roles(&self, user: UserId, roles: Roles) {
+        self.state().roles.insert(user, roles);
+    }
+
+    /// Removes a user as the real store does: roles gone, keys deleted, sessions revoked.
+    pub fn remove_user(&self, user: UserId) {
+        let mut state = self.state();
+        state.roles.remove(&user);
+        state
+            .keys
+            .values_mut()
+            .filter(|k| k.0.user_id == user)
+            .for_each(|k| k.2 = true);
+        state
+            .sessions
+            .values_mut()
+            .filter(|s| s.session.user_id == user)
+            .for_each(|s| s.revoked = true);
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryTokenStore {
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if let Some(digest) = session.refresh_token_digest {
+            state.refresh.insert(digest, (session.id, None));
+        }
+        state.sessions.insert(
+            session.id,
+            StoredSession {
+                session: session.clone(),
+                revoked: false,
+            },
+        );
+        state.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn live_session(
+        &self,
+        account: AccountId,
+        user: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Roles>, StoreError> {
+        let state = self.state();
+        let Some(stored) = state.sessions.get(&session) else {
+            return Ok(None);
+        };
+        let s = &stored.session;
+        let roles = state.roles.get(&user).cloned().unwrap_or_default();
+        let key_ok = s.api_key_id.is_none_or(|id| {
+            state.keys.get(&id).is_some_and(|(_, _, deleted)| !deleted)
+                && roles.account.contains(&AccountRole::Developer)
+        });
+        let live = !stored.revoked
+            && s.account_id == account
+            && s.user_id == user
+            && s.expires_at > now
+            && state.roles.contains_key(&user)
+            && key_ok;
+        Ok(live.then_some(roles))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        rotation: &RefreshRotation,
+    ) -> Result<Rotation, StoreError> {
+        let mut state = self.state();
+        let Some((session_id, used_at)) = state.refresh.get(&rotation.presented).copied() else {
+            return Ok(Rotation::Invalid);
+        };
+        let Some(stored) = state.sessions.get(&session_id).cloned() else {
+            return Ok(Rotation::Invalid);
+        };
+        if stored.revoked || stored.session.expires_at <= rotation.now {
+            return Ok(Rotation::Invalid);
+        }
+        if used_at.is_some_and(|used| rotation.now - used >= rotation.overlap) {
+            if let Some(s) = state.sessions.get_mut(&session_id) {
+                s.revoked = true;
+            }
+            return Ok(Rotation::Reused {
+                account_id: stored.session.account_id,
+                user_id: stored.session.user_id,
+                session_id,
+            });
+        }
+        state.refresh.insert(
+            rotation.presented,
+            (session_id, Some(used_at.unwrap_or(rotation.now))),
+        );
+        state.refresh.insert(rotation.successor, (session_id, None));
+        let key_live = stored
+            .session
+            .api_key_id
+            .and_then(|id| state.keys.get(&id))
+            .is_some_and(|(_, _, deleted)| !deleted);
+        let s = stored.session;
+        Ok(Rotation::Rotated(SessionGrant {
+            session_id,
+            account_id: s.account_id,
+            user_id: s.user_id,
+            kind: s.kind,
+            scope: s.scope,
+            api_key_id: s.api_key_id,
+            api_key_live: key_live,
+            roles: state.roles.get(&s.user_id).cloned().unwrap_or_default(),
+            expires_at: rotation.successor_expires_at,
+        }))
+    }
+
+    async fn revoke_session(
+        &self,
+        _account: AccountId,
+        session: SessionId,
+        _reason: &'static str,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if let Some(s) = state.sessions.get_mut(&session) {
+            s.revoked = true;
+        }
+        state.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
+        self.state().events.push(event.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for MemoryTokenStore {
+    async fn create_api_key(&self, key: &NewApiKey, event: &AuthEvent) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state
+            .keys
+            .insert(key.key.key_id, (key.key.clone(), key.secret_digest, false));
+        state.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn api_keys(&self, account: AccountId, user: UserId) -> Result<Vec<ApiKey>, StoreError> {
+        Ok(self
+            .state()
+            .keys
+            .values()
+            .filter(|(k, _, deleted)| !deleted && k.account_id == account && k.user_id == user)
+            .map(|(k, _, _)| k.clone())
+            .collect())
+    }
+
+    async fn delete_api_key(
+        &self,
+        account: AccountId,
+        user: UserId,
+        key_id: Uuid,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        match state.keys.get_mut(&key_id) {
+            Some((key, _, deleted))
+                if !*deleted && key.account_id == account && key.user_id == user =>
+            {
+                *deleted = true;
+            }
+            _ => return Err(StoreError::NotFound),
+        }
+        for s in state.sessions.values_mut() {
+            if s.session.api_key_id == Some(key_id) {
+                s.revoked = true;
+            }
+        }
+        state.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn key_credentials(&self, key_id: Uuid) -> Result<Option<KeyCredentials>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .keys
+            .get(&key_id)
+            .filter(|(_, _, deleted)| !deleted)
+            .map(|(key, digest, _)| KeyCredentials {
+                key: key.clone(),
+                secret_digest: digest.to_vec(),
+                owner_roles: state.roles.get(&key.user_id).cloned().unwrap_or_default(),
+            }))
+    }
+}
