@@ -97,6 +97,118 @@ impl TestApp {
     }
 }
 
+/// A signed-up account whose owner has given themselves the developer role.
+pub struct Developer {
+    pub signed: Signed,
+    pub user_id: String,
+    pub access_token: String,
+}
+
+impl TestApp {
+    /// Signs up, logs in, and assigns the owner the developer role (the "User Role screen").
+    pub async fn developer(&self, email: &str) -> Result<Developer, Error> {
+        let signed = self.signup(email).await?;
+        let tokens = self.login(email, &signed.password).await?;
+        let access_token = tokens["access_token"]
+            .as_str()
+            .ok_or("access token")?
+            .to_owned();
+        let user_id = signed.body["user"]["id"]
+            .as_str()
+            .ok_or("user id")?
+            .to_owned();
+        self.set_account_roles(&access_token, &user_id, &["developer"])
+            .await?;
+        Ok(Developer {
+            signed,
+            user_id,
+            access_token,
+        })
+    }
+
+    pub async fn set_account_roles(
+        &self,
+        token: &str,
+        user_id: &str,
+        roles: &[&str],
+    ) -> Result<(), Error> {
+        let response = self
+            .client
+            .put(self.url(&format!("/v1/users/{user_id}/roles")))
+            .bearer_auth(token)
+            .json(&json!({"account_roles": roles, "workspace_roles": []}))
+            .send()
+            .await?;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{}",
+            response.text().await?
+        );
+        Ok(())
+    }
+
+    /// Creates an API key; returns (key id, plaintext key).
+    pub async fn create_key(&self, token: &str, body: Value) -> Result<(String, String), Error> {
+        let response = self
+            .client
+            .post(self.url("/v1/auth/keys"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await?;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let created: Value = response.json().await?;
+        Ok((
+            created["key_id"].as_str().ok_or("key_id")?.to_owned(),
+            created["api_key"].as_str().ok_or("api_key")?.to_owned(),
+        ))
+    }
+
+    /// `POST /v1/auth` with a key; returns the response.
+    pub async fn exchange(
+        &self,
+        api_key: &str,
+        scopes: Option<&[&str]>,
+    ) -> Result<Response, Error> {
+        let mut body = json!({"api_key": api_key});
+        if let Some(scopes) = scopes {
+            body["scopes"] = json!(scopes);
+        }
+        self.post_json("/v1/auth", &body).await
+    }
+
+    /// Rows of the audit trail (as the database owner sees them), oldest first.
+    pub async fn audit_events(
+        &self,
+    ) -> Result<Vec<(String, bool, Option<String>, Option<String>)>, Error> {
+        use diesel_async::RunQueryDsl as _;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            event: String,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            success: bool,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            client_id: Option<String>,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            ip: Option<String>,
+        }
+        let db = postgres::Db::connect(self.database.url(), &postgres::PoolSettings::default())?;
+        let mut tx = db.system().await?;
+        let rows = diesel::sql_query(
+            "SELECT event, success, client_id::text AS client_id, host(ip) AS ip FROM auth_events ORDER BY at, id",
+        )
+        .load::<Row>(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.event, r.success, r.client_id, r.ip))
+            .collect())
+    }
+}
+
 /// Asserts the api.md error shape and returns the body.
 pub async fn expect_error(
     response: Response,

@@ -82,6 +82,8 @@ pub fn build_app(
         .service(routes::identity::signup)
         .service(routes::identity::login)
         .service(routes::identity::me)
+        .service(routes::users::list)
+        .service(routes::users::assign_roles)
         .service(routes::tokens::exchange)
         .service(routes::tokens::reauthenticate)
         .service(routes::tokens::refresh)

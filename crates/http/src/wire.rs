@@ -131,6 +131,62 @@ pub struct WorkspaceRoleBody {
     pub role: &'static str,
 }
 
+/// A user of the account with the roles they hold.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberBody {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub email: String,
+    pub full_name: String,
+    pub created_at: DateTime<Utc>,
+    #[schema(example = json!(["owner", "developer"]))]
+    pub account_roles: Vec<&'static str>,
+    pub workspace_roles: Vec<WorkspaceRoleBody>,
+}
+
+fn workspace_role_bodies(roles: &kernel::Roles) -> Vec<WorkspaceRoleBody> {
+    roles
+        .workspaces
+        .iter()
+        .map(|(workspace, role)| WorkspaceRoleBody {
+            workspace_id: workspace.as_uuid(),
+            role: role.as_str(),
+        })
+        .collect()
+}
+
+impl From<identity::Member> for MemberBody {
+    fn from(member: identity::Member) -> Self {
+        let user = member.user;
+        Self {
+            id: user.id.as_uuid(),
+            account_id: user.account_id.as_uuid(),
+            email: user.email.to_string(),
+            full_name: user.full_name,
+            created_at: user.created_at,
+            account_roles: member.roles.account.iter().map(|r| r.as_str()).collect(),
+            workspace_roles: workspace_role_bodies(&member.roles),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WorkspaceRoleRequest {
+    pub workspace_id: String,
+    #[schema(example = "editor")]
+    pub role: String,
+}
+
+/// `PUT /v1/users/{user_id}/roles`: the roles to hold from now on (`owner` is kept, never
+/// assigned here).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RoleAssignmentRequest {
+    #[schema(example = json!(["developer"]))]
+    pub account_roles: Vec<String>,
+    #[serde(default)]
+    pub workspace_roles: Vec<WorkspaceRoleRequest>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeResponse {
     pub user: UserBody,
@@ -149,15 +205,7 @@ impl From<Profile> for MeResponse {
             user: profile.user.into(),
             account: profile.account.into(),
             account_roles: profile.roles.account.iter().map(|r| r.as_str()).collect(),
-            workspace_roles: profile
-                .roles
-                .workspaces
-                .iter()
-                .map(|(workspace, role)| WorkspaceRoleBody {
-                    workspace_id: workspace.as_uuid(),
-                    role: role.as_str(),
-                })
-                .collect(),
+            workspace_roles: workspace_role_bodies(&profile.roles),
             permissions: profile.permissions.iter().map(|p| p.as_str()).collect(),
             mfa_enabled: profile.mfa_enabled,
         }

@@ -16,6 +16,9 @@ pub enum IdentityError {
     /// Wrong email or wrong password: deliberately not saying which.
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// Signed in, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("not found")]
     NotFound,
     #[error("the service is temporarily unavailable")]

@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use kernel::{AccountId, AccountRole, AuthEvent, EmailAddress, Roles, StoreError, UserId};
 use tokens::testing::MemoryTokenStore;
 
-use crate::models::{Account, Credentials, NewAccount, User};
+use crate::models::{Account, Credentials, Member, NewAccount, User};
 use crate::ports::{HashError, IdentityStore, PasswordHasher};
 
-/// Identity's store; roles it grants are mirrored into the tokens fake, as both read one
+/// Identity's store; the roles it grants are mirrored into the tokens fake, as both read one
 /// database in production.
 pub struct MemoryStore {
     pub state: Mutex<State>,
@@ -20,7 +20,7 @@ pub struct MemoryStore {
 #[derive(Default)]
 pub struct State {
     pub accounts: HashMap<AccountId, Account>,
-    pub users: HashMap<UserId, (User, Option<String>, Vec<AccountRole>)>,
+    pub users: HashMap<UserId, (User, Option<String>, Roles)>,
     pub events: Vec<AuthEvent>,
 }
 
@@ -54,22 +54,20 @@ impl IdentityStore for MemoryStore {
         {
             return Err(StoreError::Duplicate("users_email_key".into()));
         }
+        let roles = Roles {
+            account: vec![AccountRole::Owner],
+            workspaces: Vec::new(),
+        };
         state.accounts.insert(new.account.id, new.account.clone());
         state.users.insert(
             new.owner.id,
             (
                 new.owner.clone(),
                 Some(new.password_hash.clone()),
-                vec![AccountRole::Owner],
+                roles.clone(),
             ),
         );
-        self.tokens.set_roles(
-            new.owner.id,
-            Roles {
-                account: vec![AccountRole::Owner],
-                workspaces: Vec::new(),
-            },
-        );
+        self.tokens.set_roles(new.owner.id, roles);
         state.events.push(event.clone());
         Ok(())
     }
@@ -92,6 +90,43 @@ impl IdentityStore for MemoryStore {
     async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
         self.state().events.push(event.clone());
         Ok(())
+    }
+
+    async fn members(&self, account: AccountId) -> Result<Vec<Member>, StoreError> {
+        Ok(self
+            .state()
+            .users
+            .values()
+            .filter(|(u, _, _)| u.account_id == account)
+            .map(|(user, _, roles)| Member {
+                user: user.clone(),
+                roles: roles.clone(),
+            })
+            .collect())
+    }
+
+    async fn set_roles(
+        &self,
+        account: AccountId,
+        user: UserId,
+        roles: &Roles,
+    ) -> Result<Member, StoreError> {
+        let mut state = self.state();
+        let (found, _, current) = state
+            .users
+            .get_mut(&user)
+            .filter(|(u, _, _)| u.account_id == account)
+            .ok_or(StoreError::NotFound)?;
+        let mut next = roles.clone();
+        if current.account.contains(&AccountRole::Owner) {
+            next.account.insert(0, AccountRole::Owner);
+        }
+        *current = next.clone();
+        self.tokens.set_roles(user, next.clone());
+        Ok(Member {
+            user: found.clone(),
+            roles: next,
+        })
     }
 
     async fn profile(

@@ -15,7 +15,7 @@ mod fakes;
 
 pub use error::{FieldError, IdentityError};
 pub use models::{
-    Account, LoginInput, LoginOutcome, Password, Profile, SignupInput, SignupOutcome, User,
-    Workspace,
+    Account, LoginInput, LoginOutcome, Member, Password, Profile, RoleAssignment, SignupInput,
+    SignupOutcome, User, Workspace,
 };
 pub use service::IdentityService;

@@ -146,3 +146,17 @@ pub struct Profile {
     pub permissions: PermissionSet,
     pub mfa_enabled: bool,
 }
+
+/// A user with the roles they hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub user: User,
+    pub roles: Roles,
+}
+
+/// `PUT /v1/users/{id}/roles`, as received.
+#[derive(Clone, Debug)]
+pub struct RoleAssignment {
+    pub account_roles: Vec<String>,
+    pub workspace_roles: Vec<(String, String)>,
+}

@@ -2,9 +2,9 @@
 //! transaction, run under the tenancy rules of security.md).
 
 use async_trait::async_trait;
-use kernel::{AccountId, AuthEvent, EmailAddress, StoreError, UserId};
+use kernel::{AccountId, AuthEvent, EmailAddress, Roles, StoreError, UserId};
 
-use crate::models::{Account, Credentials, NewAccount, User};
+use crate::models::{Account, Credentials, Member, NewAccount, User};
 
 #[async_trait]
 pub trait IdentityStore: Send + Sync + 'static {
@@ -21,6 +21,20 @@ pub trait IdentityStore: Send + Sync + 'static {
 
     /// Appends to the audit trail (in the event's account, or in none).
     async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError>;
+
+    /// Every user of the account with their roles, oldest first.
+    async fn members(&self, account: AccountId) -> Result<Vec<Member>, StoreError>;
+
+    /// Replaces the user's non-owner account roles and all their workspace roles, and makes
+    /// every instance forget what it cached about the user. The `owner` role is left as it
+    /// is. MUST return `NotFound` for a user outside `account`, and `NotFound` as well when a
+    /// workspace is not the account's.
+    async fn set_roles(
+        &self,
+        account: AccountId,
+        user: UserId,
+        roles: &Roles,
+    ) -> Result<Member, StoreError>;
 
     /// The user and their account. MUST return `NotFound` for a user outside `account`.
     async fn profile(

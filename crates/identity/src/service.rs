@@ -3,15 +3,15 @@
 use std::sync::{Arc, OnceLock};
 
 use kernel::{
-    AccountId, Actor, AuthEvent, AuthEventKind, Clock, EmailAddress, PermissionSet, Roles, UserId,
-    WorkspaceId,
+    AccountId, AccountRole, Actor, AuthEvent, AuthEventKind, Clock, EmailAddress, Permission,
+    PermissionSet, Roles, UserId, WorkspaceId, WorkspaceRole,
 };
 use tokens::{SessionKind, TokenService};
 
 use crate::error::{FieldError, IdentityError};
 use crate::models::{
-    Account, LoginInput, LoginOutcome, NewAccount, Password, Profile, SignupInput, SignupOutcome,
-    User, Workspace, parse_name,
+    Account, LoginInput, LoginOutcome, Member, NewAccount, Password, Profile, RoleAssignment,
+    SignupInput, SignupOutcome, User, Workspace, parse_name,
 };
 use crate::ports::{IdentityStore, PasswordHasher};
 
@@ -187,6 +187,59 @@ impl IdentityService {
         })
     }
 
+    /// The account's users with their roles (`users:read`).
+    pub async fn members(&self, actor: &Actor) -> Result<Vec<Member>, IdentityError> {
+        require(actor, Permission::UsersRead)?;
+        Ok(self.store.members(actor.account_id).await?)
+    }
+
+    /// The "User Role screen": an owner or admin (`users:manage`) sets a user's account roles
+    /// (`admin`, `developer`, `member`) and workspace roles — their own included. The `owner`
+    /// role is not assigned here and is never taken away here, so the account keeps its owners.
+    /// Takes effect on the user's next request, on every instance.
+    pub async fn assign_roles(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        assignment: RoleAssignment,
+    ) -> Result<Member, IdentityError> {
+        require(actor, Permission::UsersManage)?;
+        let mut errors = Vec::new();
+        let mut roles = Roles::default();
+        for raw in &assignment.account_roles {
+            match raw.parse::<AccountRole>() {
+                Ok(AccountRole::Owner) => errors.push(field(
+                    "account_roles",
+                    "`owner` is not assigned here; owners keep their role".into(),
+                )),
+                Ok(role) if !roles.account.contains(&role) => roles.account.push(role),
+                Ok(_) => {}
+                Err(e) => errors.push(field("account_roles", e.to_string())),
+            }
+        }
+        for (workspace, role) in &assignment.workspace_roles {
+            let workspace = workspace.parse::<WorkspaceId>();
+            let role = role.parse::<WorkspaceRole>();
+            match (workspace, role) {
+                (Ok(w), Ok(_)) if roles.workspaces.iter().any(|(seen, _)| *seen == w) => errors
+                    .push(field(
+                        "workspace_roles",
+                        format!("workspace {w} is listed twice"),
+                    )),
+                (Ok(w), Ok(r)) => roles.workspaces.push((w, r)),
+                (Err(_), _) => errors.push(field(
+                    "workspace_roles",
+                    "workspace_id must be a UUID".into(),
+                )),
+                (_, Err(e)) => errors.push(field("workspace_roles", e.to_string())),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(IdentityError::Validation(errors));
+        }
+        Ok(self.store.set_roles(actor.account_id, user, &roles).await?)
+    }
+
     async fn decoy_hash(&self) -> Result<String, IdentityError> {
         if let Some(hash) = self.decoy_hash.get() {
             return Ok(hash.clone());
@@ -205,6 +258,16 @@ fn random_text() -> Result<String, IdentityError> {
     let bytes =
         kernel::seal::random_bytes::<24>().map_err(|e| IdentityError::Internal(e.to_string()))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn require(actor: &Actor, permission: Permission) -> Result<(), IdentityError> {
+    if actor.can(permission) {
+        Ok(())
+    } else {
+        Err(IdentityError::Forbidden(
+            "you do not have the permission this needs",
+        ))
+    }
 }
 
 fn field(name: &'static str, message: String) -> FieldError {
@@ -301,7 +364,7 @@ mod tests {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (_, hash, roles) = &state.users[&outcome.user.id];
-        assert_eq!(roles, &vec![AccountRole::Owner]);
+        assert_eq!(roles.account, vec![AccountRole::Owner]);
         assert_ne!(hash.as_deref(), Some("correct horse"), "stored hashed");
         Ok(())
     }
@@ -416,5 +479,95 @@ mod tests {
         assert_eq!(profile.permissions, AccountRole::Owner.permissions());
         assert!(!profile.mfa_enabled);
         Ok(())
+    }
+
+    async fn owner_actor(h: &Harness) -> Result<Actor, IdentityError> {
+        h.service.signup(signup_input("ada@example.com")).await?;
+        let outcome = h
+            .service
+            .login(login_input("ada@example.com", "correct horse"))
+            .await?;
+        Ok(h.tokens
+            .authenticate(&outcome.tokens.access_token, Accept::AccessOnly)
+            .await?)
+    }
+
+    fn assignment(account: &[&str], workspaces: &[(&str, &str)]) -> RoleAssignment {
+        RoleAssignment {
+            account_roles: account.iter().map(|r| (*r).to_owned()).collect(),
+            workspace_roles: workspaces
+                .iter()
+                .map(|(w, r)| ((*w).to_owned(), (*r).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_owner_gives_themselves_the_developer_role_and_stays_owner()
+    -> Result<(), IdentityError> {
+        let h = harness();
+        let actor = owner_actor(&h).await?;
+        let member = h
+            .service
+            .assign_roles(&actor, actor.user_id, assignment(&["developer"], &[]))
+            .await?;
+        assert_eq!(
+            member.roles.account,
+            vec![AccountRole::Owner, AccountRole::Developer]
+        );
+        let members = h.service.members(&actor).await?;
+        assert_eq!(members.len(), 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn role_assignment_validates_every_entry() -> Result<(), IdentityError> {
+        let h = harness();
+        let actor = owner_actor(&h).await?;
+        let bad = assignment(
+            &["owner", "wizard"],
+            &[("not-a-uuid", "viewer"), (&uuid_text(), "king")],
+        );
+        let Err(IdentityError::Validation(errors)) =
+            h.service.assign_roles(&actor, actor.user_id, bad).await
+        else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(errors.len(), 4);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn only_users_managers_assign_roles() -> Result<(), IdentityError> {
+        let h = harness();
+        let mut actor = owner_actor(&h).await?;
+        actor.account_roles = vec![AccountRole::Developer];
+        let result = h
+            .service
+            .assign_roles(&actor, actor.user_id, assignment(&["admin"], &[]))
+            .await;
+        assert!(matches!(result, Err(IdentityError::Forbidden(_))));
+        actor.account_roles = vec![AccountRole::Member];
+        assert!(matches!(
+            h.service.members(&actor).await,
+            Err(IdentityError::Forbidden(_))
+        ));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn another_accounts_user_is_not_found() -> Result<(), IdentityError> {
+        let h = harness();
+        let actor = owner_actor(&h).await?;
+        let result = h
+            .service
+            .assign_roles(&actor, UserId::generate(), assignment(&["member"], &[]))
+            .await;
+        assert!(matches!(result, Err(IdentityError::NotFound)));
+        Ok(())
+    }
+
+    fn uuid_text() -> String {
+        WorkspaceId::generate().to_string()
     }
 }

@@ -33,6 +33,11 @@ impl From<DbError> for StoreError {
                 DatabaseErrorKind::UniqueViolation,
                 info,
             )) => Self::Duplicate(info.constraint_name().unwrap_or("unique").to_owned()),
+            // A reference to something that does not exist — or is another tenant's.
+            DbError::Query(DieselError::DatabaseError(
+                DatabaseErrorKind::ForeignKeyViolation,
+                _,
+            )) => Self::NotFound,
             DbError::Query(DieselError::DatabaseError(
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,

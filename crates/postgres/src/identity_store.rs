@@ -4,16 +4,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use identity::models::{Credentials, NewAccount};
+use identity::models::{Credentials, Member, NewAccount};
 use identity::ports::IdentityStore;
 use identity::{Account, User};
-use kernel::{AccountId, AuthEvent, EmailAddress, StoreError, UserId};
+use kernel::{AccountId, AccountRole, AuthEvent, EmailAddress, Roles, StoreError, UserId};
 use uuid::Uuid;
 
 use crate::audit::{insert_event, record_event};
 use crate::db::{Db, Lookup};
 use crate::error::{DbError, store};
-use crate::schema::{account_roles, accounts, users, workspaces};
+use crate::roles::{load_roles, roles_from_rows};
+use crate::schema::{account_roles, accounts, users, workspace_roles, workspaces};
+use crate::session_cache::{Invalidation, announce};
 
 #[derive(Clone, Debug)]
 pub struct PgIdentityStore {
@@ -96,7 +98,7 @@ impl IdentityStore for PgIdentityStore {
                 .values((
                     account_roles::account_id.eq(new.account.id.as_uuid()),
                     account_roles::user_id.eq(new.owner.id.as_uuid()),
-                    account_roles::role.eq(kernel::AccountRole::Owner.as_str()),
+                    account_roles::role.eq(AccountRole::Owner.as_str()),
                 ))
                 .execute(conn)
                 .await?;
@@ -142,6 +144,120 @@ impl IdentityStore for PgIdentityStore {
 
     async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
         store(record_event(&self.db, event)).await
+    }
+
+    async fn members(&self, account: AccountId) -> Result<Vec<Member>, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, None).await?;
+            let users = users::table
+                .order(users::created_at.asc())
+                .select(USER_COLUMNS)
+                .load::<UserRow>(tx.conn())
+                .await?;
+            let account_rows = account_roles::table
+                .select((account_roles::user_id, account_roles::role))
+                .load::<(Uuid, String)>(tx.conn())
+                .await?;
+            let workspace_rows = workspace_roles::table
+                .select((
+                    workspace_roles::user_id,
+                    workspace_roles::workspace_id,
+                    workspace_roles::role,
+                ))
+                .load::<(Uuid, Uuid, String)>(tx.conn())
+                .await?;
+            tx.commit().await?;
+            users
+                .into_iter()
+                .map(|row| {
+                    let id = row.id;
+                    let roles = roles_from_rows(
+                        account_rows
+                            .iter()
+                            .filter(|(u, _)| *u == id)
+                            .map(|(_, r)| r.as_str()),
+                        workspace_rows
+                            .iter()
+                            .filter(|(u, _, _)| *u == id)
+                            .map(|(_, w, r)| (*w, r.as_str())),
+                    )?;
+                    Ok(Member {
+                        user: row.into_user()?,
+                        roles,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn set_roles(
+        &self,
+        account: AccountId,
+        user: UserId,
+        roles: &Roles,
+    ) -> Result<Member, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, None).await?;
+            let found = users::table
+                .filter(users::id.eq(user.as_uuid()))
+                .select(USER_COLUMNS)
+                .for_update()
+                .first::<UserRow>(tx.conn())
+                .await?;
+            diesel::delete(account_roles::table)
+                .filter(account_roles::user_id.eq(user.as_uuid()))
+                .filter(account_roles::role.ne(AccountRole::Owner.as_str()))
+                .execute(tx.conn())
+                .await?;
+            diesel::insert_into(account_roles::table)
+                .values(
+                    roles
+                        .account
+                        .iter()
+                        .filter(|r| **r != AccountRole::Owner)
+                        .map(|role| {
+                            (
+                                account_roles::account_id.eq(account.as_uuid()),
+                                account_roles::user_id.eq(user.as_uuid()),
+                                account_roles::role.eq(role.as_str()),
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .on_conflict_do_nothing()
+                .execute(tx.conn())
+                .await?;
+            diesel::delete(workspace_roles::table)
+                .filter(workspace_roles::user_id.eq(user.as_uuid()))
+                .execute(tx.conn())
+                .await?;
+            diesel::insert_into(workspace_roles::table)
+                .values(
+                    roles
+                        .workspaces
+                        .iter()
+                        .map(|(workspace, role)| {
+                            (
+                                workspace_roles::account_id.eq(account.as_uuid()),
+                                workspace_roles::workspace_id.eq(workspace.as_uuid()),
+                                workspace_roles::user_id.eq(user.as_uuid()),
+                                workspace_roles::role.eq(role.as_str()),
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .execute(tx.conn())
+                .await?;
+            announce(tx.conn(), Invalidation::User(user)).await?;
+            let roles = load_roles(tx.conn(), user.as_uuid()).await?;
+            tx.commit().await?;
+            Ok(Member {
+                user: found.into_user()?,
+                roles,
+            })
+        })
+        .await
     }
 
     async fn profile(

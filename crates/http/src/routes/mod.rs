@@ -4,3 +4,4 @@ pub mod health;
 pub mod identity;
 pub mod jwks;
 pub mod tokens;
+pub mod users;
