@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use nudgescribe_e2e::{TestApp, TestResult, expect_error, spawn_app};
+use nudgescribe_e2e::{TestApp, TestResult, expect_error, spawn_app, spawn_app_with};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -470,5 +470,44 @@ async fn the_jwks_verifies_tokens_with_an_independent_implementation() -> TestRe
     forged.push(b' ');
     let forged = format!("{}.{}", parts[0], URL_SAFE_NO_PAD.encode(forged));
     assert!(key.verify_strict(forged.as_bytes(), &signature).is_err());
+    Ok(())
+}
+
+#[tokio::test]
+async fn client_authentication_is_rate_limited_with_retry_after() -> TestResult {
+    let app = spawn_app_with(|settings| {
+        settings.rate_limits.client_auth_per_ip_per_minute = 3;
+    })
+    .await?;
+    let dev = app.developer("ada@example.com").await?;
+    let (_, key) = app
+        .create_key(&dev.access_token, json!({"name": "ci"}))
+        .await?;
+    for _ in 0..3 {
+        assert_ne!(
+            app.exchange(&key, None).await?.status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    let limited = app.exchange(&key, None).await?;
+    let retry_after: u64 = limited
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or("Retry-After")?;
+    assert!((1..=60).contains(&retry_after));
+    expect_error(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await?;
+    let short = app
+        .client
+        .get(app.url("/v1/auth/token"))
+        .header("apiKey", key.as_str())
+        .send()
+        .await?;
+    assert_eq!(
+        short.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same budget covers /v1/auth/token"
+    );
     Ok(())
 }

@@ -19,6 +19,11 @@ pub struct TestApp {
 /// Starts the application as `nudgescribe serve` would, with test-sized settings: bcrypt at
 /// its lowest cost, a random master key, port 0.
 pub async fn spawn_app() -> Result<TestApp, Error> {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`], with the settings adjusted by `adjust` first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Result<TestApp, Error> {
     let database = TestDatabase::new(postgres::MIGRATIONS).await?;
     let mut settings = Settings::load(None)?;
     settings.database.url = database.url().to_owned();
@@ -28,6 +33,7 @@ pub async fn spawn_app() -> Result<TestApp, Error> {
     settings.server.workers = 1;
     settings.auth.bcrypt_cost = 4;
     settings.keys.master_key = Some(SealingKey::generate_base64()?);
+    adjust(&mut settings);
     let application = Application::build(settings).await?;
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());

@@ -14,6 +14,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub server: ServerSettings,
     pub auth: AuthSettings,
+    pub rate_limits: RateLimitSettings,
     pub keys: KeySettings,
     pub log: LogSettings,
 }
@@ -49,6 +50,15 @@ pub struct AuthSettings {
     /// counting as reuse (a client retrying a lost response). 0: never.
     pub refresh_overlap_secs: i64,
     pub leeway_secs: i64,
+}
+
+/// Limits shared by every instance (counted in Postgres), per minute.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RateLimitSettings {
+    /// `POST /v1/auth` and `GET /v1/auth/token` attempts per API key.
+    pub client_auth_per_key_per_minute: u32,
+    /// The same, per client IP.
+    pub client_auth_per_ip_per_minute: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -98,6 +108,8 @@ impl Settings {
             .set_default("auth.refresh_ttl_secs", 15 * 24 * 3600)?
             .set_default("auth.refresh_overlap_secs", 0)?
             .set_default("auth.leeway_secs", 30)?
+            .set_default("rate_limits.client_auth_per_key_per_minute", 300)?
+            .set_default("rate_limits.client_auth_per_ip_per_minute", 600)?
             .set_default("keys.master_key_file", ".nudgescribe/master.key")?
             .set_default("log.level", "info")?
             .set_default("log.format", "plain")?;
@@ -144,6 +156,11 @@ impl Settings {
         }
         if !(0..=300).contains(&self.auth.leeway_secs) {
             problems.push("auth.leeway_secs must be between 0 and 300".to_owned());
+        }
+        if self.rate_limits.client_auth_per_key_per_minute == 0
+            || self.rate_limits.client_auth_per_ip_per_minute == 0
+        {
+            problems.push("rate limits must be at least 1 per minute".to_owned());
         }
         if let Err(e) = http::TrustedProxies::parse(&self.server.trusted_proxies) {
             problems.push(format!("server.trusted_proxies: {e}"));

@@ -10,12 +10,12 @@ use async_trait::async_trait;
 use chrono::Duration as TimeDelta;
 use http::{AppState, HealthCheck, TrustedProxies, build_app};
 use identity::IdentityService;
-use kernel::Clock;
+use kernel::{Clock, RateLimit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use platform::{BcryptHasher, SystemClock};
 use postgres::{
-    Db, PgApiKeyStore, PgIdentityStore, PgSessionStore, PgSigningKeyStore, PoolSettings,
-    SessionCache,
+    Db, PgApiKeyStore, PgIdentityStore, PgRateLimiter, PgSessionStore, PgSigningKeyStore,
+    PoolSettings, SessionCache,
 };
 use tokens::{KeyOrigin, TokenIssuer, TokenPolicy, TokenService, TokenSettings, load_key_ring};
 
@@ -51,6 +51,17 @@ fn metrics_handle() -> Result<PrometheusHandle, AppError> {
         })
         .clone()
         .map_err(|e| AppError::Config(format!("metrics recorder: {e}")))
+}
+
+/// Drops spent rate-limit counters once a minute, for as long as the server runs.
+async fn sweep_rate_limits(limiter: Arc<PgRateLimiter>, clock: Arc<dyn Clock>) {
+    let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        every_minute.tick().await;
+        if let Err(error) = limiter.sweep(clock.now(), TimeDelta::hours(1)).await {
+            tracing::warn!(%error, "could not sweep rate-limit counters");
+        }
+    }
 }
 
 struct DbHealth(Db);
@@ -112,21 +123,27 @@ impl Application {
         ));
         let session_cache = Arc::new(SessionCache::default());
         tokio::spawn(session_cache.clone().listen(settings.database.url.clone()));
+        let limiter = Arc::new(PgRateLimiter::new(db.clone()));
+        tokio::spawn(sweep_rate_limits(limiter.clone(), clock.clone()));
+        let limits = &settings.rate_limits;
         let tokens = Arc::new(TokenService::new(
             issuer,
-            Arc::new(PgSessionStore::new(db.clone(), session_cache)),
-            Arc::new(PgApiKeyStore::new(db.clone())),
+            Arc::new(PgSessionStore::new(db.clone(), session_cache.clone())),
+            Arc::new(PgApiKeyStore::new(db.clone(), session_cache.clone())),
+            limiter,
             clock.clone(),
             TokenPolicy {
                 access_ttl: TimeDelta::seconds(auth.access_ttl_secs),
                 refresh_ttl: TimeDelta::seconds(auth.refresh_ttl_secs),
                 refresh_overlap: TimeDelta::seconds(auth.refresh_overlap_secs),
+                client_auth_per_key: RateLimit::per_minute(limits.client_auth_per_key_per_minute),
+                client_auth_per_ip: RateLimit::per_minute(limits.client_auth_per_ip_per_minute),
             },
         ));
         let hasher =
             BcryptHasher::new(auth.bcrypt_cost).map_err(|e| AppError::Config(e.to_string()))?;
         let identity = Arc::new(IdentityService::new(
-            Arc::new(PgIdentityStore::new(db.clone())),
+            Arc::new(PgIdentityStore::new(db.clone(), session_cache.clone())),
             Arc::new(hasher),
             tokens.clone(),
             clock,

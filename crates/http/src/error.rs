@@ -56,6 +56,8 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("too many requests; retry after {retry_after_secs} seconds")]
+    RateLimited { retry_after_secs: u64 },
     #[error("the service is temporarily unavailable, try again shortly")]
     Unavailable(String),
     /// The message is logged, never sent.
@@ -77,6 +79,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -117,6 +120,7 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -146,8 +150,14 @@ impl ResponseError for ApiError {
         if matches!(self, Self::Unauthenticated | Self::InvalidCredentials) {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
-        if matches!(self, Self::Unavailable(_)) {
-            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        match self {
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            Self::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            _ => {}
         }
         response.json(body)
     }
@@ -188,6 +198,7 @@ impl From<tokens::TokenError> for ApiError {
             }
             E::Forbidden(why) => Self::ForbiddenBecause(why),
             E::NotFound => Self::NotFound("API key not found"),
+            E::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
             E::Validation(fields) => Self::Validation(
                 fields
                     .into_iter()

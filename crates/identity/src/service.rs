@@ -283,7 +283,7 @@ mod tests {
 
     use chrono::{Duration, TimeZone, Utc};
     use kernel::{AccountRole, ManualClock, Permission};
-    use tokens::testing::MemoryTokenStore;
+    use tokens::testing::{MemoryRateLimiter, MemoryTokenStore};
     use tokens::{Accept, KeyRing, SigningKey, TokenIssuer, TokenPolicy, TokenSettings};
 
     use super::*;
@@ -317,11 +317,14 @@ mod tests {
             Arc::new(issuer),
             token_store.clone(),
             token_store.clone(),
+            Arc::new(MemoryRateLimiter::default()),
             clock.clone(),
             TokenPolicy {
                 access_ttl: Duration::minutes(15),
                 refresh_ttl: Duration::days(15),
                 refresh_overlap: Duration::zero(),
+                client_auth_per_key: kernel::RateLimit::per_minute(100),
+                client_auth_per_ip: kernel::RateLimit::per_minute(100),
             },
         ));
         let service =

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod email;
 pub mod error;
 pub mod ids;
+pub mod rate_limit;
 pub mod rbac;
 pub mod seal;
 
@@ -19,5 +20,6 @@ pub use clock::{Clock, ManualClock};
 pub use email::{EmailAddress, InvalidEmail};
 pub use error::StoreError;
 pub use ids::{AccountId, SessionId, UserId, WorkspaceId};
+pub use rate_limit::{RateLimit, RateLimiter, Verdict};
 pub use rbac::{AccountRole, Permission, PermissionSet, WorkspaceRole};
 pub use seal::{SealError, SealingKey};

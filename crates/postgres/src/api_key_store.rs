@@ -1,5 +1,7 @@
 //! [`ApiKeyStore`] on Postgres.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -14,17 +16,27 @@ use crate::db::{Db, Lookup};
 use crate::error::{DbError, store};
 use crate::roles::load_roles;
 use crate::schema::{api_keys, sessions};
-use crate::session_cache::{Invalidation, announce};
+use crate::session_cache::{Invalidation, SessionCache, announce};
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PgApiKeyStore {
     db: Db,
+    /// This instance's session cache: sessions of a deleted key are forgotten here at once.
+    sessions: Arc<SessionCache>,
+}
+
+impl std::fmt::Debug for PgApiKeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgApiKeyStore")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PgApiKeyStore {
     #[must_use]
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, sessions: Arc<SessionCache>) -> Self {
+        Self { db, sessions }
     }
 }
 
@@ -143,15 +155,16 @@ impl ApiKeyStore for PgApiKeyStore {
                 .returning(sessions::id)
                 .get_results::<Uuid>(tx.conn())
                 .await?;
-            for session in revoked {
-                announce(
-                    tx.conn(),
-                    Invalidation::Session(SessionId::from_uuid(session)),
-                )
-                .await?;
+            let revoked: Vec<SessionId> = revoked.into_iter().map(SessionId::from_uuid).collect();
+            for session in &revoked {
+                announce(tx.conn(), Invalidation::Session(*session)).await?;
             }
             insert_event(tx.conn(), event).await?;
-            tx.commit().await
+            tx.commit().await?;
+            for session in revoked {
+                self.sessions.invalidate(Invalidation::Session(session));
+            }
+            Ok(())
         })
         .await
     }

@@ -1,5 +1,7 @@
 //! [`IdentityStore`] on Postgres.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -15,17 +17,28 @@ use crate::db::{Db, Lookup};
 use crate::error::{DbError, store};
 use crate::roles::{load_roles, roles_from_rows};
 use crate::schema::{account_roles, accounts, users, workspace_roles, workspaces};
-use crate::session_cache::{Invalidation, announce};
+use crate::session_cache::{Invalidation, SessionCache, announce};
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PgIdentityStore {
     db: Db,
+    /// This instance's session cache: a role change is seen here at once, and by the other
+    /// instances when its notification arrives.
+    sessions: Arc<SessionCache>,
+}
+
+impl std::fmt::Debug for PgIdentityStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgIdentityStore")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PgIdentityStore {
     #[must_use]
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, sessions: Arc<SessionCache>) -> Self {
+        Self { db, sessions }
     }
 }
 
@@ -252,6 +265,7 @@ impl IdentityStore for PgIdentityStore {
             announce(tx.conn(), Invalidation::User(user)).await?;
             let roles = load_roles(tx.conn(), user.as_uuid()).await?;
             tx.commit().await?;
+            self.sessions.invalidate(Invalidation::User(user));
             Ok(Member {
                 user: found.into_user()?,
                 roles,

@@ -117,6 +117,15 @@ diesel::table! {
         private_key_sealed -> Nullable<Bytea>,
         created_at -> Timestamptz,
         retired_at -> Nullable<Timestamptz>,
+        activates_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rate_limit_hits (bucket, window_start) {
+        bucket -> Text,
+        window_start -> Timestamptz,
+        hits -> Int4,
     }
 }
 

@@ -11,7 +11,7 @@ use support::{TestResult, database, new_account, signup_event};
 #[tokio::test]
 async fn a_taken_email_is_a_duplicate_across_accounts() -> TestResult {
     let (_database, db) = database().await?;
-    let store = PgIdentityStore::new(db);
+    let store = PgIdentityStore::new(db, Default::default());
     let first = new_account("ada@example.com");
     store.create_account(&first, &signup_event(&first)).await?;
     let second = new_account("ada@example.com");
@@ -29,7 +29,7 @@ async fn a_taken_email_is_a_duplicate_across_accounts() -> TestResult {
 #[tokio::test]
 async fn credentials_are_found_by_email_only() -> TestResult {
     let (_database, db) = database().await?;
-    let store = PgIdentityStore::new(db);
+    let store = PgIdentityStore::new(db, Default::default());
     let new = new_account("ada@example.com");
     store.create_account(&new, &signup_event(&new)).await?;
     let found = store.find_credentials(&new.owner.email).await?;
@@ -47,7 +47,7 @@ async fn credentials_are_found_by_email_only() -> TestResult {
 #[tokio::test]
 async fn another_accounts_profile_is_not_found() -> TestResult {
     let (_database, db) = database().await?;
-    let store = PgIdentityStore::new(db);
+    let store = PgIdentityStore::new(db, Default::default());
     let a = new_account("a@example.com");
     let b = new_account("b@example.com");
     store.create_account(&a, &signup_event(&a)).await?;
@@ -64,7 +64,7 @@ async fn another_accounts_profile_is_not_found() -> TestResult {
 #[tokio::test]
 async fn events_of_unknown_users_are_recorded_outside_every_account() -> TestResult {
     let (_database, db) = database().await?;
-    let store = PgIdentityStore::new(db.clone());
+    let store = PgIdentityStore::new(db.clone(), Default::default());
     let event = AuthEvent::new(AuthEventKind::LoginFailed, Utc::now(), None, false)
         .because("unknown email");
     store.record_event(&event).await?;

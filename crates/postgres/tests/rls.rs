@@ -10,7 +10,11 @@ use postgres::{Lookup, PgIdentityStore};
 use support::{TestResult, database, new_account, signup_event};
 
 /// Tables that hold no tenant's data and are never visible to the request roles.
-const GLOBAL_TABLES: &[&str] = &["__diesel_schema_migrations", "signing_keys"];
+const GLOBAL_TABLES: &[&str] = &[
+    "__diesel_schema_migrations",
+    "rate_limit_hits",
+    "signing_keys",
+];
 
 #[derive(QueryableByName, Debug)]
 struct TableSecurity {
@@ -64,7 +68,7 @@ struct Id {
 #[tokio::test]
 async fn a_query_without_a_tenant_filter_sees_only_its_tenant() -> TestResult {
     let (_database, db) = database().await?;
-    let store = PgIdentityStore::new(db.clone());
+    let store = PgIdentityStore::new(db.clone(), Default::default());
     let a = new_account("a@example.com");
     let b = new_account("b@example.com");
     store.create_account(&a, &signup_event(&a)).await?;
@@ -112,7 +116,7 @@ async fn a_query_without_a_tenant_filter_sees_only_its_tenant() -> TestResult {
 #[tokio::test]
 async fn writing_a_row_for_another_tenant_is_refused() -> TestResult {
     let (_database, db) = database().await?;
-    let store = PgIdentityStore::new(db.clone());
+    let store = PgIdentityStore::new(db.clone(), Default::default());
     let a = new_account("a@example.com");
     let b = new_account("b@example.com");
     store.create_account(&a, &signup_event(&a)).await?;
@@ -151,7 +155,7 @@ async fn writing_a_row_for_another_tenant_is_refused() -> TestResult {
 #[tokio::test]
 async fn the_audit_trail_is_append_only() -> TestResult {
     let (_database, db) = database().await?;
-    let store = PgIdentityStore::new(db.clone());
+    let store = PgIdentityStore::new(db.clone(), Default::default());
     let a = new_account("a@example.com");
     store.create_account(&a, &signup_event(&a)).await?;
     for statement in [
@@ -173,7 +177,7 @@ async fn the_audit_trail_is_append_only() -> TestResult {
 #[tokio::test]
 async fn the_anonymous_path_sees_only_the_user_it_names() -> TestResult {
     let (_database, db) = database().await?;
-    let store = PgIdentityStore::new(db.clone());
+    let store = PgIdentityStore::new(db.clone(), Default::default());
     let a = new_account("a@example.com");
     let b = new_account("b@example.com");
     store.create_account(&a, &signup_event(&a)).await?;
@@ -210,7 +214,7 @@ async fn tenant_settings_do_not_leak_to_the_next_transaction() -> TestResult {
         ..postgres::PoolSettings::default()
     };
     let db = postgres::Db::connect(database.url(), &single)?;
-    let store = PgIdentityStore::new(db.clone());
+    let store = PgIdentityStore::new(db.clone(), Default::default());
     let a = new_account("a@example.com");
     store.create_account(&a, &signup_event(&a)).await?;
 

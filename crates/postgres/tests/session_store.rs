@@ -51,7 +51,7 @@ fn rotation(presented: &RefreshToken, successor: &RefreshToken) -> RefreshRotati
 #[tokio::test]
 async fn a_live_session_yields_roles_and_a_revoked_one_nothing() -> TestResult {
     let (_database, db) = database().await?;
-    let identity = PgIdentityStore::new(db.clone());
+    let identity = PgIdentityStore::new(db.clone(), Default::default());
     let sessions = PgSessionStore::new(db.clone(), Arc::new(SessionCache::default()));
     let new = new_account("ada@example.com");
     identity.create_account(&new, &signup_event(&new)).await?;
@@ -95,7 +95,7 @@ async fn a_live_session_yields_roles_and_a_revoked_one_nothing() -> TestResult {
 #[tokio::test]
 async fn rotation_retires_the_token_and_reuse_revokes_the_session() -> TestResult {
     let (_database, db) = database().await?;
-    let identity = PgIdentityStore::new(db.clone());
+    let identity = PgIdentityStore::new(db.clone(), Default::default());
     let sessions = PgSessionStore::new(db.clone(), Arc::new(SessionCache::default()));
     let new = new_account("ada@example.com");
     identity.create_account(&new, &signup_event(&new)).await?;
@@ -145,7 +145,7 @@ async fn rotation_retires_the_token_and_reuse_revokes_the_session() -> TestResul
 #[tokio::test]
 async fn concurrent_uses_of_one_token_rotate_once() -> TestResult {
     let (_database, db) = database().await?;
-    let identity = PgIdentityStore::new(db.clone());
+    let identity = PgIdentityStore::new(db.clone(), Default::default());
     let sessions = PgSessionStore::new(db.clone(), Arc::new(SessionCache::default()));
     let new = new_account("ada@example.com");
     identity.create_account(&new, &signup_event(&new)).await?;
@@ -170,9 +170,9 @@ async fn concurrent_uses_of_one_token_rotate_once() -> TestResult {
 #[tokio::test]
 async fn keys_are_found_by_id_and_deleting_one_revokes_its_sessions() -> TestResult {
     let (_database, db) = database().await?;
-    let identity = PgIdentityStore::new(db.clone());
+    let identity = PgIdentityStore::new(db.clone(), Default::default());
     let sessions = PgSessionStore::new(db.clone(), Arc::new(SessionCache::default()));
-    let keys = PgApiKeyStore::new(db.clone());
+    let keys = PgApiKeyStore::new(db.clone(), Default::default());
     let new = new_account("ada@example.com");
     identity.create_account(&new, &signup_event(&new)).await?;
     let key = ApiKey {
@@ -235,7 +235,7 @@ async fn keys_are_found_by_id_and_deleting_one_revokes_its_sessions() -> TestRes
 #[tokio::test]
 async fn a_revocation_on_one_instance_reaches_another_instances_cache() -> TestResult {
     let (database, db) = database().await?;
-    let identity = PgIdentityStore::new(db.clone());
+    let identity = PgIdentityStore::new(db.clone(), Default::default());
     // Two "instances": separate pools, separate caches, each listening.
     let cache_a = Arc::new(SessionCache::default());
     let cache_b = Arc::new(SessionCache::default());
@@ -283,5 +283,44 @@ async fn a_revocation_on_one_instance_reaches_another_instances_cache() -> TestR
     );
     listener_a.abort();
     listener_b.abort();
+    Ok(())
+}
+
+#[tokio::test]
+async fn rate_limits_count_across_instances() -> TestResult {
+    use kernel::{RateLimit, RateLimiter, Verdict};
+    let (database, db) = database().await?;
+    let other = postgres::Db::connect(database.url(), &postgres::PoolSettings::default())?;
+    let (a, b) = (
+        postgres::PgRateLimiter::new(db),
+        postgres::PgRateLimiter::new(other),
+    );
+    let limit = RateLimit::per_minute(3);
+    let now = Utc::now();
+    for limiter in [&a, &b, &a] {
+        assert_eq!(
+            limiter.hit("client-auth:ip:10.0.0.1", limit, now).await?,
+            Verdict::Allowed
+        );
+    }
+    assert!(matches!(
+        b.hit("client-auth:ip:10.0.0.1", limit, now).await?,
+        Verdict::Limited { retry_after_secs } if (1..=60).contains(&retry_after_secs)
+    ));
+    assert_eq!(
+        a.hit("client-auth:ip:10.0.0.2", limit, now).await?,
+        Verdict::Allowed,
+        "buckets are apart"
+    );
+    let next_window = now + Duration::minutes(1);
+    assert_eq!(
+        a.hit("client-auth:ip:10.0.0.1", limit, next_window).await?,
+        Verdict::Allowed
+    );
+    assert!(
+        a.sweep(next_window + Duration::hours(2), Duration::hours(1))
+            .await?
+            >= 2
+    );
     Ok(())
 }

@@ -11,6 +11,9 @@ pub enum TokenError {
     Forbidden(&'static str),
     #[error("not found")]
     NotFound,
+    /// Too many attempts; try again after this many seconds.
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
     /// Invalid input, by field.
     #[error("the request has invalid fields")]
     Validation(Vec<(&'static str, String)>),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use kernel::{
     AccountId, AccountRole, Actor, AuthEvent, AuthEventKind, Clock, Permission, PermissionSet,
-    Roles, SessionId, StoreError, UserId,
+    RateLimit, RateLimiter, Roles, SessionId, StoreError, UserId, Verdict,
 };
 use uuid::Uuid;
 
@@ -30,6 +30,10 @@ pub struct TokenPolicy {
     /// A refresh token used less than this long ago may be presented again (a client retrying
     /// after a lost response) without counting as reuse. Zero: never.
     pub refresh_overlap: Duration,
+    /// Client authentication (`POST /v1/auth`, `GET /v1/auth/token`) per API key ...
+    pub client_auth_per_key: RateLimit,
+    /// ... and per client IP, across every instance.
+    pub client_auth_per_ip: RateLimit,
 }
 
 /// Which token kinds an endpoint accepts as its bearer credential.
@@ -58,6 +62,7 @@ pub struct TokenService {
     issuer: Arc<TokenIssuer>,
     sessions: Arc<dyn SessionStore>,
     keys: Arc<dyn ApiKeyStore>,
+    limiter: Arc<dyn RateLimiter>,
     clock: Arc<dyn Clock>,
     policy: TokenPolicy,
 }
@@ -67,6 +72,7 @@ impl TokenService {
         issuer: Arc<TokenIssuer>,
         sessions: Arc<dyn SessionStore>,
         keys: Arc<dyn ApiKeyStore>,
+        limiter: Arc<dyn RateLimiter>,
         clock: Arc<dyn Clock>,
         policy: TokenPolicy,
     ) -> Self {
@@ -74,6 +80,7 @@ impl TokenService {
             issuer,
             sessions,
             keys,
+            limiter,
             clock,
             policy,
         }
@@ -173,6 +180,7 @@ impl TokenService {
         ip: Option<IpAddr>,
     ) -> Result<IssuedTokens, TokenError> {
         let requested = requested.map(parse_scopes).transpose()?;
+        self.limit_client_auth(presented, ip).await?;
         let credentials = self
             .verify_key(presented, AuthEventKind::TokenExchangeFailed, ip)
             .await?;
@@ -303,6 +311,7 @@ impl TokenService {
                 format!("must be a whole number of minutes from 1 to {SHORT_LIVED_MAX_MINUTES}"),
             )]));
         }
+        self.limit_client_auth(presented, ip).await?;
         let credentials = self
             .verify_key(presented, AuthEventKind::TokenExchangeFailed, ip)
             .await?;
@@ -418,6 +427,36 @@ impl TokenService {
             Err(StoreError::NotFound) => Err(TokenError::NotFound),
             other => Ok(other?),
         }
+    }
+
+    /// Counts a client-authentication attempt against its IP's and its key's limits.
+    async fn limit_client_auth(
+        &self,
+        presented: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), TokenError> {
+        let now = self.clock.now();
+        let mut buckets = Vec::with_capacity(2);
+        if let Some(ip) = ip {
+            buckets.push((
+                format!("client-auth:ip:{ip}"),
+                self.policy.client_auth_per_ip,
+            ));
+        }
+        if let Some(key) = PresentedApiKey::parse(presented) {
+            buckets.push((
+                format!("client-auth:key:{}", key.key_id),
+                self.policy.client_auth_per_key,
+            ));
+        }
+        for (bucket, limit) in buckets {
+            if let Verdict::Limited { retry_after_secs } =
+                self.limiter.hit(&bucket, limit, now).await?
+            {
+                return Err(TokenError::RateLimited { retry_after_secs });
+            }
+        }
+        Ok(())
     }
 
     /// Checks a presented key: well-formed, existing, secret matching, owner a developer.

@@ -8,7 +8,7 @@ use kernel::{ManualClock, WorkspaceId, WorkspaceRole};
 use super::*;
 use crate::issuer::TokenSettings;
 use crate::keys::{KeyRing, SigningKey};
-use crate::testing::MemoryTokenStore as Memory;
+use crate::testing::{MemoryRateLimiter, MemoryTokenStore as Memory};
 
 struct Harness {
     service: TokenService,
@@ -39,11 +39,14 @@ fn harness(overlap_secs: i64) -> Harness {
         issuer,
         store.clone(),
         store.clone(),
+        Arc::new(MemoryRateLimiter::default()),
         clock.clone(),
         TokenPolicy {
             access_ttl: Duration::days(14),
             refresh_ttl: Duration::days(15),
             refresh_overlap: Duration::seconds(overlap_secs),
+            client_auth_per_key: RateLimit::per_minute(5),
+            client_auth_per_ip: RateLimit::per_minute(8),
         },
     );
     let (account, user, workspace) = (
@@ -405,6 +408,37 @@ async fn short_lived_tokens_are_their_own_kind() -> Result<(), TokenError> {
             .authenticate(&token, Accept::AccessOrShortLived)
             .await
             .is_err()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn client_auth_is_limited_per_key_and_per_ip() -> Result<(), TokenError> {
+    let h = harness(0);
+    let key = h.new_key(None).await?;
+    let ip: Option<IpAddr> = "203.0.113.9".parse().ok();
+    for _ in 0..5 {
+        h.service.exchange_api_key(&key, None, ip).await?;
+    }
+    assert!(matches!(
+        h.service.exchange_api_key(&key, None, ip).await,
+        Err(TokenError::RateLimited { retry_after_secs }) if (1..=60).contains(&retry_after_secs)
+    ));
+    // The IP's own budget (8) is spent by any attempt, valid or not.
+    let other = h.new_key(None).await?;
+    h.service.exchange_api_key(&other, None, ip).await?;
+    assert!(matches!(
+        h.service.exchange_api_key("garbage", None, ip).await,
+        Err(TokenError::Invalid(_))
+    ));
+    assert!(matches!(
+        h.service.exchange_api_key("garbage", None, ip).await,
+        Err(TokenError::RateLimited { .. })
+    ));
+    h.clock.advance(Duration::minutes(1));
+    assert!(
+        h.service.exchange_api_key(&key, None, ip).await.is_ok(),
+        "a new window"
     );
     Ok(())
 }

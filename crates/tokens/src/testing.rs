@@ -247,3 +247,30 @@ impl ApiKeyStore for MemoryTokenStore {
             }))
     }
 }
+
+/// A limiter counting in memory, with the same fixed windows as the real one.
+#[derive(Default)]
+pub struct MemoryRateLimiter(Mutex<HashMap<(String, DateTime<Utc>), u32>>);
+
+#[async_trait]
+impl kernel::RateLimiter for MemoryRateLimiter {
+    async fn hit(
+        &self,
+        bucket: &str,
+        limit: kernel::RateLimit,
+        now: DateTime<Utc>,
+    ) -> Result<kernel::Verdict, StoreError> {
+        let (start, retry_after_secs) = kernel::rate_limit::window_of(limit, now);
+        let mut hits = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = hits.entry((bucket.to_owned(), start)).or_insert(0);
+        *count += 1;
+        Ok(if *count <= limit.limit {
+            kernel::Verdict::Allowed
+        } else {
+            kernel::Verdict::Limited { retry_after_secs }
+        })
+    }
+}

@@ -1,0 +1,77 @@
+//! Rate limiting as a port: the rules decide what is limited, an adapter counts (shared by
+//! every instance, so a limit holds however many servers there are).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::error::StoreError;
+
+/// At most `limit` hits per `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub window: Duration,
+}
+
+impl RateLimit {
+    #[must_use]
+    pub fn per_minute(limit: u32) -> Self {
+        Self {
+            limit,
+            window: Duration::minutes(1),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    /// Over the limit; try again in this many seconds (at least 1).
+    Limited {
+        retry_after_secs: u64,
+    },
+}
+
+#[async_trait]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Counts one hit on `bucket` at `now` and says whether it is within `limit`.
+    /// Implementations count in fixed windows aligned to the epoch.
+    async fn hit(
+        &self,
+        bucket: &str,
+        limit: RateLimit,
+        now: DateTime<Utc>,
+    ) -> Result<Verdict, StoreError>;
+}
+
+/// The fixed window `now` falls in: its start, and the seconds until it ends (at least 1).
+#[must_use]
+pub fn window_of(limit: RateLimit, now: DateTime<Utc>) -> (DateTime<Utc>, u64) {
+    let window_ms = limit.window.num_milliseconds().max(1);
+    let now_ms = now.timestamp_millis();
+    let start_ms = now_ms - now_ms.rem_euclid(window_ms);
+    let start = DateTime::from_timestamp_millis(start_ms).unwrap_or(now);
+    let remaining_ms = start_ms + window_ms - now_ms;
+    let retry_after = u64::try_from((remaining_ms + 999) / 1000)
+        .unwrap_or(1)
+        .max(1);
+    (start, retry_after)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn windows_align_to_the_minute() {
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 23, 12, 0, 42)
+            .single()
+            .unwrap_or_else(Utc::now);
+        let (start, retry) = window_of(RateLimit::per_minute(5), now);
+        assert_eq!(start, now - Duration::seconds(42));
+        assert_eq!(retry, 18);
+    }
+}
