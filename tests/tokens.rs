@@ -511,3 +511,81 @@ async fn client_authentication_is_rate_limited_with_retry_after() -> TestResult 
     );
     Ok(())
 }
+
+fn kid_of(token: &str) -> Option<String> {
+    let header = URL_SAFE_NO_PAD.decode(token.split('.').next()?).ok()?;
+    let header: Value = serde_json::from_slice(&header).ok()?;
+    header["kid"].as_str().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_key_rotation_takes_over_without_downtime() -> TestResult {
+    let app = spawn_app().await?;
+    let signed = app.signup("ada@example.com").await?;
+    let before = app.login("ada@example.com", &signed.password).await?;
+    let old_kid = kid_of(field(&before, "access_token")).ok_or("kid")?;
+
+    let rotated =
+        app::admin::rotate_signing_key(&app.settings, std::time::Duration::from_secs(1)).await?;
+    // The running server hears of the new key and publishes it before signing with it.
+    let started = std::time::Instant::now();
+    loop {
+        let jwks: Value = app
+            .client
+            .get(app.url("/.well-known/jwks.json"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if jwks["keys"]
+            .as_array()
+            .is_some_and(|k| k.iter().any(|k| k["kid"] == rotated.kid.as_str()))
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "the new key was not published"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let pending = app.login("ada@example.com", &signed.password).await?;
+    assert_eq!(
+        kid_of(field(&pending, "access_token")),
+        Some(old_kid.clone()),
+        "not before activation"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let after = app.login("ada@example.com", &signed.password).await?;
+    assert_eq!(
+        kid_of(field(&after, "access_token")),
+        Some(rotated.kid.clone())
+    );
+    // Tokens of both keys work: nobody was logged out by the rotation.
+    assert_eq!(
+        me_status(&app, field(&before, "access_token")).await?,
+        StatusCode::OK
+    );
+    assert_eq!(
+        me_status(&app, field(&after, "access_token")).await?,
+        StatusCode::OK
+    );
+    let listed = app::admin::describe(
+        &app::admin::signing_keys(&app.settings).await?,
+        chrono::Utc::now(),
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.starts_with(&rotated.kid) && l.contains("signing")),
+        "{listed:?}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.starts_with(&old_kid) && l.contains("verifying")),
+        "{listed:?}"
+    );
+    Ok(())
+}

@@ -13,6 +13,8 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub struct TestApp {
     pub address: String,
     pub client: Client,
+    /// The settings the server runs with (for operator commands against its database).
+    pub settings: Settings,
     pub database: TestDatabase,
 }
 
@@ -34,12 +36,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Result<TestAp
     settings.auth.bcrypt_cost = 4;
     settings.keys.master_key = Some(SealingKey::generate_base64()?);
     adjust(&mut settings);
-    let application = Application::build(settings).await?;
+    let application = Application::build(settings.clone()).await?;
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
     Ok(TestApp {
         address,
         client: Client::new(),
+        settings,
         database,
     })
 }

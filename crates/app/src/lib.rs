@@ -1,6 +1,7 @@
 //! The composition root: configuration, wiring of adapters into ports, and the `nudgescribe`
 //! binary's commands. The only crate that knows every concrete type.
 
+pub mod admin;
 pub mod error;
 pub mod keys;
 pub mod settings;

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use app::{AppError, Application, Settings, prepare_database, telemetry};
+use std::time::Duration;
+
+use app::{AppError, Application, Settings, admin, prepare_database, telemetry};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -22,6 +24,23 @@ enum Command {
     Serve,
     /// Create the database if missing and apply pending migrations, then exit.
     Migrate,
+    /// Token signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key without downtime: every instance verifies it at once and signs
+    /// with it after --activate-in seconds.
+    Rotate {
+        #[arg(long, default_value_t = 60)]
+        activate_in: u64,
+    },
+    /// List the signing keys and what each is doing.
+    List,
 }
 
 fn main() -> ExitCode {
@@ -46,12 +65,39 @@ fn main() -> ExitCode {
                 Ok::<(), AppError>(())
             }
             Command::Migrate => prepare_database(&settings).await,
+            Command::Keys {
+                action: KeysCommand::Rotate { activate_in },
+            } => {
+                let key =
+                    admin::rotate_signing_key(&settings, Duration::from_secs(activate_in)).await?;
+                report(&format!(
+                    "added signing key {} (signs from {})",
+                    key.kid,
+                    key.activates_at.to_rfc3339()
+                ));
+                Ok(())
+            }
+            Command::Keys {
+                action: KeysCommand::List,
+            } => {
+                let keys = admin::signing_keys(&settings).await?;
+                for line in admin::describe(&keys, chrono::Utc::now()) {
+                    report(&line);
+                }
+                Ok(())
+            }
         }
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),
     }
+}
+
+/// Output of the operator commands, for the person at the terminal.
+#[allow(clippy::print_stdout)]
+fn report(line: &str) {
+    println!("{line}");
 }
 
 #[allow(clippy::print_stderr)]

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::Duration as TimeDelta;
 use http::{AppState, HealthCheck, TrustedProxies, build_app};
 use identity::IdentityService;
+use kernel::SealingKey;
 use kernel::{Clock, RateLimit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use platform::{BcryptHasher, SystemClock};
@@ -17,7 +18,10 @@ use postgres::{
     Db, PgApiKeyStore, PgIdentityStore, PgRateLimiter, PgSessionStore, PgSigningKeyStore,
     PoolSettings, SessionCache,
 };
-use tokens::{KeyOrigin, TokenIssuer, TokenPolicy, TokenService, TokenSettings, load_key_ring};
+use tokens::{
+    KeyOrigin, KeyRing, SigningKey, TokenIssuer, TokenPolicy, TokenService, TokenSettings,
+    load_key_ring,
+};
 
 use crate::error::AppError;
 use crate::keys::{configured_signing_key, load_master_key};
@@ -51,6 +55,50 @@ fn metrics_handle() -> Result<PrometheusHandle, AppError> {
         })
         .clone()
         .map_err(|e| AppError::Config(format!("metrics recorder: {e}")))
+}
+
+/// Where this instance's signing keys come from, for start-up and every reload.
+struct KeySource {
+    store: PgSigningKeyStore,
+    master: SealingKey,
+    configured: Option<SigningKey>,
+    max_token_lifetime: TimeDelta,
+}
+
+impl KeySource {
+    async fn load(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(KeyRing, KeyOrigin), AppError> {
+        Ok(load_key_ring(
+            &self.store,
+            &self.master,
+            self.configured.as_ref(),
+            now,
+            self.max_token_lifetime,
+        )
+        .await?)
+    }
+
+    /// Reloads the key ring whenever any instance rotates keys (and every five minutes, so
+    /// that keys whose tokens have all expired leave the JWKS), for as long as the server runs.
+    async fn follow_rotations(
+        self,
+        issuer: Arc<TokenIssuer>,
+        cache: Arc<SessionCache>,
+        clock: Arc<dyn Clock>,
+    ) {
+        loop {
+            tokio::select! {
+                () = cache.signing_keys_changed() => {}
+                () = tokio::time::sleep(Duration::from_secs(300)) => {}
+            }
+            match self.load(clock.now()).await {
+                Ok((ring, _)) => issuer.replace_ring(ring),
+                Err(error) => tracing::warn!(%error, "could not reload the signing keys"),
+            }
+        }
+    }
 }
 
 /// Drops spent rate-limit counters once a minute, for as long as the server runs.
@@ -94,14 +142,17 @@ impl Application {
         )?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
-        let master = load_master_key(&settings.keys)?;
-        let (ring, origin) = load_key_ring(
-            &PgSigningKeyStore::new(db.clone()),
-            &master,
-            configured_signing_key(&settings.keys)?,
-            clock.now(),
-        )
-        .await?;
+        let auth = &settings.auth;
+        let max_token_lifetime = TimeDelta::seconds(auth.access_ttl_secs)
+            .max(TimeDelta::minutes(tokens::service::SHORT_LIVED_MAX_MINUTES))
+            + TimeDelta::seconds(auth.leeway_secs);
+        let keys = KeySource {
+            store: PgSigningKeyStore::new(db.clone()),
+            master: load_master_key(&settings.keys)?,
+            configured: configured_signing_key(&settings.keys)?,
+            max_token_lifetime,
+        };
+        let (ring, origin) = keys.load(clock.now()).await?;
         match origin {
             KeyOrigin::Generated { kid } => tracing::warn!(
                 %kid,
@@ -112,7 +163,6 @@ impl Application {
                 tracing::info!(%kid, "signing tokens with key");
             }
         }
-        let auth = &settings.auth;
         let issuer = Arc::new(TokenIssuer::new(
             TokenSettings {
                 issuer: auth.issuer.clone(),
@@ -123,6 +173,7 @@ impl Application {
         ));
         let session_cache = Arc::new(SessionCache::default());
         tokio::spawn(session_cache.clone().listen(settings.database.url.clone()));
+        tokio::spawn(keys.follow_rotations(issuer.clone(), session_cache.clone(), clock.clone()));
         let limiter = Arc::new(PgRateLimiter::new(db.clone()));
         tokio::spawn(sweep_rate_limits(limiter.clone(), clock.clone()));
         let limits = &settings.rate_limits;

@@ -33,6 +33,8 @@ const PING_EVERY: Duration = Duration::from_secs(5);
 pub enum Invalidation {
     Session(SessionId),
     User(UserId),
+    /// The signing keys changed (a rotation): every instance reloads its key ring.
+    SigningKeys,
 }
 
 impl Invalidation {
@@ -41,11 +43,15 @@ impl Invalidation {
         match self {
             Self::Session(id) => format!("s:{id}"),
             Self::User(id) => format!("u:{id}"),
+            Self::SigningKeys => "k:".to_owned(),
         }
     }
 
     #[must_use]
     pub fn parse(payload: &str) -> Option<Self> {
+        if payload == "k:" {
+            return Some(Self::SigningKeys);
+        }
         let (kind, id) = payload.split_once(':')?;
         let id = Uuid::parse_str(id).ok()?;
         match kind {
@@ -63,11 +69,15 @@ struct Entry {
     loaded: Instant,
 }
 
+/// The session cache, and the listener that keeps it (and, through
+/// [`SessionCache::signing_keys_changed`], each instance's key ring) in step with every
+/// instance's changes.
 #[derive(Default)]
 pub struct SessionCache {
     entries: RwLock<HashMap<SessionId, Entry>>,
     generation: AtomicU64,
     listening: AtomicBool,
+    signing_keys_changed: tokio::sync::Notify,
 }
 
 impl SessionCache {
@@ -124,6 +134,10 @@ impl SessionCache {
     }
 
     pub fn invalidate(&self, what: Invalidation) {
+        if what == Invalidation::SigningKeys {
+            self.signing_keys_changed.notify_one();
+            return;
+        }
         let mut entries = self
             .entries
             .write()
@@ -134,7 +148,14 @@ impl SessionCache {
                 entries.remove(&id);
             }
             Invalidation::User(id) => entries.retain(|_, e| e.user != id),
+            Invalidation::SigningKeys => {}
         }
+    }
+
+    /// Resolves when some instance changed the signing keys (or the listener reconnected,
+    /// after which a change may have been missed): time to reload the key ring.
+    pub async fn signing_keys_changed(&self) {
+        self.signing_keys_changed.notified().await;
     }
 
     fn set_listening(&self, listening: bool) {
@@ -178,6 +199,8 @@ impl SessionCache {
             .execute(&mut conn)
             .await?;
         self.set_listening(true);
+        // A rotation may have happened while no one was listening.
+        self.signing_keys_changed.notify_one();
         loop {
             {
                 let mut notifications = std::pin::pin!(conn.notifications_stream());

@@ -10,6 +10,7 @@ use tokens::ports::{SigningKeyStore, StoredSigningKey};
 use crate::db::Db;
 use crate::error::{DbError, store};
 use crate::schema::signing_keys;
+use crate::session_cache::{Invalidation, announce};
 
 #[derive(Clone, Debug)]
 pub struct PgSigningKeyStore {
@@ -32,14 +33,15 @@ async fn load_all(
             signing_keys::public_key,
             signing_keys::private_key_sealed,
             signing_keys::created_at,
+            signing_keys::activates_at,
             signing_keys::retired_at,
         ))
-        .order(signing_keys::created_at.desc())
+        .order(signing_keys::activates_at.desc())
         .load::<KeyRow>(conn)
         .await?;
     rows.into_iter()
         .map(
-            |(kid, public, private_key_sealed, created_at, retired_at)| {
+            |(kid, public, private_key_sealed, created_at, activates_at, retired_at)| {
                 let public_key = public
                     .try_into()
                     .map_err(|_| DbError::Corrupt(format!("public key {kid} is not 32 bytes")))?;
@@ -48,6 +50,7 @@ async fn load_all(
                     public_key,
                     private_key_sealed,
                     created_at,
+                    activates_at,
                     retired_at,
                 })
             },
@@ -66,13 +69,15 @@ async fn insert(
             signing_keys::public_key.eq(key.public_key.as_slice()),
             signing_keys::private_key_sealed.eq(key.private_key_sealed.as_deref()),
             signing_keys::created_at.eq(key.created_at),
+            signing_keys::activates_at.eq(key.activates_at),
             signing_keys::retired_at.eq(key.retired_at),
         ))
         .on_conflict(signing_keys::kid)
         .do_nothing()
         .execute(conn)
         .await?;
-    Ok(())
+    // Every instance reloads its key ring.
+    announce(conn, Invalidation::SigningKeys).await
 }
 
 /// Serialises first-key creation across instances.
@@ -82,6 +87,7 @@ type KeyRow = (
     String,
     Vec<u8>,
     Option<Vec<u8>>,
+    DateTime<Utc>,
     DateTime<Utc>,
     Option<DateTime<Utc>>,
 );

@@ -107,17 +107,24 @@ impl TokenIssuer {
             exp: (now + ttl).timestamp(),
             jti: Uuid::now_v7(),
         };
-        self.sign(kind, &claims)
+        self.sign(kind, &claims, now)
     }
 
-    /// Signs `claims` as a token of `kind` with the newest key.
-    pub fn sign(&self, kind: TokenKind, claims: &AccessClaims) -> Result<String, TokenError> {
+    /// Signs `claims` as a token of `kind` with the key active at `now`.
+    pub fn sign(
+        &self,
+        kind: TokenKind,
+        claims: &AccessClaims,
+        now: DateTime<Utc>,
+    ) -> Result<String, TokenError> {
         let ring = self.ring();
+        let (kid, key) = ring
+            .signer(now)
+            .ok_or_else(|| TokenError::Key("no signing key".into()))?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(kind.jose_type().to_owned());
-        header.kid = Some(ring.signer_kid().to_owned());
-        jsonwebtoken::encode(&header, claims, ring.signer())
-            .map_err(|e| TokenError::Signing(e.to_string()))
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, claims, key).map_err(|e| TokenError::Signing(e.to_string()))
     }
 
     /// Verifies a token of one of the `accepted` kinds as of `now`; every failure is

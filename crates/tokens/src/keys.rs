@@ -92,6 +92,7 @@ impl SigningKey {
             public_key: self.public,
             private_key_sealed: Some(master.seal(&self.pkcs8, &associated_data(&self.kid))?),
             created_at,
+            activates_at: created_at,
             retired_at: None,
         })
     }
@@ -121,6 +122,7 @@ impl SigningKey {
             public_key: self.public,
             private_key_sealed: None,
             created_at,
+            activates_at: created_at,
             retired_at: None,
         }
     }
@@ -151,10 +153,17 @@ pub struct PublicJwk {
     pub use_: &'static str,
 }
 
-/// The key that signs new tokens, and every public key that still verifies old ones.
+struct Signer {
+    kid: String,
+    activates_at: DateTime<Utc>,
+    key: EncodingKey,
+}
+
+/// The keys that sign new tokens (the newest active one signs), and every public key that
+/// still verifies tokens in circulation.
 pub struct KeyRing {
-    signer_kid: String,
-    signer: EncodingKey,
+    /// Newest activation first.
+    signers: Vec<Signer>,
     verifiers: HashMap<String, DecodingKey>,
     jwks: Vec<PublicJwk>,
 }
@@ -162,58 +171,119 @@ pub struct KeyRing {
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyRing")
-            .field("signer_kid", &self.signer_kid)
+            .field(
+                "signers",
+                &self.signers.iter().map(|s| &s.kid).collect::<Vec<_>>(),
+            )
             .field("verifiers", &self.verifiers.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
 impl KeyRing {
-    /// A ring that signs with `signer` and verifies with it and every key in `published`.
+    /// A ring that signs with `signer` (active now) and verifies with it and every key in
+    /// `published`.
     #[must_use]
     pub fn new(signer: &SigningKey, published: &[StoredSigningKey]) -> Self {
+        Self::assemble(
+            &[(signer, DateTime::<Utc>::MIN_UTC)],
+            published,
+            Utc::now(),
+            chrono::Duration::MAX,
+        )
+    }
+
+    /// A ring from the private keys this server holds (with their activation times) and the
+    /// stored keys. A stored key is published until `max_token_lifetime` after a newer key
+    /// took over from it: by then no token it signed is still valid.
+    #[must_use]
+    pub fn assemble(
+        private: &[(&SigningKey, DateTime<Utc>)],
+        published: &[StoredSigningKey],
+        now: DateTime<Utc>,
+        max_token_lifetime: chrono::Duration,
+    ) -> Self {
+        let mut signers: Vec<Signer> = private
+            .iter()
+            .map(|(key, activates_at)| Signer {
+                kid: key.kid.clone(),
+                activates_at: *activates_at,
+                key: EncodingKey::from_ed_der(&key.pkcs8),
+            })
+            .collect();
+        signers.sort_by_key(|s| std::cmp::Reverse(s.activates_at));
+
+        let mut by_activation: Vec<(String, [u8; 32], DateTime<Utc>)> = published
+            .iter()
+            .filter(|k| k.retired_at.is_none_or(|retired| retired > now))
+            .map(|k| (k.kid.clone(), k.public_key, k.activates_at))
+            .collect();
+        for (key, activates_at) in private {
+            if !by_activation.iter().any(|(kid, _, _)| *kid == key.kid) {
+                by_activation.push((key.kid.clone(), key.public, *activates_at));
+            }
+        }
+        by_activation.sort_by_key(|k| std::cmp::Reverse(k.2));
+        let current_signer = signers
+            .iter()
+            .find(|s| s.activates_at <= now)
+            .or_else(|| signers.last())
+            .map(|s| s.kid.clone());
         let mut verifiers = HashMap::new();
         let mut jwks = Vec::new();
-        let signer_public = (signer.kid.clone(), signer.public);
-        for (kid, public) in std::iter::once(signer_public).chain(
-            published
-                .iter()
-                .filter(|k| k.kid != signer.kid)
-                .map(|k| (k.kid.clone(), k.public_key)),
-        ) {
-            let x = URL_SAFE_NO_PAD.encode(public);
-            verifiers.insert(kid.clone(), DecodingKey::from_ed_der(&public));
-            jwks.push(PublicJwk {
-                kty: "OKP",
-                crv: "Ed25519",
-                x,
-                kid,
-                alg: "EdDSA",
-                use_: "sig",
+        // Walking newest first: a key is superseded when the next newer key became active.
+        let mut newer_active_since: Option<DateTime<Utc>> = None;
+        for (kid, public, activates_at) in by_activation {
+            let still_verifying = newer_active_since.is_none_or(|since| {
+                since
+                    .checked_add_signed(max_token_lifetime)
+                    .is_none_or(|end| end > now)
             });
+            if still_verifying || current_signer.as_deref() == Some(kid.as_str()) {
+                verifiers.insert(kid.clone(), DecodingKey::from_ed_der(&public));
+                jwks.push(PublicJwk {
+                    kty: "OKP",
+                    crv: "Ed25519",
+                    x: URL_SAFE_NO_PAD.encode(public),
+                    kid,
+                    alg: "EdDSA",
+                    use_: "sig",
+                });
+            }
+            if activates_at <= now && newer_active_since.is_none() {
+                newer_active_since = Some(activates_at);
+            }
         }
         Self {
-            signer_kid: signer.kid.clone(),
-            signer: EncodingKey::from_ed_der(&signer.pkcs8),
+            signers,
             verifiers,
             jwks,
         }
     }
 
-    #[must_use]
-    pub fn signer_kid(&self) -> &str {
-        &self.signer_kid
+    /// The key that signs at `now`: the newest one already active (or, if none is yet, the
+    /// first to become active).
+    fn signer_at(&self, now: DateTime<Utc>) -> Option<&Signer> {
+        self.signers
+            .iter()
+            .find(|s| s.activates_at <= now)
+            .or_else(|| self.signers.last())
     }
 
-    pub(crate) fn signer(&self) -> &EncodingKey {
-        &self.signer
+    #[must_use]
+    pub fn signer_kid(&self, now: DateTime<Utc>) -> Option<&str> {
+        self.signer_at(now).map(|s| s.kid.as_str())
+    }
+
+    pub(crate) fn signer(&self, now: DateTime<Utc>) -> Option<(&str, &EncodingKey)> {
+        self.signer_at(now).map(|s| (s.kid.as_str(), &s.key))
     }
 
     pub(crate) fn verifier(&self, kid: &str) -> Option<&DecodingKey> {
         self.verifiers.get(kid)
     }
 
-    /// The public keys, signer first.
+    /// The public keys, newest first.
     #[must_use]
     pub fn jwks(&self) -> &[PublicJwk] {
         &self.jwks
@@ -271,11 +341,66 @@ mod tests {
         let new = SigningKey::generate()?;
         let ring = KeyRing::new(
             &new,
-            &[new.public_record(Utc::now()), old.public_record(Utc::now())],
+            &[old.public_record(Utc::now() - chrono::Duration::hours(1))],
+        );
+        let mut kids: Vec<&str> = ring.jwks().iter().map(|k| k.kid.as_str()).collect();
+        kids.sort_unstable();
+        let mut expected = vec![new.kid(), old.kid()];
+        expected.sort_unstable();
+        assert_eq!(kids, expected);
+        assert_eq!(ring.signer_kid(Utc::now()), Some(new.kid()));
+        Ok(())
+    }
+
+    #[test]
+    fn a_rotated_key_signs_from_its_activation_and_the_old_one_verifies_until_its_tokens_expire()
+    -> Result<(), TokenError> {
+        let t0 = Utc::now();
+        let lifetime = chrono::Duration::days(14);
+        let old = SigningKey::generate()?;
+        let new = SigningKey::generate()?;
+        let old_record = old.public_record(t0 - chrono::Duration::days(30));
+        let mut new_record = new.public_record(t0);
+        new_record.activates_at = t0 + chrono::Duration::seconds(60);
+        let records = [new_record.clone(), old_record.clone()];
+        let private = [
+            (&old, old_record.activates_at),
+            (&new, new_record.activates_at),
+        ];
+
+        let before = KeyRing::assemble(&private, &records, t0, lifetime);
+        assert_eq!(
+            before.signer_kid(t0),
+            Some(old.kid()),
+            "the new key waits for its activation"
+        );
+        assert_eq!(before.jwks().len(), 2, "but verifies already");
+        let after = t0 + chrono::Duration::seconds(61);
+        assert_eq!(before.signer_kid(after), Some(new.kid()));
+
+        let ring = KeyRing::assemble(
+            &private,
+            &records,
+            t0 + chrono::Duration::days(13),
+            lifetime,
+        );
+        assert_eq!(
+            ring.jwks().len(),
+            2,
+            "tokens of the old key may still be valid"
+        );
+        let ring = KeyRing::assemble(
+            &private,
+            &records,
+            t0 + chrono::Duration::days(15),
+            lifetime,
         );
         let kids: Vec<&str> = ring.jwks().iter().map(|k| k.kid.as_str()).collect();
-        assert_eq!(kids, vec![new.kid(), old.kid()]);
-        assert_eq!(ring.signer_kid(), new.kid());
+        assert_eq!(
+            kids,
+            vec![new.kid()],
+            "the old key's last token has expired"
+        );
         Ok(())
     }
 }

@@ -16,6 +16,9 @@ pub struct StoredSigningKey {
     pub public_key: [u8; 32],
     pub private_key_sealed: Option<Vec<u8>>,
     pub created_at: DateTime<Utc>,
+    /// From when the key signs; before, it only verifies (so that every instance knows it
+    /// before any signs with it).
+    pub activates_at: DateTime<Utc>,
     pub retired_at: Option<DateTime<Utc>>,
 }
 
