@@ -52,6 +52,17 @@ async fn the_openapi_document_lists_every_endpoint() -> TestResult {
         ("/health/live", "get"),
         ("/health/ready", "get"),
         ("/metrics", "get"),
+        ("/v1/auth", "post"),
+        ("/v1/auth", "get"),
+        ("/v1/auth", "trace"),
+        ("/v1/auth/refresh", "post"),
+        ("/v1/auth/token", "get"),
+        ("/v1/auth/logout", "post"),
+        ("/v1/auth/keys", "get"),
+        ("/v1/auth/keys", "post"),
+        ("/v1/auth/keys/{key_id}", "delete"),
+        ("/v1/users", "get"),
+        ("/v1/users/{user_id}/roles", "put"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
