@@ -63,6 +63,12 @@ async fn the_openapi_document_lists_every_endpoint() -> TestResult {
         ("/v1/auth/keys/{key_id}", "delete"),
         ("/v1/users", "get"),
         ("/v1/users/{user_id}/roles", "put"),
+        ("/v1/users/{user_id}", "delete"),
+        ("/v1/workspaces", "get"),
+        ("/v1/workspaces", "post"),
+        ("/v1/workspaces/{workspace_id}", "get"),
+        ("/v1/workspaces/{workspace_id}", "patch"),
+        ("/v1/workspaces/{workspace_id}", "delete"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -25,6 +25,7 @@ pub const OPENAPI_PATH: &str = "/v1/openapi.json";
     modifiers(&BearerAuth),
     tags(
         (name = "identity", description = "Accounts, users, sign-in"),
+        (name = "workspaces", description = "Workspaces of the account"),
         (name = "tokens", description = "API keys, token exchange and refresh, logout, JWKS"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -84,6 +85,12 @@ pub fn build_app(
         .service(routes::identity::me)
         .service(routes::users::list)
         .service(routes::users::assign_roles)
+        .service(routes::users::remove)
+        .service(routes::workspaces::list)
+        .service(routes::workspaces::create)
+        .service(routes::workspaces::show)
+        .service(routes::workspaces::rename)
+        .service(routes::workspaces::remove)
         .service(routes::tokens::exchange)
         .service(routes::tokens::reauthenticate)
         .service(routes::tokens::refresh)

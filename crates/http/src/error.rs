@@ -181,6 +181,7 @@ impl From<IdentityError> for ApiError {
             IdentityError::InvalidCredentials => Self::InvalidCredentials,
             IdentityError::NotFound => Self::NotFound("not found"),
             IdentityError::Forbidden(why) => Self::ForbiddenBecause(why),
+            IdentityError::Conflict(why) => Self::Conflict(why),
             IdentityError::Unavailable(why) => Self::Unavailable(why),
             IdentityError::Internal(why) => Self::Internal(why),
             IdentityError::Tokens(error) => error.into(),

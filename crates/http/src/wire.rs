@@ -83,6 +83,13 @@ impl From<Workspace> for WorkspaceBody {
     }
 }
 
+/// `POST /v1/workspaces` and `PATCH /v1/workspaces/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WorkspaceRequest {
+    #[schema(example = "Newsletter")]
+    pub name: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SignupResponse {
     pub user: UserBody,

@@ -21,6 +21,9 @@ pub enum IdentityError {
     Forbidden(&'static str),
     #[error("not found")]
     NotFound,
+    /// The change would break a rule of the account (e.g. its last owner).
+    #[error("{0}")]
+    Conflict(&'static str),
     #[error("the service is temporarily unavailable")]
     Unavailable(String),
     #[error("internal error: {0}")]

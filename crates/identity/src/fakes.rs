@@ -4,10 +4,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use kernel::{AccountId, AccountRole, AuthEvent, EmailAddress, Roles, StoreError, UserId};
+use kernel::{
+    AccountId, AccountRole, AuthEvent, EmailAddress, Roles, StoreError, UserId, WorkspaceId,
+};
 use tokens::testing::MemoryTokenStore;
 
-use crate::models::{Account, Credentials, Member, NewAccount, User};
+use crate::models::{Account, Credentials, Member, NewAccount, User, Workspace};
 use crate::ports::{HashError, IdentityStore, PasswordHasher};
 
 /// Identity's store; the roles it grants are mirrored into the tokens fake, as both read one
@@ -21,6 +23,7 @@ pub struct MemoryStore {
 pub struct State {
     pub accounts: HashMap<AccountId, Account>,
     pub users: HashMap<UserId, (User, Option<String>, Roles)>,
+    pub workspaces: HashMap<WorkspaceId, Workspace>,
     pub events: Vec<AuthEvent>,
 }
 
@@ -59,6 +62,9 @@ impl IdentityStore for MemoryStore {
             workspaces: Vec::new(),
         };
         state.accounts.insert(new.account.id, new.account.clone());
+        state
+            .workspaces
+            .insert(new.workspace.id, new.workspace.clone());
         state.users.insert(
             new.owner.id,
             (
@@ -127,6 +133,81 @@ impl IdentityStore for MemoryStore {
             user: found.clone(),
             roles: next,
         })
+    }
+
+    async fn remove_user(&self, account: AccountId, user: UserId) -> Result<(), StoreError> {
+        let mut state = self.state();
+        match state.users.get(&user) {
+            Some((u, _, _)) if u.account_id == account => {
+                state.users.remove(&user);
+                self.tokens.remove_user(user);
+                Ok(())
+            }
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn workspaces(&self, account: AccountId) -> Result<Vec<Workspace>, StoreError> {
+        let mut found: Vec<Workspace> = self
+            .state()
+            .workspaces
+            .values()
+            .filter(|w| w.account_id == account)
+            .cloned()
+            .collect();
+        found.sort_by_key(|w| w.id);
+        Ok(found)
+    }
+
+    async fn workspace(
+        &self,
+        account: AccountId,
+        id: WorkspaceId,
+    ) -> Result<Workspace, StoreError> {
+        self.state()
+            .workspaces
+            .get(&id)
+            .filter(|w| w.account_id == account)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn create_workspace(&self, workspace: &Workspace) -> Result<(), StoreError> {
+        self.state()
+            .workspaces
+            .insert(workspace.id, workspace.clone());
+        Ok(())
+    }
+
+    async fn rename_workspace(
+        &self,
+        account: AccountId,
+        id: WorkspaceId,
+        name: &str,
+    ) -> Result<Workspace, StoreError> {
+        let mut state = self.state();
+        let workspace = state
+            .workspaces
+            .get_mut(&id)
+            .filter(|w| w.account_id == account)
+            .ok_or(StoreError::NotFound)?;
+        name.clone_into(&mut workspace.name);
+        Ok(workspace.clone())
+    }
+
+    async fn delete_workspace(
+        &self,
+        account: AccountId,
+        id: WorkspaceId,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        match state.workspaces.get(&id) {
+            Some(w) if w.account_id == account => {
+                state.workspaces.remove(&id);
+                Ok(())
+            }
+            _ => Err(StoreError::NotFound),
+        }
     }
 
     async fn profile(

@@ -9,6 +9,7 @@ pub mod error;
 pub mod models;
 pub mod ports;
 pub mod service;
+mod workspaces;
 
 #[cfg(test)]
 mod fakes;

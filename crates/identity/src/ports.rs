@@ -2,9 +2,9 @@
 //! transaction, run under the tenancy rules of security.md).
 
 use async_trait::async_trait;
-use kernel::{AccountId, AuthEvent, EmailAddress, Roles, StoreError, UserId};
+use kernel::{AccountId, AuthEvent, EmailAddress, Roles, StoreError, UserId, WorkspaceId};
 
-use crate::models::{Account, Credentials, Member, NewAccount, User};
+use crate::models::{Account, Credentials, Member, NewAccount, User, Workspace};
 
 #[async_trait]
 pub trait IdentityStore: Send + Sync + 'static {
@@ -35,6 +35,32 @@ pub trait IdentityStore: Send + Sync + 'static {
         user: UserId,
         roles: &Roles,
     ) -> Result<Member, StoreError>;
+
+    /// Deletes the user; their sessions, refresh tokens, API keys and roles go with them, and
+    /// every instance forgets them at once. MUST return `NotFound` for a user outside `account`.
+    async fn remove_user(&self, account: AccountId, user: UserId) -> Result<(), StoreError>;
+
+    /// The account's workspaces, oldest first.
+    async fn workspaces(&self, account: AccountId) -> Result<Vec<Workspace>, StoreError>;
+
+    /// MUST return `NotFound` for a workspace outside `account`.
+    async fn workspace(&self, account: AccountId, id: WorkspaceId)
+    -> Result<Workspace, StoreError>;
+
+    async fn create_workspace(&self, workspace: &Workspace) -> Result<(), StoreError>;
+
+    /// MUST return `NotFound` for a workspace outside `account`.
+    async fn rename_workspace(
+        &self,
+        account: AccountId,
+        id: WorkspaceId,
+        name: &str,
+    ) -> Result<Workspace, StoreError>;
+
+    /// Deletes the workspace with everything in it. MUST return `NotFound` for a workspace
+    /// outside `account`.
+    async fn delete_workspace(&self, account: AccountId, id: WorkspaceId)
+    -> Result<(), StoreError>;
 
     /// The user and their account. MUST return `NotFound` for a user outside `account`.
     async fn profile(

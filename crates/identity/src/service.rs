@@ -240,6 +240,42 @@ impl IdentityService {
         Ok(self.store.set_roles(actor.account_id, user, &roles).await?)
     }
 
+    /// Removes a user (`users:manage`): their sessions end and their API keys stop working at
+    /// once, on every instance. Only an owner removes an owner, and never the last one.
+    pub async fn remove_user(&self, actor: &Actor, user: UserId) -> Result<(), IdentityError> {
+        require(actor, Permission::UsersManage)?;
+        let members = self.store.members(actor.account_id).await?;
+        let target = members
+            .iter()
+            .find(|m| m.user.id == user)
+            .ok_or(IdentityError::NotFound)?;
+        if target.roles.account.contains(&AccountRole::Owner) {
+            if !actor.has_role(AccountRole::Owner) {
+                return Err(IdentityError::Forbidden(
+                    "only an owner can remove an owner",
+                ));
+            }
+            let owners = members
+                .iter()
+                .filter(|m| m.roles.account.contains(&AccountRole::Owner))
+                .count();
+            if owners <= 1 {
+                return Err(IdentityError::Conflict(
+                    "an account keeps at least one owner",
+                ));
+            }
+        }
+        Ok(self.store.remove_user(actor.account_id, user).await?)
+    }
+
+    pub(crate) fn store(&self) -> &dyn IdentityStore {
+        self.store.as_ref()
+    }
+
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     async fn decoy_hash(&self) -> Result<String, IdentityError> {
         if let Some(hash) = self.decoy_hash.get() {
             return Ok(hash.clone());
@@ -260,7 +296,7 @@ fn random_text() -> Result<String, IdentityError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn require(actor: &Actor, permission: Permission) -> Result<(), IdentityError> {
+pub(crate) fn require(actor: &Actor, permission: Permission) -> Result<(), IdentityError> {
     if actor.can(permission) {
         Ok(())
     } else {
@@ -572,5 +608,81 @@ mod tests {
 
     fn uuid_text() -> String {
         WorkspaceId::generate().to_string()
+    }
+
+    #[tokio::test]
+    async fn owners_and_admins_see_every_workspace_members_only_theirs() -> Result<(), IdentityError>
+    {
+        let h = harness();
+        let owner = owner_actor(&h).await?;
+        let created = h.service.create_workspace(&owner, " Marketing ").await?;
+        assert_eq!(created.name, "Marketing");
+        assert_eq!(h.service.workspaces(&owner).await?.len(), 2);
+
+        let mut member = owner.clone();
+        member.account_roles = vec![AccountRole::Member];
+        member.workspace_roles = vec![(created.id, WorkspaceRole::Viewer)];
+        let seen = h.service.workspaces(&member).await?;
+        assert_eq!(
+            seen.iter().map(|w| w.id).collect::<Vec<_>>(),
+            vec![created.id]
+        );
+        let hidden = h
+            .service
+            .workspaces(&owner)
+            .await?
+            .into_iter()
+            .find(|w| w.id != created.id);
+        let hidden = hidden.ok_or(IdentityError::NotFound)?;
+        assert!(matches!(
+            h.service.workspace(&member, hidden.id).await,
+            Err(IdentityError::NotFound)
+        ));
+        assert!(matches!(
+            h.service.create_workspace(&member, "Mine").await,
+            Err(IdentityError::Forbidden(_))
+        ));
+        assert!(matches!(
+            h.service.delete_workspace(&member, created.id).await,
+            Err(IdentityError::Forbidden(_))
+        ));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn workspace_names_are_validated_and_changes_apply() -> Result<(), IdentityError> {
+        let h = harness();
+        let owner = owner_actor(&h).await?;
+        assert!(matches!(
+            h.service.create_workspace(&owner, "   ").await,
+            Err(IdentityError::Validation(_))
+        ));
+        let created = h.service.create_workspace(&owner, "Sales").await?;
+        let renamed = h
+            .service
+            .rename_workspace(&owner, created.id, "Sales EU")
+            .await?;
+        assert_eq!(renamed.name, "Sales EU");
+        h.service.delete_workspace(&owner, created.id).await?;
+        assert!(matches!(
+            h.service.workspace(&owner, created.id).await,
+            Err(IdentityError::NotFound)
+        ));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_last_owner_cannot_be_removed() -> Result<(), IdentityError> {
+        let h = harness();
+        let owner = owner_actor(&h).await?;
+        assert!(matches!(
+            h.service.remove_user(&owner, owner.user_id).await,
+            Err(IdentityError::Conflict(_))
+        ));
+        assert!(matches!(
+            h.service.remove_user(&owner, UserId::generate()).await,
+            Err(IdentityError::NotFound)
+        ));
+        Ok(())
     }
 }

@@ -8,8 +8,10 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use identity::models::{Credentials, Member, NewAccount};
 use identity::ports::IdentityStore;
-use identity::{Account, User};
-use kernel::{AccountId, AccountRole, AuthEvent, EmailAddress, Roles, StoreError, UserId};
+use identity::{Account, User, Workspace};
+use kernel::{
+    AccountId, AccountRole, AuthEvent, EmailAddress, Roles, StoreError, UserId, WorkspaceId,
+};
 use uuid::Uuid;
 
 use crate::audit::{insert_event, record_event};
@@ -62,6 +64,29 @@ impl UserRow {
             full_name: self.full_name,
             created_at: self.created_at,
         })
+    }
+}
+
+type WorkspaceRow = (Uuid, Uuid, String, DateTime<Utc>);
+
+const WORKSPACE_COLUMNS: (
+    workspaces::id,
+    workspaces::account_id,
+    workspaces::name,
+    workspaces::created_at,
+) = (
+    workspaces::id,
+    workspaces::account_id,
+    workspaces::name,
+    workspaces::created_at,
+);
+
+fn workspace_from_row((id, account, name, created_at): WorkspaceRow) -> Workspace {
+    Workspace {
+        id: WorkspaceId::from_uuid(id),
+        account_id: AccountId::from_uuid(account),
+        name,
+        created_at,
     }
 }
 
@@ -270,6 +295,118 @@ impl IdentityStore for PgIdentityStore {
                 user: found.into_user()?,
                 roles,
             })
+        })
+        .await
+    }
+
+    async fn remove_user(&self, account: AccountId, user: UserId) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, None).await?;
+            // Sessions, refresh tokens, API keys and roles go with the user (ON DELETE CASCADE).
+            let removed = diesel::delete(users::table)
+                .filter(users::id.eq(user.as_uuid()))
+                .execute(tx.conn())
+                .await?;
+            if removed == 0 {
+                return Err(DbError::Query(diesel::result::Error::NotFound));
+            }
+            announce(tx.conn(), Invalidation::User(user)).await?;
+            tx.commit().await?;
+            self.sessions.invalidate(Invalidation::User(user));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn workspaces(&self, account: AccountId) -> Result<Vec<Workspace>, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, None).await?;
+            let rows = workspaces::table
+                .order((workspaces::created_at.asc(), workspaces::id.asc()))
+                .select(WORKSPACE_COLUMNS)
+                .load::<WorkspaceRow>(tx.conn())
+                .await?;
+            tx.commit().await?;
+            Ok(rows.into_iter().map(workspace_from_row).collect())
+        })
+        .await
+    }
+
+    async fn workspace(
+        &self,
+        account: AccountId,
+        id: WorkspaceId,
+    ) -> Result<Workspace, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, None).await?;
+            let row = workspaces::table
+                .filter(workspaces::id.eq(id.as_uuid()))
+                .select(WORKSPACE_COLUMNS)
+                .first::<WorkspaceRow>(tx.conn())
+                .await?;
+            tx.commit().await?;
+            Ok(workspace_from_row(row))
+        })
+        .await
+    }
+
+    async fn create_workspace(&self, workspace: &Workspace) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(workspace.account_id, None).await?;
+            diesel::insert_into(workspaces::table)
+                .values((
+                    workspaces::id.eq(workspace.id.as_uuid()),
+                    workspaces::account_id.eq(workspace.account_id.as_uuid()),
+                    workspaces::name.eq(&workspace.name),
+                    workspaces::created_at.eq(workspace.created_at),
+                    workspaces::updated_at.eq(workspace.created_at),
+                ))
+                .execute(tx.conn())
+                .await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn rename_workspace(
+        &self,
+        account: AccountId,
+        id: WorkspaceId,
+        name: &str,
+    ) -> Result<Workspace, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, None).await?;
+            let row = diesel::update(workspaces::table)
+                .filter(workspaces::id.eq(id.as_uuid()))
+                .set((
+                    workspaces::name.eq(name),
+                    workspaces::updated_at.eq(diesel::dsl::now),
+                ))
+                .returning(WORKSPACE_COLUMNS)
+                .get_result::<WorkspaceRow>(tx.conn())
+                .await?;
+            tx.commit().await?;
+            Ok(workspace_from_row(row))
+        })
+        .await
+    }
+
+    async fn delete_workspace(
+        &self,
+        account: AccountId,
+        id: WorkspaceId,
+    ) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, None).await?;
+            // Its content and workspace roles go with it (ON DELETE CASCADE).
+            let deleted = diesel::delete(workspaces::table)
+                .filter(workspaces::id.eq(id.as_uuid()))
+                .execute(tx.conn())
+                .await?;
+            if deleted == 0 {
+                return Err(DbError::Query(diesel::result::Error::NotFound));
+            }
+            tx.commit().await
         })
         .await
     }

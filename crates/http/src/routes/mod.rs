@@ -5,3 +5,4 @@ pub mod identity;
 pub mod jwks;
 pub mod tokens;
 pub mod users;
+pub mod workspaces;

@@ -1,6 +1,6 @@
 //! The account's users and their roles.
 
-use actix_web::{get, put, web};
+use actix_web::{HttpResponse, delete, get, put, web};
 use identity::RoleAssignment;
 use kernel::UserId;
 use uuid::Uuid;
@@ -70,4 +70,31 @@ pub async fn assign_roles(
         )
         .await?;
     Ok(web::Json(member.into()))
+}
+
+/// Remove a user (`users:manage`): their sessions and API keys stop working at once. Only an
+/// owner removes an owner, and an account keeps at least one (409).
+#[utoipa::path(
+    tag = "identity",
+    security(("bearer" = [])),
+    params(("user_id" = Uuid, Path)),
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The account's last owner", body = ErrorBody),
+    )
+)]
+#[delete("/v1/users/{user_id}")]
+pub async fn remove(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    user_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .identity
+        .remove_user(&actor, UserId::from_uuid(user_id.into_inner()))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
