@@ -1,5 +1,7 @@
 //! Test support: the real application on a random port, on a database of its own.
 
+pub mod smtp;
+
 use app::{Application, Settings};
 use kernel::SealingKey;
 use reqwest::{Client, Response, StatusCode};

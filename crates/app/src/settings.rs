@@ -15,6 +15,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub auth: AuthSettings,
     pub rate_limits: RateLimitSettings,
+    pub email: EmailSettings,
     pub keys: KeySettings,
     pub log: LogSettings,
 }
@@ -50,6 +51,16 @@ pub struct AuthSettings {
     /// counting as reuse (a client retrying a lost response). 0: never.
     pub refresh_overlap_secs: i64,
     pub leeway_secs: i64,
+    /// How long an invitation code stays valid.
+    pub invitation_ttl_secs: i64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct EmailSettings {
+    /// `smtp://host:port` (or `smtps://`, with `user:password@`); unset: emails are logged.
+    pub smtp_url: Option<String>,
+    /// The sender of every email.
+    pub from: String,
 }
 
 /// Limits shared by every instance (counted in Postgres), per minute.
@@ -108,6 +119,8 @@ impl Settings {
             .set_default("auth.refresh_ttl_secs", 15 * 24 * 3600)?
             .set_default("auth.refresh_overlap_secs", 0)?
             .set_default("auth.leeway_secs", 30)?
+            .set_default("auth.invitation_ttl_secs", 7 * 24 * 3600)?
+            .set_default("email.from", "NudgeScribe <no-reply@nudgescribe.localhost>")?
             .set_default("rate_limits.client_auth_per_key_per_minute", 300)?
             .set_default("rate_limits.client_auth_per_ip_per_minute", 600)?
             .set_default("keys.master_key_file", ".nudgescribe/master.key")?
@@ -153,6 +166,9 @@ impl Settings {
         }
         if !(0..=300).contains(&self.auth.refresh_overlap_secs) {
             problems.push("auth.refresh_overlap_secs must be between 0 and 300".to_owned());
+        }
+        if self.auth.invitation_ttl_secs <= 0 {
+            problems.push("auth.invitation_ttl_secs must be positive".to_owned());
         }
         if !(0..=300).contains(&self.auth.leeway_secs) {
             problems.push("auth.leeway_secs must be between 0 and 300".to_owned());

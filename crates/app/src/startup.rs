@@ -9,14 +9,14 @@ use actix_web::{HttpServer, web};
 use async_trait::async_trait;
 use chrono::Duration as TimeDelta;
 use http::{AppState, HealthCheck, TrustedProxies, build_app};
-use identity::IdentityService;
+use identity::{IdentityPolicy, IdentityService};
 use kernel::SealingKey;
-use kernel::{Clock, RateLimit};
+use kernel::{Clock, Mailer, RateLimit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use platform::{BcryptHasher, SystemClock};
+use platform::{BcryptHasher, LogMailer, SmtpMailer, SystemClock};
 use postgres::{
-    Db, PgApiKeyStore, PgIdentityStore, PgRateLimiter, PgSessionStore, PgSigningKeyStore,
-    PoolSettings, SessionCache,
+    Db, OutboxSettings, OutboxWorker, PgApiKeyStore, PgIdentityStore, PgRateLimiter,
+    PgSessionStore, PgSigningKeyStore, PoolSettings, SessionCache,
 };
 use tokens::{
     KeyOrigin, KeyRing, SigningKey, TokenIssuer, TokenPolicy, TokenService, TokenSettings,
@@ -198,7 +198,26 @@ impl Application {
             Arc::new(hasher),
             tokens.clone(),
             clock,
+            IdentityPolicy {
+                invitation_ttl: TimeDelta::seconds(auth.invitation_ttl_secs),
+            },
         ));
+        let mailer: Arc<dyn Mailer> = match &settings.email.smtp_url {
+            Some(url) => Arc::new(
+                SmtpMailer::new(url, &settings.email.from)
+                    .map_err(|e| AppError::Config(e.to_string()))?,
+            ),
+            None => {
+                tracing::warn!(
+                    "NUDGESCRIBE__EMAIL__SMTP_URL is unset: emails will be logged, not sent"
+                );
+                Arc::new(LogMailer)
+            }
+        };
+        tokio::spawn(
+            OutboxWorker::new(db.clone(), mailer, OutboxSettings::default())
+                .run(settings.database.url.clone()),
+        );
         let state = web::Data::new(AppState {
             identity,
             tokens,

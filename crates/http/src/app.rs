@@ -86,6 +86,8 @@ pub fn build_app(
         .service(routes::users::list)
         .service(routes::users::assign_roles)
         .service(routes::users::remove)
+        .service(routes::users::invite)
+        .service(routes::users::accept_invitation)
         .service(routes::workspaces::list)
         .service(routes::workspaces::create)
         .service(routes::workspaces::show)

@@ -177,6 +177,30 @@ impl From<identity::Member> for MemberBody {
     }
 }
 
+/// `POST /v1/users`: invite a user.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InviteRequest {
+    #[schema(example = "bob@example.com")]
+    pub email: String,
+    #[schema(example = "Bob Builder")]
+    pub full_name: String,
+    #[serde(default)]
+    #[schema(example = json!(["member"]))]
+    pub account_roles: Vec<String>,
+    #[serde(default)]
+    pub workspace_roles: Vec<WorkspaceRoleRequest>,
+}
+
+/// `POST /v1/invitations/accept`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AcceptInvitationRequest {
+    pub email: String,
+    /// The code from the invitation email (`Code: …`).
+    pub code: String,
+    /// 8 to 72 bytes.
+    pub password: String,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WorkspaceRoleRequest {
     pub workspace_id: String,

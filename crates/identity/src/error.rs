@@ -16,6 +16,9 @@ pub enum IdentityError {
     /// Wrong email or wrong password: deliberately not saying which.
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// The invitation code is wrong, already used, or expired (deliberately not saying which).
+    #[error("the invitation code is invalid, used or expired")]
+    InvalidInvitation,
     /// Signed in, but not allowed to do this.
     #[error("{0}")]
     Forbidden(&'static str),

@@ -5,11 +5,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use kernel::{
-    AccountId, AccountRole, AuthEvent, EmailAddress, Roles, StoreError, UserId, WorkspaceId,
+    AccountId, AccountRole, AuthEvent, EmailAddress, OutgoingEmail, Roles, StoreError, UserId,
+    WorkspaceId,
 };
 use tokens::testing::MemoryTokenStore;
 
-use crate::models::{Account, Credentials, Member, NewAccount, User, Workspace};
+use crate::models::{
+    Account, Credentials, Member, NewAccount, NewInvitation, PendingInvitation, User, Workspace,
+};
 use crate::ports::{HashError, IdentityStore, PasswordHasher};
 
 /// Identity's store; the roles it grants are mirrored into the tokens fake, as both read one
@@ -24,6 +27,8 @@ pub struct State {
     pub accounts: HashMap<AccountId, Account>,
     pub users: HashMap<UserId, (User, Option<String>, Roles)>,
     pub workspaces: HashMap<WorkspaceId, Workspace>,
+    pub invitations: HashMap<UserId, (NewInvitation, bool)>,
+    pub outbox: Vec<OutgoingEmail>,
     pub events: Vec<AuthEvent>,
 }
 
@@ -43,6 +48,10 @@ impl MemoryStore {
 
     pub fn events(&self) -> Vec<AuthEvent> {
         self.state().events.clone()
+    }
+
+    pub fn outbox(&self) -> Vec<OutgoingEmail> {
+        self.state().outbox.clone()
     }
 }
 
@@ -208,6 +217,75 @@ impl IdentityStore for MemoryStore {
             }
             _ => Err(StoreError::NotFound),
         }
+    }
+
+    async fn create_invited_user(
+        &self,
+        member: &Member,
+        invitation: &NewInvitation,
+        email: &OutgoingEmail,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state
+            .users
+            .values()
+            .any(|(u, _, _)| u.email == member.user.email)
+        {
+            return Err(StoreError::Duplicate("users_email_key".into()));
+        }
+        state.users.insert(
+            member.user.id,
+            (member.user.clone(), None, member.roles.clone()),
+        );
+        self.tokens.set_roles(member.user.id, member.roles.clone());
+        state
+            .invitations
+            .insert(member.user.id, (invitation.clone(), false));
+        state.outbox.push(email.clone());
+        Ok(())
+    }
+
+    async fn invitation(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<PendingInvitation>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .users
+            .values()
+            .find(|(u, _, _)| &u.email == email)
+            .and_then(|(user, _, _)| {
+                state
+                    .invitations
+                    .get(&user.id)
+                    .map(|(inv, accepted)| PendingInvitation {
+                        user: user.clone(),
+                        code_digest: inv.code_digest.to_vec(),
+                        expires_at: inv.expires_at,
+                        accepted: *accepted,
+                    })
+            }))
+    }
+
+    async fn accept_invitation(
+        &self,
+        _account: AccountId,
+        user: UserId,
+        password_hash: &str,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let Some((_, accepted)) = state.invitations.get_mut(&user) else {
+            return Ok(false);
+        };
+        if *accepted {
+            return Ok(false);
+        }
+        *accepted = true;
+        if let Some((_, hash, _)) = state.users.get_mut(&user) {
+            *hash = Some(password_hash.to_owned());
+        }
+        Ok(true)
     }
 
     async fn profile(

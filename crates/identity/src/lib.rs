@@ -6,6 +6,7 @@
 //! [`ports`]; this crate knows nothing of HTTP or SQL.
 
 pub mod error;
+mod invitations;
 pub mod models;
 pub mod ports;
 pub mod service;
@@ -16,7 +17,7 @@ mod fakes;
 
 pub use error::{FieldError, IdentityError};
 pub use models::{
-    Account, LoginInput, LoginOutcome, Member, Password, Profile, RoleAssignment, SignupInput,
-    SignupOutcome, User, Workspace,
+    AcceptInput, Account, InviteInput, LoginInput, LoginOutcome, Member, Password, Profile,
+    RoleAssignment, SignupInput, SignupOutcome, User, Workspace,
 };
-pub use service::IdentityService;
+pub use service::{IdentityPolicy, IdentityService};

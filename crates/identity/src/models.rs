@@ -160,3 +160,39 @@ pub struct RoleAssignment {
     pub account_roles: Vec<String>,
     pub workspace_roles: Vec<(String, String)>,
 }
+
+/// `POST /v1/users`, as received.
+#[derive(Clone, Debug)]
+pub struct InviteInput {
+    pub email: String,
+    pub full_name: String,
+    pub roles: RoleAssignment,
+}
+
+/// An invitation to be stored: only the digest of its code.
+#[derive(Clone, Debug)]
+pub struct NewInvitation {
+    pub user_id: UserId,
+    pub account_id: AccountId,
+    pub code_digest: [u8; 32],
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An invitation as the accept path finds it.
+#[derive(Clone, Debug)]
+pub struct PendingInvitation {
+    pub user: User,
+    pub code_digest: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted: bool,
+}
+
+/// `POST /v1/invitations/accept`, as received.
+#[derive(Clone, Debug)]
+pub struct AcceptInput {
+    pub email: String,
+    pub code: String,
+    pub password: String,
+    pub ip: Option<IpAddr>,
+}

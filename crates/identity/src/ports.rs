@@ -2,9 +2,14 @@
 //! transaction, run under the tenancy rules of security.md).
 
 use async_trait::async_trait;
-use kernel::{AccountId, AuthEvent, EmailAddress, Roles, StoreError, UserId, WorkspaceId};
+use chrono::{DateTime, Utc};
+use kernel::{
+    AccountId, AuthEvent, EmailAddress, OutgoingEmail, Roles, StoreError, UserId, WorkspaceId,
+};
 
-use crate::models::{Account, Credentials, Member, NewAccount, User, Workspace};
+use crate::models::{
+    Account, Credentials, Member, NewAccount, NewInvitation, PendingInvitation, User, Workspace,
+};
 
 #[async_trait]
 pub trait IdentityStore: Send + Sync + 'static {
@@ -61,6 +66,33 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// outside `account`.
     async fn delete_workspace(&self, account: AccountId, id: WorkspaceId)
     -> Result<(), StoreError>;
+
+    /// Stores a user without a password (with their roles), their invitation, and the email
+    /// carrying its code (into the outbox), all or nothing. MUST return
+    /// `Duplicate("users_email_key")` when the email is taken, `NotFound` when a workspace is
+    /// not the account's.
+    async fn create_invited_user(
+        &self,
+        member: &Member,
+        invitation: &NewInvitation,
+        email: &OutgoingEmail,
+    ) -> Result<(), StoreError>;
+
+    /// The anonymous accept path: the invitation of the user with this email, if any.
+    async fn invitation(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<PendingInvitation>, StoreError>;
+
+    /// Sets the invited user's password and marks the invitation accepted — only if it was
+    /// not accepted yet. Returns whether it was (false: someone accepted it first).
+    async fn accept_invitation(
+        &self,
+        account: AccountId,
+        user: UserId,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// The user and their account. MUST return `NotFound` for a user outside `account`.
     async fn profile(

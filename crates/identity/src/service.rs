@@ -19,6 +19,20 @@ const DEFAULT_WORKSPACE_NAME: &str = "Default";
 /// Longest password a login attempt is hashed for; longer ones cannot match a stored hash.
 const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
 
+/// Lifetimes of identity's codes.
+#[derive(Clone, Debug)]
+pub struct IdentityPolicy {
+    pub invitation_ttl: chrono::Duration,
+}
+
+impl Default for IdentityPolicy {
+    fn default() -> Self {
+        Self {
+            invitation_ttl: chrono::Duration::days(7),
+        }
+    }
+}
+
 pub struct IdentityService {
     store: Arc<dyn IdentityStore>,
     hasher: Arc<dyn PasswordHasher>,
@@ -26,6 +40,7 @@ pub struct IdentityService {
     clock: Arc<dyn Clock>,
     /// A hash to verify against when the email is unknown, so that both failures take as long.
     decoy_hash: OnceLock<String>,
+    policy: IdentityPolicy,
 }
 
 impl IdentityService {
@@ -34,6 +49,7 @@ impl IdentityService {
         hasher: Arc<dyn PasswordHasher>,
         tokens: Arc<TokenService>,
         clock: Arc<dyn Clock>,
+        policy: IdentityPolicy,
     ) -> Self {
         Self {
             store,
@@ -41,6 +57,7 @@ impl IdentityService {
             tokens,
             clock,
             decoy_hash: OnceLock::new(),
+            policy,
         }
     }
 
@@ -204,42 +221,61 @@ impl IdentityService {
         assignment: RoleAssignment,
     ) -> Result<Member, IdentityError> {
         require(actor, Permission::UsersManage)?;
-        let mut errors = Vec::new();
-        let mut roles = Roles::default();
-        for raw in &assignment.account_roles {
-            match raw.parse::<AccountRole>() {
-                Ok(AccountRole::Owner) => errors.push(field(
-                    "account_roles",
-                    "`owner` is not assigned here; owners keep their role".into(),
-                )),
-                Ok(role) if !roles.account.contains(&role) => roles.account.push(role),
-                Ok(_) => {}
-                Err(e) => errors.push(field("account_roles", e.to_string())),
-            }
-        }
-        for (workspace, role) in &assignment.workspace_roles {
-            let workspace = workspace.parse::<WorkspaceId>();
-            let role = role.parse::<WorkspaceRole>();
-            match (workspace, role) {
-                (Ok(w), Ok(_)) if roles.workspaces.iter().any(|(seen, _)| *seen == w) => errors
-                    .push(field(
-                        "workspace_roles",
-                        format!("workspace {w} is listed twice"),
-                    )),
-                (Ok(w), Ok(r)) => roles.workspaces.push((w, r)),
-                (Err(_), _) => errors.push(field(
-                    "workspace_roles",
-                    "workspace_id must be a UUID".into(),
-                )),
-                (_, Err(e)) => errors.push(field("workspace_roles", e.to_string())),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(IdentityError::Validation(errors));
-        }
+        let roles = parse_assignment(&assignment).map_err(IdentityError::Validation)?;
         Ok(self.store.set_roles(actor.account_id, user, &roles).await?)
     }
 
+    pub(crate) fn hasher(&self) -> &dyn PasswordHasher {
+        self.hasher.as_ref()
+    }
+
+    pub(crate) fn tokens(&self) -> &TokenService {
+        &self.tokens
+    }
+
+    pub(crate) fn policy(&self) -> &IdentityPolicy {
+        &self.policy
+    }
+}
+
+/// Parses a role assignment; `owner` is never assigned this way.
+pub(crate) fn parse_assignment(assignment: &RoleAssignment) -> Result<Roles, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut roles = Roles::default();
+    for raw in &assignment.account_roles {
+        match raw.parse::<AccountRole>() {
+            Ok(AccountRole::Owner) => errors.push(field(
+                "account_roles",
+                "`owner` is not assigned here; owners keep their role".into(),
+            )),
+            Ok(role) if !roles.account.contains(&role) => roles.account.push(role),
+            Ok(_) => {}
+            Err(e) => errors.push(field("account_roles", e.to_string())),
+        }
+    }
+    for (workspace, role) in &assignment.workspace_roles {
+        let workspace = workspace.parse::<WorkspaceId>();
+        let role = role.parse::<WorkspaceRole>();
+        match (workspace, role) {
+            (Ok(w), Ok(_)) if roles.workspaces.iter().any(|(seen, _)| *seen == w) => errors.push(
+                field("workspace_roles", format!("workspace {w} is listed twice")),
+            ),
+            (Ok(w), Ok(r)) => roles.workspaces.push((w, r)),
+            (Err(_), _) => errors.push(field(
+                "workspace_roles",
+                "workspace_id must be a UUID".into(),
+            )),
+            (_, Err(e)) => errors.push(field("workspace_roles", e.to_string())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(roles)
+    } else {
+        Err(errors)
+    }
+}
+
+impl IdentityService {
     /// Removes a user (`users:manage`): their sessions end and their API keys stop working at
     /// once, on every instance. Only an owner removes an owner, and never the last one.
     pub async fn remove_user(&self, actor: &Actor, user: UserId) -> Result<(), IdentityError> {
@@ -306,7 +342,7 @@ pub(crate) fn require(actor: &Actor, permission: Permission) -> Result<(), Ident
     }
 }
 
-fn field(name: &'static str, message: String) -> FieldError {
+pub(crate) fn field(name: &'static str, message: String) -> FieldError {
     FieldError {
         field: name,
         message,
@@ -330,6 +366,7 @@ mod tests {
         store: Arc<MemoryStore>,
         tokens: Arc<TokenService>,
         token_store: Arc<MemoryTokenStore>,
+        clock: Arc<ManualClock>,
     }
 
     fn harness() -> Harness {
@@ -363,13 +400,19 @@ mod tests {
                 client_auth_per_ip: kernel::RateLimit::per_minute(100),
             },
         ));
-        let service =
-            IdentityService::new(store.clone(), Arc::new(PlainHasher), tokens.clone(), clock);
+        let service = IdentityService::new(
+            store.clone(),
+            Arc::new(PlainHasher),
+            tokens.clone(),
+            clock.clone(),
+            IdentityPolicy::default(),
+        );
         Harness {
             service,
             store,
             tokens,
             token_store,
+            clock,
         }
     }
 
@@ -683,6 +726,109 @@ mod tests {
             h.service.remove_user(&owner, UserId::generate()).await,
             Err(IdentityError::NotFound)
         ));
+        Ok(())
+    }
+
+    fn invite(email: &str) -> crate::models::InviteInput {
+        crate::models::InviteInput {
+            email: email.into(),
+            full_name: "Bob Builder".into(),
+            roles: assignment(&["developer"], &[]),
+        }
+    }
+
+    fn code_in(h: &Harness) -> String {
+        let body = h
+            .store
+            .outbox()
+            .last()
+            .map(|m| m.body.clone())
+            .unwrap_or_default();
+        body.lines()
+            .find_map(|l| l.strip_prefix("Code: "))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn accept(email: &str, code: &str) -> crate::models::AcceptInput {
+        crate::models::AcceptInput {
+            email: email.into(),
+            code: code.into(),
+            password: "bobs password".into(),
+            ip: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_invitation_is_emailed_and_accepted_once() -> Result<(), IdentityError> {
+        let h = harness();
+        let owner = owner_actor(&h).await?;
+        let member = h
+            .service
+            .invite_user(&owner, invite("bob@example.com"))
+            .await?;
+        assert_eq!(member.roles.account, vec![AccountRole::Developer]);
+        let mail = h.store.outbox();
+        assert_eq!(mail.len(), 1);
+        assert_eq!(mail[0].to.as_str(), "bob@example.com");
+        let code = code_in(&h);
+        assert_eq!(code.len(), 20);
+
+        let wrong = h
+            .service
+            .accept_invitation(accept("bob@example.com", "0000"))
+            .await;
+        assert!(matches!(wrong, Err(IdentityError::InvalidInvitation)));
+        let outcome = h
+            .service
+            .accept_invitation(accept("bob@example.com", &code))
+            .await?;
+        assert_eq!(outcome.user.id, member.user.id);
+        let again = h
+            .service
+            .accept_invitation(accept("bob@example.com", &code))
+            .await;
+        assert!(matches!(again, Err(IdentityError::InvalidInvitation)));
+        let login = h
+            .service
+            .login(login_input("bob@example.com", "bobs password"))
+            .await?;
+        assert_eq!(login.user.id, member.user.id);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_expired_invitation_is_refused() -> Result<(), IdentityError> {
+        let h = harness();
+        let owner = owner_actor(&h).await?;
+        h.service
+            .invite_user(&owner, invite("bob@example.com"))
+            .await?;
+        let code = code_in(&h);
+        h.clock.advance(Duration::days(7) + Duration::seconds(1));
+        let late = h
+            .service
+            .accept_invitation(accept("bob@example.com", &code))
+            .await;
+        assert!(matches!(late, Err(IdentityError::InvalidInvitation)));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn invitations_need_users_manage_and_a_free_email() -> Result<(), IdentityError> {
+        let h = harness();
+        let mut owner = owner_actor(&h).await?;
+        let taken = h
+            .service
+            .invite_user(&owner, invite("ada@example.com"))
+            .await;
+        assert!(matches!(taken, Err(IdentityError::EmailTaken)));
+        owner.account_roles = vec![AccountRole::Developer];
+        let refused = h
+            .service
+            .invite_user(&owner, invite("carl@example.com"))
+            .await;
+        assert!(matches!(refused, Err(IdentityError::Forbidden(_))));
         Ok(())
     }
 }

@@ -1,5 +1,10 @@
-//! Adapters for what the operating system provides: the wall clock and CPU-bound password
-//! hashing on the blocking pool. (SMTP delivery and GeoIP lookups join them with their issues.)
+//! Adapters for what the operating system and the network provide: the wall clock, CPU-bound
+//! password hashing on the blocking pool, and email delivery over SMTP. (GeoIP lookups join
+//! them with their issue.)
+
+mod mail;
+
+pub use mail::{LogMailer, SmtpMailer};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound as _, Utc};

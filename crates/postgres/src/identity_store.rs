@@ -6,19 +6,21 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use identity::models::{Credentials, Member, NewAccount};
+use identity::models::{Credentials, Member, NewAccount, NewInvitation, PendingInvitation};
 use identity::ports::IdentityStore;
 use identity::{Account, User, Workspace};
 use kernel::{
-    AccountId, AccountRole, AuthEvent, EmailAddress, Roles, StoreError, UserId, WorkspaceId,
+    AccountId, AccountRole, AuthEvent, EmailAddress, OutgoingEmail, Roles, StoreError, UserId,
+    WorkspaceId,
 };
 use uuid::Uuid;
 
 use crate::audit::{insert_event, record_event};
 use crate::db::{Db, Lookup};
 use crate::error::{DbError, store};
+use crate::outbox::enqueue;
 use crate::roles::{load_roles, roles_from_rows};
-use crate::schema::{account_roles, accounts, users, workspace_roles, workspaces};
+use crate::schema::{account_roles, accounts, invitations, users, workspace_roles, workspaces};
 use crate::session_cache::{Invalidation, SessionCache, announce};
 
 #[derive(Clone)]
@@ -65,6 +67,49 @@ impl UserRow {
             created_at: self.created_at,
         })
     }
+}
+
+/// Adds `roles` (except `owner`) to the user's roles.
+async fn write_roles(
+    conn: &mut diesel_async::AsyncPgConnection,
+    account: AccountId,
+    user: UserId,
+    roles: &Roles,
+) -> Result<(), DbError> {
+    let account_rows: Vec<_> = roles
+        .account
+        .iter()
+        .filter(|r| **r != AccountRole::Owner)
+        .map(|role| {
+            (
+                account_roles::account_id.eq(account.as_uuid()),
+                account_roles::user_id.eq(user.as_uuid()),
+                account_roles::role.eq(role.as_str()),
+            )
+        })
+        .collect();
+    diesel::insert_into(account_roles::table)
+        .values(account_rows)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    let workspace_rows: Vec<_> = roles
+        .workspaces
+        .iter()
+        .map(|(workspace, role)| {
+            (
+                workspace_roles::account_id.eq(account.as_uuid()),
+                workspace_roles::workspace_id.eq(workspace.as_uuid()),
+                workspace_roles::user_id.eq(user.as_uuid()),
+                workspace_roles::role.eq(role.as_str()),
+            )
+        })
+        .collect();
+    diesel::insert_into(workspace_roles::table)
+        .values(workspace_rows)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 type WorkspaceRow = (Uuid, Uuid, String, DateTime<Utc>);
@@ -248,45 +293,11 @@ impl IdentityStore for PgIdentityStore {
                 .filter(account_roles::role.ne(AccountRole::Owner.as_str()))
                 .execute(tx.conn())
                 .await?;
-            diesel::insert_into(account_roles::table)
-                .values(
-                    roles
-                        .account
-                        .iter()
-                        .filter(|r| **r != AccountRole::Owner)
-                        .map(|role| {
-                            (
-                                account_roles::account_id.eq(account.as_uuid()),
-                                account_roles::user_id.eq(user.as_uuid()),
-                                account_roles::role.eq(role.as_str()),
-                            )
-                        })
-                        .collect::<Vec<_>>(),
-                )
-                .on_conflict_do_nothing()
-                .execute(tx.conn())
-                .await?;
             diesel::delete(workspace_roles::table)
                 .filter(workspace_roles::user_id.eq(user.as_uuid()))
                 .execute(tx.conn())
                 .await?;
-            diesel::insert_into(workspace_roles::table)
-                .values(
-                    roles
-                        .workspaces
-                        .iter()
-                        .map(|(workspace, role)| {
-                            (
-                                workspace_roles::account_id.eq(account.as_uuid()),
-                                workspace_roles::workspace_id.eq(workspace.as_uuid()),
-                                workspace_roles::user_id.eq(user.as_uuid()),
-                                workspace_roles::role.eq(role.as_str()),
-                            )
-                        })
-                        .collect::<Vec<_>>(),
-                )
-                .execute(tx.conn())
-                .await?;
+            write_roles(tx.conn(), account, user, roles).await?;
             announce(tx.conn(), Invalidation::User(user)).await?;
             let roles = load_roles(tx.conn(), user.as_uuid()).await?;
             tx.commit().await?;
@@ -407,6 +418,108 @@ impl IdentityStore for PgIdentityStore {
                 return Err(DbError::Query(diesel::result::Error::NotFound));
             }
             tx.commit().await
+        })
+        .await
+    }
+
+    async fn create_invited_user(
+        &self,
+        member: &Member,
+        invitation: &NewInvitation,
+        email: &OutgoingEmail,
+    ) -> Result<(), StoreError> {
+        let user = &member.user;
+        store(async {
+            let mut tx = self.db.tenant(user.account_id, None).await?;
+            diesel::insert_into(users::table)
+                .values((
+                    users::id.eq(user.id.as_uuid()),
+                    users::account_id.eq(user.account_id.as_uuid()),
+                    users::email.eq(user.email.as_str()),
+                    users::full_name.eq(&user.full_name),
+                    users::created_at.eq(user.created_at),
+                    users::updated_at.eq(user.created_at),
+                ))
+                .execute(tx.conn())
+                .await?;
+            write_roles(tx.conn(), user.account_id, user.id, &member.roles).await?;
+            diesel::insert_into(invitations::table)
+                .values((
+                    invitations::user_id.eq(user.id.as_uuid()),
+                    invitations::account_id.eq(user.account_id.as_uuid()),
+                    invitations::code_digest.eq(invitation.code_digest.as_slice()),
+                    invitations::created_at.eq(invitation.created_at),
+                    invitations::expires_at.eq(invitation.expires_at),
+                ))
+                .execute(tx.conn())
+                .await?;
+            enqueue(tx.conn(), user.account_id, email).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn invitation(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<PendingInvitation>, StoreError> {
+        store(async {
+            let mut tx = self.db.anonymous(Lookup::UserByEmail(email)).await?;
+            let found = invitations::table
+                .inner_join(users::table.on(users::id.eq(invitations::user_id)))
+                .filter(users::email.eq(email.as_str()))
+                .select((
+                    USER_COLUMNS,
+                    invitations::code_digest,
+                    invitations::expires_at,
+                    invitations::accepted_at,
+                ))
+                .first::<(UserRow, Vec<u8>, DateTime<Utc>, Option<DateTime<Utc>>)>(tx.conn())
+                .await
+                .optional()?;
+            tx.commit().await?;
+            found
+                .map(|(user, code_digest, expires_at, accepted_at)| {
+                    Ok(PendingInvitation {
+                        user: user.into_user()?,
+                        code_digest,
+                        expires_at,
+                        accepted: accepted_at.is_some(),
+                    })
+                })
+                .transpose()
+        })
+        .await
+    }
+
+    async fn accept_invitation(
+        &self,
+        account: AccountId,
+        user: UserId,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let accepted = diesel::update(invitations::table)
+                .filter(invitations::user_id.eq(user.as_uuid()))
+                .filter(invitations::accepted_at.is_null())
+                .set(invitations::accepted_at.eq(now))
+                .execute(tx.conn())
+                .await?;
+            if accepted == 0 {
+                tx.commit().await?;
+                return Ok(false);
+            }
+            diesel::update(users::table.filter(users::id.eq(user.as_uuid())))
+                .set((
+                    users::password_hash.eq(password_hash),
+                    users::updated_at.eq(now),
+                ))
+                .execute(tx.conn())
+                .await?;
+            tx.commit().await?;
+            Ok(true)
         })
         .await
     }

@@ -145,3 +145,33 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_events,
     signing_keys,
 );
+
+diesel::table! {
+    invitations (user_id) {
+        user_id -> Uuid,
+        account_id -> Uuid,
+        code_digest -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        accepted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    email_outbox (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        to_address -> Text,
+        subject -> Text,
+        body -> Text,
+        created_at -> Timestamptz,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        claimed_until -> Nullable<Timestamptz>,
+        delivered_at -> Nullable<Timestamptz>,
+        failed_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(invitations, users);

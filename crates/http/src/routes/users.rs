@@ -1,14 +1,96 @@
 //! The account's users and their roles.
 
-use actix_web::{HttpResponse, delete, get, put, web};
-use identity::RoleAssignment;
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use identity::{AcceptInput, InviteInput, RoleAssignment};
 use kernel::UserId;
 use uuid::Uuid;
 
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, ClientIp};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::wire::{MemberBody, RoleAssignmentRequest};
+use crate::wire::{
+    AcceptInvitationRequest, InviteRequest, MemberBody, RoleAssignmentRequest, TokenResponse,
+    WorkspaceRoleRequest,
+};
+
+fn assignment(
+    account_roles: Vec<String>,
+    workspace_roles: Vec<WorkspaceRoleRequest>,
+) -> RoleAssignment {
+    RoleAssignment {
+        account_roles,
+        workspace_roles: workspace_roles
+            .into_iter()
+            .map(|w| (w.workspace_id, w.role))
+            .collect(),
+    }
+}
+
+/// Invite a user into the account (`users:manage`): they are created with the given roles and
+/// emailed a single-use invitation code (valid 7 days).
+#[utoipa::path(
+    tag = "identity",
+    security(("bearer" = [])),
+    request_body = InviteRequest,
+    responses(
+        (status = 201, body = MemberBody),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "The email is taken", body = ErrorBody),
+    )
+)]
+#[post("/v1/users")]
+pub async fn invite(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    body: web::Json<InviteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let member = state
+        .identity
+        .invite_user(
+            &actor,
+            InviteInput {
+                email: body.email,
+                full_name: body.full_name,
+                roles: assignment(body.account_roles, body.workspace_roles),
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(MemberBody::from(member)))
+}
+
+/// Accept an invitation: set a password with the emailed code, and sign in.
+#[utoipa::path(
+    tag = "identity",
+    request_body = AcceptInvitationRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 400, description = "Invalid fields, or a wrong, used or expired code", body = ErrorBody),
+    )
+)]
+#[post("/v1/invitations/accept")]
+pub async fn accept_invitation(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    body: web::Json<AcceptInvitationRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let body = body.into_inner();
+    let outcome = state
+        .identity
+        .accept_invitation(AcceptInput {
+            email: body.email,
+            code: body.code,
+            password: body.password,
+            ip: ip.0,
+        })
+        .await?;
+    Ok(web::Json(TokenResponse::new(
+        outcome.tokens,
+        Some(outcome.user),
+    )))
+}
 
 /// The account's users with their roles (`users:read`).
 #[utoipa::path(
@@ -59,14 +141,7 @@ pub async fn assign_roles(
         .assign_roles(
             &actor,
             UserId::from_uuid(user_id.into_inner()),
-            RoleAssignment {
-                account_roles: body.account_roles,
-                workspace_roles: body
-                    .workspace_roles
-                    .into_iter()
-                    .map(|w| (w.workspace_id, w.role))
-                    .collect(),
-            },
+            assignment(body.account_roles, body.workspace_roles),
         )
         .await?;
     Ok(web::Json(member.into()))

@@ -1,0 +1,154 @@
+//! Inviting users: created without a password, with a single-use code sent by email through
+//! the outbox; accepting sets the password and signs the user in.
+
+use kernel::seal::{constant_time_eq, random_bytes, sha256};
+use kernel::{
+    Actor, AuthEvent, AuthEventKind, EmailAddress, OutgoingEmail, Permission, PermissionSet, UserId,
+};
+use tokens::SessionKind;
+
+use crate::error::IdentityError;
+use crate::models::{
+    AcceptInput, InviteInput, LoginOutcome, Member, NewInvitation, Password, User, parse_name,
+};
+use crate::service::{IdentityService, field, parse_assignment, require};
+
+/// 80 random bits, as 20 lowercase hex digits: easy to copy, impossible to guess.
+fn invitation_code() -> Result<String, IdentityError> {
+    let bytes = random_bytes::<10>().map_err(|e| IdentityError::Internal(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn code_digest(code: &str) -> [u8; 32] {
+    sha256(code.trim().to_ascii_lowercase().as_bytes())
+}
+
+impl IdentityService {
+    /// Creates a user in the actor's account (`users:manage`) with the given roles, and emails
+    /// them an invitation code (valid for the policy's `invitation_ttl`).
+    pub async fn invite_user(
+        &self,
+        actor: &Actor,
+        input: InviteInput,
+    ) -> Result<Member, IdentityError> {
+        require(actor, Permission::UsersManage)?;
+        let mut errors = Vec::new();
+        let email = EmailAddress::parse(&input.email)
+            .map_err(|e| errors.push(field("email", e.to_string())))
+            .ok();
+        let full_name = parse_name("full_name", &input.full_name, &mut errors);
+        let roles = parse_assignment(&input.roles)
+            .map_err(|mut more| errors.append(&mut more))
+            .ok();
+        let (Some(email), Some(full_name), Some(roles)) = (email, full_name, roles) else {
+            return Err(IdentityError::Validation(errors));
+        };
+
+        let (_, account) = self
+            .store()
+            .profile(actor.account_id, actor.user_id)
+            .await?;
+        let now = self.now();
+        let user = User {
+            id: UserId::generate(),
+            account_id: actor.account_id,
+            email: email.clone(),
+            full_name,
+            created_at: now,
+        };
+        let code = invitation_code()?;
+        let invitation = NewInvitation {
+            user_id: user.id,
+            account_id: actor.account_id,
+            code_digest: code_digest(&code),
+            created_at: now,
+            expires_at: now + self.policy().invitation_ttl,
+        };
+        let message = OutgoingEmail {
+            to: email,
+            subject: format!("You are invited to {} on NudgeScribe", account.name),
+            body: format!(
+                "Hello {name},\n\nYou have been invited to join {account} on NudgeScribe.\n\
+                 To accept, set your password with this code (valid until {until}):\n\n\
+                 Code: {code}\n\nIf you did not expect this, ignore this email.\n",
+                name = user.full_name,
+                account = account.name,
+                until = invitation.expires_at.format("%Y-%m-%d %H:%M UTC"),
+            ),
+        };
+        let member = Member { user, roles };
+        match self
+            .store()
+            .create_invited_user(&member, &invitation, &message)
+            .await
+        {
+            Ok(()) => Ok(member),
+            Err(kernel::StoreError::Duplicate(_)) => Err(IdentityError::EmailTaken),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Accepts an invitation: the code must match, be unused and unexpired; the password
+    /// becomes the user's, and they are signed in.
+    pub async fn accept_invitation(
+        &self,
+        input: AcceptInput,
+    ) -> Result<LoginOutcome, IdentityError> {
+        let mut errors = Vec::new();
+        let email = EmailAddress::parse(&input.email)
+            .map_err(|e| errors.push(field("email", e.to_string())))
+            .ok();
+        let password = Password::parse(input.password)
+            .map_err(|e| errors.push(field("password", e)))
+            .ok();
+        if input.code.trim().is_empty() {
+            errors.push(field("code", "must not be empty".into()));
+        }
+        let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
+            return Err(IdentityError::Validation(errors));
+        };
+
+        let now = self.now();
+        let pending = self.store().invitation(&email).await?;
+        let Some(pending) = pending.filter(|p| {
+            !p.accepted
+                && p.expires_at > now
+                && constant_time_eq(&code_digest(&input.code), &p.code_digest)
+        }) else {
+            return Err(IdentityError::InvalidInvitation);
+        };
+        let hash = self
+            .hasher()
+            .hash(password.expose())
+            .await
+            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+        let user = pending.user;
+        if !self
+            .store()
+            .accept_invitation(user.account_id, user.id, &hash, now)
+            .await?
+        {
+            return Err(IdentityError::InvalidInvitation);
+        }
+        let event = AuthEvent::new(
+            AuthEventKind::LoginSucceeded,
+            now,
+            Some((user.account_id, user.id)),
+            true,
+        )
+        .from_ip(input.ip)
+        .because("invitation accepted");
+        let tokens = self
+            .tokens()
+            .start_session(
+                SessionKind::Login,
+                user.account_id,
+                user.id,
+                PermissionSet::all(),
+                None,
+                event,
+            )
+            .await?;
+        Ok(LoginOutcome { tokens, user })
+    }
+}

@@ -1,0 +1,204 @@
+//! The outbox: a message enqueued with its change is delivered at least once, retried with
+//! backoff, redelivered when its worker died mid-delivery, and never again once delivered.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{SubsecRound as _, Utc};
+use identity::models::{Member, NewInvitation};
+use identity::ports::IdentityStore;
+use kernel::{EmailAddress, MailError, Mailer, OutgoingEmail, Roles, UserId};
+use postgres::{OutboxSettings, OutboxWorker, PgIdentityStore};
+use support::{TestResult, database, new_account, signup_event};
+use uuid::Uuid;
+
+/// Records what it is asked to send; fails the first `fail_first` attempts (temporarily), or
+/// hangs forever (a worker that dies mid-delivery).
+#[derive(Default)]
+struct FakeMailer {
+    sent: Mutex<Vec<Uuid>>,
+    fail_first: Mutex<u32>,
+    hang: bool,
+}
+
+#[async_trait]
+impl Mailer for FakeMailer {
+    async fn send(&self, id: Uuid, _email: &OutgoingEmail) -> Result<(), MailError> {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        let mut fail = self
+            .fail_first
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *fail > 0 {
+            *fail -= 1;
+            return Err(MailError {
+                message: "451 try again later".into(),
+                permanent: false,
+            });
+        }
+        self.sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(id);
+        Ok(())
+    }
+}
+
+impl FakeMailer {
+    fn sent(&self) -> Vec<Uuid> {
+        self.sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+fn quick() -> OutboxSettings {
+    OutboxSettings {
+        claim_for: Duration::from_millis(300),
+        max_attempts: 5,
+        base_backoff: Duration::ZERO,
+        poll_every: Duration::from_millis(50),
+        batch: 10,
+    }
+}
+
+async fn enqueue_invitation(
+    store: &PgIdentityStore,
+    account: &identity::models::NewAccount,
+) -> TestResult {
+    let now = Utc::now().trunc_subsecs(6);
+    let user = identity::User {
+        id: UserId::generate(),
+        account_id: account.account.id,
+        email: EmailAddress::parse("bob@example.com")?,
+        full_name: "Bob".into(),
+        created_at: now,
+    };
+    let invitation = NewInvitation {
+        user_id: user.id,
+        account_id: account.account.id,
+        code_digest: [1; 32],
+        created_at: now,
+        expires_at: now + chrono::Duration::days(7),
+    };
+    let email = OutgoingEmail {
+        to: user.email.clone(),
+        subject: "Invitation".into(),
+        body: "Code: 1234".into(),
+    };
+    store
+        .create_invited_user(
+            &Member {
+                user,
+                roles: Roles::default(),
+            },
+            &invitation,
+            &email,
+        )
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_message_is_delivered_once_and_its_body_dropped() -> TestResult {
+    let (_database, db) = database().await?;
+    let store = PgIdentityStore::new(db.clone(), Default::default());
+    let account = new_account("ada@example.com");
+    store
+        .create_account(&account, &signup_event(&account))
+        .await?;
+    enqueue_invitation(&store, &account).await?;
+
+    let mailer = Arc::new(FakeMailer::default());
+    let worker = OutboxWorker::new(db.clone(), mailer.clone(), quick());
+    assert_eq!(worker.deliver_due().await?, 1);
+    assert_eq!(
+        worker.deliver_due().await?,
+        0,
+        "nothing is sent twice once delivered"
+    );
+    assert_eq!(mailer.sent().len(), 1);
+
+    let mut tx = db.system().await?;
+    let body: String = diesel_async::RunQueryDsl::get_result(
+        diesel::QueryDsl::select(
+            postgres::schema::email_outbox::table,
+            postgres::schema::email_outbox::body,
+        ),
+        tx.conn(),
+    )
+    .await?;
+    tx.commit().await?;
+    assert!(body.is_empty(), "the code does not linger after delivery");
+    Ok(())
+}
+
+#[tokio::test]
+async fn temporary_failures_are_retried() -> TestResult {
+    let (_database, db) = database().await?;
+    let store = PgIdentityStore::new(db.clone(), Default::default());
+    let account = new_account("ada@example.com");
+    store
+        .create_account(&account, &signup_event(&account))
+        .await?;
+    enqueue_invitation(&store, &account).await?;
+
+    let mailer = Arc::new(FakeMailer {
+        fail_first: Mutex::new(2),
+        ..FakeMailer::default()
+    });
+    let worker = OutboxWorker::new(db.clone(), mailer.clone(), quick());
+    assert_eq!(worker.deliver_due().await?, 0);
+    assert_eq!(worker.deliver_due().await?, 0);
+    assert_eq!(
+        worker.deliver_due().await?,
+        1,
+        "the third attempt gets through"
+    );
+    assert_eq!(mailer.sent().len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_delivery_is_taken_over_after_its_claim_lapses() -> TestResult {
+    let (_database, db) = database().await?;
+    let store = PgIdentityStore::new(db.clone(), Default::default());
+    let account = new_account("ada@example.com");
+    store
+        .create_account(&account, &signup_event(&account))
+        .await?;
+    enqueue_invitation(&store, &account).await?;
+
+    // The first worker claims the message and dies while talking to the SMTP server.
+    let stuck = OutboxWorker::new(
+        db.clone(),
+        Arc::new(FakeMailer {
+            hang: true,
+            ..FakeMailer::default()
+        }),
+        quick(),
+    );
+    let dying = tokio::spawn(async move { stuck.deliver_due().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    dying.abort();
+
+    // A restarted worker leaves it alone while the claim holds, then delivers it once.
+    let mailer = Arc::new(FakeMailer::default());
+    let restarted = OutboxWorker::new(db.clone(), mailer.clone(), quick());
+    assert_eq!(
+        restarted.deliver_due().await?,
+        0,
+        "still claimed by the dead worker"
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(restarted.deliver_due().await?, 1);
+    assert_eq!(restarted.deliver_due().await?, 0);
+    assert_eq!(mailer.sent().len(), 1);
+    Ok(())
+}

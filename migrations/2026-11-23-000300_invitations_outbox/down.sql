@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS email_outbox;
+DROP TABLE IF EXISTS invitations;
