@@ -1,0 +1,324 @@
+//! The permission matrix: every role (and none, and no token) × every protected endpoint, with
+//! the status each must get — from one table. Every operation of the OpenAPI document must
+//! have a row here or be listed as public, so a new endpoint without a row fails this test.
+
+use std::collections::BTreeSet;
+
+use nudgescribe_e2e::smtp::{SmtpSink, code_in};
+use nudgescribe_e2e::{Error, TestApp, TestResult, spawn_app_with};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Operations anyone may call (their own credentials are checked in their own tests).
+const PUBLIC: &[(&str, &str)] = &[
+    ("post", "/v1/signup"),
+    ("post", "/v1/auth/login"),
+    ("post", "/v1/invitations/accept"),
+    ("post", "/v1/auth"),
+    ("get", "/v1/auth"),
+    ("trace", "/v1/auth"),
+    ("post", "/v1/auth/refresh"),
+    ("get", "/v1/auth/token"),
+    ("get", "/.well-known/jwks.json"),
+    ("get", "/health/live"),
+    ("get", "/health/ready"),
+    ("get", "/metrics"),
+];
+
+/// Who calls: account roles, and a workspace role on the default workspace.
+const CALLERS: &[(&str, &[&str], Option<&str>)] = &[
+    ("owner", &[], None),
+    ("admin", &["admin"], None),
+    ("developer", &["developer"], None),
+    ("member", &["member"], None),
+    ("viewer", &["member"], Some("viewer")),
+    ("no role", &[], None),
+];
+
+/// (method, OpenAPI path, concrete path, body, expected status per caller in CALLERS order,
+/// then without a token). `{ws}` is the default workspace, `{target}` a member to change,
+/// `{nobody}` an id that exists nowhere.
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    [u16; 7],
+);
+const MATRIX: &[Row] = &[
+    (
+        "get",
+        "/v1/me",
+        "/v1/me",
+        None,
+        [200, 200, 200, 200, 200, 200, 401],
+    ),
+    (
+        "get",
+        "/v1/users",
+        "/v1/users",
+        None,
+        [200, 200, 200, 403, 403, 403, 401],
+    ),
+    (
+        "post",
+        "/v1/users",
+        "/v1/users",
+        Some(r#"{"email": "{fresh}", "full_name": "New"}"#),
+        [201, 201, 403, 403, 403, 403, 401],
+    ),
+    (
+        "put",
+        "/v1/users/{user_id}/roles",
+        "/v1/users/{target}/roles",
+        Some(r#"{"account_roles": ["member"]}"#),
+        [200, 200, 403, 403, 403, 403, 401],
+    ),
+    (
+        "delete",
+        "/v1/users/{user_id}",
+        "/v1/users/{nobody}",
+        None,
+        [404, 404, 403, 403, 403, 403, 401],
+    ),
+    (
+        "get",
+        "/v1/workspaces",
+        "/v1/workspaces",
+        None,
+        [200, 200, 200, 200, 200, 200, 401],
+    ),
+    (
+        "post",
+        "/v1/workspaces",
+        "/v1/workspaces",
+        Some(r#"{"name": "Another"}"#),
+        [201, 201, 403, 403, 403, 403, 401],
+    ),
+    (
+        "get",
+        "/v1/workspaces/{workspace_id}",
+        "/v1/workspaces/{ws}",
+        None,
+        [200, 200, 404, 404, 200, 404, 401],
+    ),
+    (
+        "patch",
+        "/v1/workspaces/{workspace_id}",
+        "/v1/workspaces/{ws}",
+        Some(r#"{"name": "Default"}"#),
+        [200, 200, 403, 403, 403, 403, 401],
+    ),
+    (
+        "delete",
+        "/v1/workspaces/{workspace_id}",
+        "/v1/workspaces/{nobody}",
+        None,
+        [404, 404, 403, 403, 403, 403, 401],
+    ),
+    (
+        "post",
+        "/v1/auth/keys",
+        "/v1/auth/keys",
+        Some(r#"{"name": "k"}"#),
+        [403, 403, 201, 403, 403, 403, 401],
+    ),
+    (
+        "get",
+        "/v1/auth/keys",
+        "/v1/auth/keys",
+        None,
+        [200, 200, 200, 200, 200, 200, 401],
+    ),
+    (
+        "delete",
+        "/v1/auth/keys/{key_id}",
+        "/v1/auth/keys/{nobody}",
+        None,
+        [404, 404, 404, 404, 404, 404, 401],
+    ),
+    // Last: it ends the caller's session.
+    (
+        "post",
+        "/v1/auth/logout",
+        "/v1/auth/logout",
+        None,
+        [200, 200, 200, 200, 200, 200, 401],
+    ),
+];
+
+struct Fixture {
+    owner: String,
+    workspace: String,
+    target: String,
+}
+
+async fn invite_and_accept(
+    app: &TestApp,
+    sink: &SmtpSink,
+    owner: &str,
+    email: &str,
+    account_roles: &[&str],
+    workspace_roles: Value,
+) -> Result<(String, String), Error> {
+    let response = app
+        .client
+        .post(app.url("/v1/users"))
+        .bearer_auth(owner)
+        .json(&json!({"email": email, "full_name": "Caller", "account_roles": account_roles, "workspace_roles": workspace_roles}))
+        .send()
+        .await?;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "{}",
+        response.text().await?
+    );
+    let member: Value = response.json().await?;
+    let message = sink
+        .wait_for(&format!("To: {email}"))
+        .await
+        .ok_or("invitation email")?;
+    let code = code_in(&message).ok_or("code")?;
+    let tokens: Value = app
+        .post_json(
+            "/v1/invitations/accept",
+            &json!({"email": email, "code": code, "password": "caller password"}),
+        )
+        .await?
+        .json()
+        .await?;
+    Ok((
+        tokens["access_token"].as_str().ok_or("token")?.to_owned(),
+        member["id"].as_str().ok_or("id")?.to_owned(),
+    ))
+}
+
+async fn fixture(app: &TestApp, sink: &SmtpSink) -> Result<(Fixture, Vec<Option<String>>), Error> {
+    let signed = app.signup("owner@example.com").await?;
+    let owner_tokens = app.login("owner@example.com", &signed.password).await?;
+    let owner = owner_tokens["access_token"]
+        .as_str()
+        .ok_or("token")?
+        .to_owned();
+    let workspace = signed.body["workspace"]["id"]
+        .as_str()
+        .ok_or("ws")?
+        .to_owned();
+    let (_, target) = invite_and_accept(
+        app,
+        sink,
+        &owner,
+        "target@example.com",
+        &["member"],
+        json!([]),
+    )
+    .await?;
+    let mut tokens = Vec::new();
+    for (i, (name, roles, workspace_role)) in CALLERS.iter().enumerate() {
+        if *name == "owner" {
+            // Its own login, so that the row for logout does not end the owner's fixture token.
+            let login = app.login("owner@example.com", &signed.password).await?;
+            tokens.push(login["access_token"].as_str().map(str::to_owned));
+            continue;
+        }
+        let workspace_roles = match workspace_role {
+            Some(role) => json!([{"workspace_id": workspace, "role": role}]),
+            None => json!([]),
+        };
+        let (token, _) = invite_and_accept(
+            app,
+            sink,
+            &owner,
+            &format!("caller{i}@example.com"),
+            roles,
+            workspace_roles,
+        )
+        .await?;
+        tokens.push(Some(token));
+    }
+    tokens.push(None);
+    Ok((
+        Fixture {
+            owner,
+            workspace,
+            target,
+        },
+        tokens,
+    ))
+}
+
+#[tokio::test]
+async fn every_role_gets_exactly_its_permissions_on_every_endpoint() -> TestResult {
+    let (sink, url) = SmtpSink::start().await?;
+    let app = spawn_app_with(|settings| settings.email.smtp_url = Some(url)).await?;
+
+    // Every operation of the OpenAPI document has a row, or is public.
+    let doc: Value = app
+        .client
+        .get(app.url("/v1/openapi.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().ok_or("paths")? {
+        for method in item.as_object().ok_or("operations")?.keys() {
+            documented.insert((method.clone(), path.clone()));
+        }
+    }
+    let covered: BTreeSet<(String, String)> = MATRIX
+        .iter()
+        .map(|row| (row.0.to_owned(), row.1.to_owned()))
+        .chain(
+            PUBLIC
+                .iter()
+                .map(|(m, p)| ((*m).to_owned(), (*p).to_owned())),
+        )
+        .collect();
+    let missing: Vec<_> = documented.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "endpoints without a permission row: {missing:?}"
+    );
+
+    let (fixture, tokens) = fixture(&app, &sink).await?;
+    let nobody = uuid::Uuid::now_v7().to_string();
+    let mut mismatches = Vec::new();
+    let mut fresh = 0;
+    for (method, _, path, body, expected) in MATRIX {
+        for (caller, token) in tokens.iter().enumerate() {
+            fresh += 1;
+            let path = path
+                .replace("{ws}", &fixture.workspace)
+                .replace("{target}", &fixture.target)
+                .replace("{nobody}", &nobody);
+            let method = Method::from_bytes(method.to_uppercase().as_bytes())?;
+            let mut request = app.client.request(method.clone(), app.url(&path));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                let body = body.replace("{fresh}", &format!("fresh{fresh}@example.com"));
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body);
+            }
+            let status = request.send().await?.status();
+            let want = expected[caller];
+            if status.as_u16() != want {
+                let who = CALLERS.get(caller).map_or("no token", |c| c.0);
+                mismatches.push(format!(
+                    "{method} {path} as {who}: got {status}, want {want}"
+                ));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    // The owner's fixture token was never used for a logout.
+    assert_eq!(
+        app.get_authed("/v1/me", &fixture.owner).await?.status(),
+        StatusCode::OK
+    );
+    Ok(())
+}
