@@ -166,3 +166,119 @@ async fn invitations_need_users_manage_and_a_free_email() -> TestResult {
     .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn removing_a_user_ends_their_sessions_and_a_role_change_applies_at_once() -> TestResult {
+    let (app, sink) = app_with_smtp(3600).await?;
+    let token = owner_token(&app).await?;
+    let created = app
+        .client
+        .post(app.url("/v1/users"))
+        .bearer_auth(&token)
+        .json(&json!({"email": "bob@example.com", "full_name": "Bob", "account_roles": ["member"]}))
+        .send()
+        .await?;
+    let bob: Value = created.json().await?;
+    let bob_id = bob["id"].as_str().ok_or("id")?.to_owned();
+    let email = sink.wait_for("bob@example.com").await.ok_or("email")?;
+    let accepted: Value = accept(&app, "bob@example.com", &code_in(&email).ok_or("code")?)
+        .await?
+        .json()
+        .await?;
+    let bob_token = accepted["access_token"].as_str().ok_or("token")?.to_owned();
+
+    // A member may not create workspaces; made admin, the same token may, at once.
+    let create = |t: String| {
+        app.client
+            .post(app.url("/v1/workspaces"))
+            .bearer_auth(t)
+            .json(&json!({"name": "Bob's"}))
+            .send()
+    };
+    expect_error(
+        create(bob_token.clone()).await?,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await?;
+    app.set_account_roles(&token, &bob_id, &["admin"]).await?;
+    assert_eq!(
+        create(bob_token.clone()).await?.status(),
+        StatusCode::CREATED
+    );
+
+    let removed = app
+        .client
+        .delete(app.url(&format!("/v1/users/{bob_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let after = app.get_authed("/v1/me", &bob_token).await?;
+    expect_error(after, StatusCode::UNAUTHORIZED, "unauthenticated").await?;
+    let refresh = app
+        .post_json(
+            "/v1/auth/refresh",
+            &json!({"refresh_token": accepted["refresh_token"]}),
+        )
+        .await?;
+    expect_error(refresh, StatusCode::UNAUTHORIZED, "unauthenticated").await?;
+    let login = app
+        .post_json(
+            "/v1/auth/login",
+            &json!({"email": "bob@example.com", "password": "bobs own password"}),
+        )
+        .await?;
+    expect_error(login, StatusCode::UNAUTHORIZED, "invalid_credentials").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_removed_users_api_key_stops_at_exchange_and_refresh() -> TestResult {
+    let (app, sink) = app_with_smtp(3600).await?;
+    let token = owner_token(&app).await?;
+    let bob: Value = invite(&app, &token, "bob@example.com")
+        .await?
+        .json()
+        .await?;
+    let email = sink.wait_for("bob@example.com").await.ok_or("email")?;
+    let accepted: Value = accept(&app, "bob@example.com", &code_in(&email).ok_or("code")?)
+        .await?
+        .json()
+        .await?;
+    let bob_token = accepted["access_token"].as_str().ok_or("token")?;
+    let (_, key) = app.create_key(bob_token, json!({"name": "bob's"})).await?;
+    let exchanged: Value = app.exchange(&key, None).await?.json().await?;
+
+    let removed = app
+        .client
+        .delete(app.url(&format!(
+            "/v1/users/{}",
+            bob["id"].as_str().unwrap_or_default()
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    expect_error(
+        app.exchange(&key, None).await?,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await?;
+    let refresh = app
+        .post_json(
+            "/v1/auth/refresh",
+            &json!({"refresh_token": exchanged["refresh_token"]}),
+        )
+        .await?;
+    expect_error(refresh, StatusCode::UNAUTHORIZED, "unauthenticated").await?;
+    let access = app
+        .get_authed(
+            "/v1/me",
+            exchanged["access_token"].as_str().unwrap_or_default(),
+        )
+        .await?;
+    expect_error(access, StatusCode::UNAUTHORIZED, "unauthenticated").await?;
+    Ok(())
+}
