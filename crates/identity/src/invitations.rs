@@ -2,10 +2,7 @@
 //! the outbox; accepting sets the password and signs the user in.
 
 use kernel::seal::{constant_time_eq, random_bytes, sha256};
-use kernel::{
-    Actor, AuthEvent, AuthEventKind, EmailAddress, OutgoingEmail, Permission, PermissionSet, UserId,
-};
-use tokens::SessionKind;
+use kernel::{Actor, EmailAddress, OutgoingEmail, Permission, UserId};
 
 use crate::error::IdentityError;
 use crate::models::{
@@ -130,25 +127,7 @@ impl IdentityService {
         {
             return Err(IdentityError::InvalidInvitation);
         }
-        let event = AuthEvent::new(
-            AuthEventKind::LoginSucceeded,
-            now,
-            Some((user.account_id, user.id)),
-            true,
-        )
-        .from_ip(input.ip)
-        .because("invitation accepted");
-        let tokens = self
-            .tokens()
-            .start_session(
-                SessionKind::Login,
-                user.account_id,
-                user.id,
-                PermissionSet::all(),
-                None,
-                event,
-            )
-            .await?;
-        Ok(LoginOutcome { tokens, user })
+        self.sign_in(user, input.ip, Some("invitation accepted"))
+            .await
     }
 }

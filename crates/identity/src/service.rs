@@ -168,13 +168,24 @@ impl IdentityService {
             }
         };
 
-        let event = AuthEvent::new(
+        self.sign_in(user, input.ip, None).await
+    }
+
+    /// Starts a login session for a user whose credentials were just proven, and audits it.
+    pub(crate) async fn sign_in(
+        &self,
+        user: User,
+        ip: Option<std::net::IpAddr>,
+        how: Option<&'static str>,
+    ) -> Result<LoginOutcome, IdentityError> {
+        let mut event = AuthEvent::new(
             AuthEventKind::LoginSucceeded,
             self.clock.now(),
             Some((user.account_id, user.id)),
             true,
         )
-        .from_ip(input.ip);
+        .from_ip(ip);
+        event.reason = how;
         let tokens = self
             .tokens
             .start_session(
@@ -227,10 +238,6 @@ impl IdentityService {
 
     pub(crate) fn hasher(&self) -> &dyn PasswordHasher {
         self.hasher.as_ref()
-    }
-
-    pub(crate) fn tokens(&self) -> &TokenService {
-        &self.tokens
     }
 
     pub(crate) fn policy(&self) -> &IdentityPolicy {
