@@ -66,6 +66,8 @@ async fn the_openapi_document_lists_every_endpoint() -> TestResult {
         ("/v1/users/{user_id}", "delete"),
         ("/v1/users", "post"),
         ("/v1/invitations/accept", "post"),
+        ("/v1/me/password", "post"),
+        ("/v1/audit-events", "get"),
         ("/v1/workspaces", "get"),
         ("/v1/workspaces", "post"),
         ("/v1/workspaces/{workspace_id}", "get"),

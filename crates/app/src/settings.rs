@@ -53,6 +53,10 @@ pub struct AuthSettings {
     pub leeway_secs: i64,
     /// How long an invitation code stays valid.
     pub invitation_ttl_secs: i64,
+    /// Consecutive failed sign-ins that lock an account ...
+    pub max_failed_signins: i32,
+    /// ... for this many seconds.
+    pub lockout_secs: i64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -70,6 +74,8 @@ pub struct RateLimitSettings {
     pub client_auth_per_key_per_minute: u32,
     /// The same, per client IP.
     pub client_auth_per_ip_per_minute: u32,
+    /// `POST /v1/auth/login` attempts per client IP.
+    pub signin_per_ip_per_minute: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -120,6 +126,9 @@ impl Settings {
             .set_default("auth.refresh_overlap_secs", 0)?
             .set_default("auth.leeway_secs", 30)?
             .set_default("auth.invitation_ttl_secs", 7 * 24 * 3600)?
+            .set_default("auth.max_failed_signins", 5)?
+            .set_default("auth.lockout_secs", 15 * 60)?
+            .set_default("rate_limits.signin_per_ip_per_minute", 5)?
             .set_default("email.from", "NudgeScribe <no-reply@nudgescribe.localhost>")?
             .set_default("rate_limits.client_auth_per_key_per_minute", 300)?
             .set_default("rate_limits.client_auth_per_ip_per_minute", 600)?
@@ -173,8 +182,13 @@ impl Settings {
         if !(0..=300).contains(&self.auth.leeway_secs) {
             problems.push("auth.leeway_secs must be between 0 and 300".to_owned());
         }
+        if self.auth.max_failed_signins < 1 || self.auth.lockout_secs < 1 {
+            problems
+                .push("auth.max_failed_signins and auth.lockout_secs must be positive".to_owned());
+        }
         if self.rate_limits.client_auth_per_key_per_minute == 0
             || self.rate_limits.client_auth_per_ip_per_minute == 0
+            || self.rate_limits.signin_per_ip_per_minute == 0
         {
             problems.push("rate limits must be at least 1 per minute".to_owned());
         }

@@ -181,7 +181,7 @@ impl Application {
             issuer,
             Arc::new(PgSessionStore::new(db.clone(), session_cache.clone())),
             Arc::new(PgApiKeyStore::new(db.clone(), session_cache.clone())),
-            limiter,
+            limiter.clone(),
             clock.clone(),
             TokenPolicy {
                 access_ttl: TimeDelta::seconds(auth.access_ttl_secs),
@@ -197,9 +197,13 @@ impl Application {
             Arc::new(PgIdentityStore::new(db.clone(), session_cache.clone())),
             Arc::new(hasher),
             tokens.clone(),
+            limiter,
             clock,
             IdentityPolicy {
                 invitation_ttl: TimeDelta::seconds(auth.invitation_ttl_secs),
+                signin_per_ip: RateLimit::per_minute(limits.signin_per_ip_per_minute),
+                max_failed_signins: auth.max_failed_signins,
+                lockout: TimeDelta::seconds(auth.lockout_secs),
             },
         ));
         let mailer: Arc<dyn Mailer> = match &settings.email.smtp_url {

@@ -83,6 +83,8 @@ pub fn build_app(
         .service(routes::identity::signup)
         .service(routes::identity::login)
         .service(routes::identity::me)
+        .service(routes::account::change_password)
+        .service(routes::account::audit_events)
         .service(routes::users::list)
         .service(routes::users::assign_roles)
         .service(routes::users::remove)

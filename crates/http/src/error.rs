@@ -182,6 +182,9 @@ impl From<IdentityError> for ApiError {
             IdentityError::NotFound => Self::NotFound("not found"),
             IdentityError::Forbidden(why) => Self::ForbiddenBecause(why),
             IdentityError::Conflict(why) => Self::Conflict(why),
+            IdentityError::RateLimited { retry_after_secs } => {
+                Self::RateLimited { retry_after_secs }
+            }
             IdentityError::InvalidInvitation => {
                 Self::BadRequest("the invitation code is invalid, used or expired".into())
             }

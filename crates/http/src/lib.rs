@@ -9,6 +9,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod error;
 pub mod observe;
+pub mod paging;
 pub mod routes;
 pub mod state;
 pub mod wire;

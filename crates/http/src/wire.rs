@@ -355,3 +355,48 @@ pub struct HealthBody {
     #[schema(example = "ok")]
     pub status: &'static str,
 }
+
+/// `POST /v1/me/password`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    /// 8 to 72 bytes.
+    pub new_password: String,
+}
+
+/// One event of the audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventBody {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    #[schema(example = "login_failed")]
+    pub event: String,
+    pub user_id: Option<Uuid>,
+    /// The API key involved, by id.
+    pub client_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub country: Option<String>,
+    pub success: bool,
+    /// Why, and the user's failure counters at the time.
+    pub detail: serde_json::Value,
+}
+
+impl From<identity::models::AuditRecord> for AuditEventBody {
+    fn from(record: identity::models::AuditRecord) -> Self {
+        Self {
+            id: record.id,
+            at: record.at,
+            event: record.event,
+            user_id: record.user_id.map(|u| u.as_uuid()),
+            client_id: record.client_id,
+            ip: record.ip.map(|ip| ip.to_string()),
+            country: record.country,
+            success: record.success,
+            detail: serde_json::json!({
+                "reason": record.reason,
+                "failed_signin_attempts": record.failed_signin_attempts,
+                "failed_validation_attempts": record.failed_validation_attempts,
+            }),
+        }
+    }
+}

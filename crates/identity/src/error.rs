@@ -19,6 +19,9 @@ pub enum IdentityError {
     /// The invitation code is wrong, already used, or expired (deliberately not saying which).
     #[error("the invitation code is invalid, used or expired")]
     InvalidInvitation,
+    /// Too many attempts; try again after this many seconds.
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
     /// Signed in, but not allowed to do this.
     #[error("{0}")]
     Forbidden(&'static str),

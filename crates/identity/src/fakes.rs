@@ -11,7 +11,8 @@ use kernel::{
 use tokens::testing::MemoryTokenStore;
 
 use crate::models::{
-    Account, Credentials, Member, NewAccount, NewInvitation, PendingInvitation, User, Workspace,
+    Account, AuditQuery, AuditRecord, Credentials, FailedSignin, Member, NewAccount, NewInvitation,
+    Page, PendingInvitation, User, Workspace,
 };
 use crate::ports::{HashError, IdentityStore, PasswordHasher};
 
@@ -28,6 +29,8 @@ pub struct State {
     pub users: HashMap<UserId, (User, Option<String>, Roles)>,
     pub workspaces: HashMap<WorkspaceId, Workspace>,
     pub invitations: HashMap<UserId, (NewInvitation, bool)>,
+    /// user → (failed sign-ins, locked until)
+    pub failures: HashMap<UserId, (i32, Option<chrono::DateTime<chrono::Utc>>)>,
     pub outbox: Vec<OutgoingEmail>,
     pub events: Vec<AuthEvent>,
 }
@@ -91,14 +94,20 @@ impl IdentityStore for MemoryStore {
         &self,
         email: &EmailAddress,
     ) -> Result<Option<Credentials>, StoreError> {
-        Ok(self
-            .state()
+        let state = self.state();
+        Ok(state
             .users
             .values()
             .find(|(u, _, _)| &u.email == email)
-            .map(|(user, hash, _)| Credentials {
-                user: user.clone(),
-                password_hash: hash.clone(),
+            .map(|(user, hash, _)| {
+                let (failed, locked_until) =
+                    state.failures.get(&user.id).copied().unwrap_or((0, None));
+                Credentials {
+                    user: user.clone(),
+                    password_hash: hash.clone(),
+                    failed_signin_attempts: failed,
+                    locked_until,
+                }
             }))
     }
 
@@ -286,6 +295,63 @@ impl IdentityStore for MemoryStore {
             *hash = Some(password_hash.to_owned());
         }
         Ok(true)
+    }
+
+    async fn record_failed_signin(
+        &self,
+        _account: AccountId,
+        user: UserId,
+        now: chrono::DateTime<chrono::Utc>,
+        max_attempts: i32,
+        lockout: chrono::Duration,
+    ) -> Result<FailedSignin, StoreError> {
+        let mut state = self.state();
+        let entry = state.failures.entry(user).or_insert((0, None));
+        entry.0 += 1;
+        let attempts = entry.0;
+        let locked_until = (attempts >= max_attempts).then(|| now + lockout);
+        if locked_until.is_some() {
+            *entry = (0, locked_until);
+        }
+        Ok(FailedSignin {
+            attempts,
+            locked_until,
+        })
+    }
+
+    async fn clear_failed_signins(
+        &self,
+        _account: AccountId,
+        user: UserId,
+    ) -> Result<(), StoreError> {
+        self.state().failures.remove(&user);
+        Ok(())
+    }
+
+    async fn set_password(
+        &self,
+        _account: AccountId,
+        user: UserId,
+        password_hash: &str,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if let Some((_, hash, _)) = state.users.get_mut(&user) {
+            *hash = Some(password_hash.to_owned());
+        }
+        state.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn audit_events(
+        &self,
+        _account: AccountId,
+        _query: &AuditQuery,
+    ) -> Result<Page<AuditRecord>, StoreError> {
+        Ok(Page {
+            items: Vec::new(),
+            total_items: 0,
+        })
     }
 
     async fn profile(

@@ -129,6 +129,51 @@ pub struct LoginInput {
 pub struct Credentials {
     pub user: User,
     pub password_hash: Option<String>,
+    /// Consecutive failed sign-ins since the last success or lockout.
+    pub failed_signin_attempts: i32,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// The outcome of counting one more failed sign-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailedSignin {
+    pub attempts: i32,
+    /// Set when this failure locked the account.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// One line of the audit trail, as `GET /v1/audit-events` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: uuid::Uuid,
+    pub at: DateTime<Utc>,
+    pub event: String,
+    pub user_id: Option<UserId>,
+    pub client_id: Option<uuid::Uuid>,
+    pub ip: Option<IpAddr>,
+    pub country: Option<String>,
+    pub success: bool,
+    pub failed_signin_attempts: i32,
+    pub failed_validation_attempts: i32,
+    pub reason: Option<String>,
+}
+
+/// Which audit events to list: newest first, filtered, one page.
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    pub event: Option<String>,
+    pub user_id: Option<UserId>,
+    /// Keyset position: events strictly older than this (time, id).
+    pub before: Option<(DateTime<Utc>, uuid::Uuid)>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// A page of results with the total count of the query.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total_items: i64,
 }
 
 #[derive(Clone, Debug)]

@@ -8,7 +8,8 @@ use kernel::{
 };
 
 use crate::models::{
-    Account, Credentials, Member, NewAccount, NewInvitation, PendingInvitation, User, Workspace,
+    Account, AuditQuery, AuditRecord, Credentials, FailedSignin, Member, NewAccount, NewInvitation,
+    Page, PendingInvitation, User, Workspace,
 };
 
 #[async_trait]
@@ -93,6 +94,40 @@ pub trait IdentityStore: Send + Sync + 'static {
         password_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
+    /// Counts a failed sign-in; at `max_attempts` consecutive failures the account is locked
+    /// until `now + lockout` (and the count starts again). Atomic across instances.
+    async fn record_failed_signin(
+        &self,
+        account: AccountId,
+        user: UserId,
+        now: DateTime<Utc>,
+        max_attempts: i32,
+        lockout: chrono::Duration,
+    ) -> Result<FailedSignin, StoreError>;
+
+    /// Clears the failed-sign-in count and any lock, after a successful sign-in.
+    async fn clear_failed_signins(
+        &self,
+        account: AccountId,
+        user: UserId,
+    ) -> Result<(), StoreError>;
+
+    /// Replaces the user's password hash.
+    async fn set_password(
+        &self,
+        account: AccountId,
+        user: UserId,
+        password_hash: &str,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError>;
+
+    /// The account's audit trail, newest first.
+    async fn audit_events(
+        &self,
+        account: AccountId,
+        query: &AuditQuery,
+    ) -> Result<Page<AuditRecord>, StoreError>;
 
     /// The user and their account. MUST return `NotFound` for a user outside `account`.
     async fn profile(

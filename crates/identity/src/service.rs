@@ -4,14 +4,15 @@ use std::sync::{Arc, OnceLock};
 
 use kernel::{
     AccountId, AccountRole, Actor, AuthEvent, AuthEventKind, Clock, EmailAddress, Permission,
-    PermissionSet, Roles, UserId, WorkspaceId, WorkspaceRole,
+    PermissionSet, RateLimit, RateLimiter, Roles, UserId, Verdict, WorkspaceId, WorkspaceRole,
 };
 use tokens::{SessionKind, TokenService};
 
 use crate::error::{FieldError, IdentityError};
 use crate::models::{
-    Account, LoginInput, LoginOutcome, Member, NewAccount, Password, Profile, RoleAssignment,
-    SignupInput, SignupOutcome, User, Workspace, parse_name,
+    Account, AuditQuery, AuditRecord, Credentials, LoginInput, LoginOutcome, Member, NewAccount,
+    Page, Password, Profile, RoleAssignment, SignupInput, SignupOutcome, User, Workspace,
+    parse_name,
 };
 use crate::ports::{IdentityStore, PasswordHasher};
 
@@ -23,12 +24,21 @@ const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
 #[derive(Clone, Debug)]
 pub struct IdentityPolicy {
     pub invitation_ttl: chrono::Duration,
+    /// Sign-in attempts per client IP, across every instance.
+    pub signin_per_ip: RateLimit,
+    /// Consecutive failed sign-ins that lock an account ...
+    pub max_failed_signins: i32,
+    /// ... for this long.
+    pub lockout: chrono::Duration,
 }
 
 impl Default for IdentityPolicy {
     fn default() -> Self {
         Self {
             invitation_ttl: chrono::Duration::days(7),
+            signin_per_ip: RateLimit::per_minute(5),
+            max_failed_signins: 5,
+            lockout: chrono::Duration::minutes(15),
         }
     }
 }
@@ -37,6 +47,7 @@ pub struct IdentityService {
     store: Arc<dyn IdentityStore>,
     hasher: Arc<dyn PasswordHasher>,
     tokens: Arc<TokenService>,
+    limiter: Arc<dyn RateLimiter>,
     clock: Arc<dyn Clock>,
     /// A hash to verify against when the email is unknown, so that both failures take as long.
     decoy_hash: OnceLock<String>,
@@ -48,6 +59,7 @@ impl IdentityService {
         store: Arc<dyn IdentityStore>,
         hasher: Arc<dyn PasswordHasher>,
         tokens: Arc<TokenService>,
+        limiter: Arc<dyn RateLimiter>,
         clock: Arc<dyn Clock>,
         policy: IdentityPolicy,
     ) -> Self {
@@ -55,6 +67,7 @@ impl IdentityService {
             store,
             hasher,
             tokens,
+            limiter,
             clock,
             decoy_hash: OnceLock::new(),
             policy,
@@ -138,37 +151,173 @@ impl IdentityService {
             return Err(IdentityError::Validation(errors));
         };
 
+        if let Some(ip) = input.ip {
+            let bucket = format!("signin:ip:{ip}");
+            if let Verdict::Limited { retry_after_secs } = self
+                .limiter
+                .hit(&bucket, self.policy.signin_per_ip, self.clock.now())
+                .await?
+            {
+                return Err(IdentityError::RateLimited { retry_after_secs });
+            }
+        }
         let credentials = self.store.find_credentials(&email).await?;
         let hash = match credentials.as_ref().and_then(|c| c.password_hash.clone()) {
             Some(hash) => hash,
             None => self.decoy_hash().await?,
         };
-        let matches = input.password.len() <= MAX_LOGIN_PASSWORD_BYTES
-            && self
-                .hasher
-                .verify(&input.password, &hash)
-                .await
-                .map_err(|e| IdentityError::Internal(e.to_string()))?;
+        let matches = self.password_matches(&input.password, &hash).await?;
 
-        let user = match credentials {
-            Some(credentials) if matches && credentials.password_hash.is_some() => credentials.user,
+        let now = self.clock.now();
+        let locked = credentials
+            .as_ref()
+            .and_then(|c| c.locked_until)
+            .is_some_and(|until| until > now);
+        let credentials = match credentials {
+            Some(credentials) if matches && !locked && credentials.password_hash.is_some() => {
+                credentials
+            }
             known => {
-                let who = known.map(|c| (c.user.account_id, c.user.id));
-                let reason = if who.is_some() {
-                    "wrong password"
-                } else {
-                    "unknown email"
-                };
-                let event =
-                    AuthEvent::new(AuthEventKind::LoginFailed, self.clock.now(), who, false)
-                        .from_ip(input.ip)
-                        .because(reason);
-                self.store.record_event(&event).await?;
+                self.failed_signin(known, locked, input.ip).await?;
                 return Err(IdentityError::InvalidCredentials);
             }
         };
+        if credentials.failed_signin_attempts > 0 || credentials.locked_until.is_some() {
+            let user = &credentials.user;
+            self.store
+                .clear_failed_signins(user.account_id, user.id)
+                .await?;
+        }
+        self.sign_in(credentials.user, input.ip, None).await
+    }
 
-        self.sign_in(user, input.ip, None).await
+    /// Whether `candidate` is the password behind `hash` (hashing off the reactor).
+    async fn password_matches(&self, candidate: &str, hash: &str) -> Result<bool, IdentityError> {
+        if candidate.len() > MAX_LOGIN_PASSWORD_BYTES {
+            return Ok(false);
+        }
+        self.hasher
+            .verify(candidate, hash)
+            .await
+            .map_err(|e| IdentityError::Internal(e.to_string()))
+    }
+
+    /// Audits a failed sign-in and, for a known user, counts it towards a lockout. Answers
+    /// nothing: every failure looks the same to the caller.
+    async fn failed_signin(
+        &self,
+        known: Option<Credentials>,
+        locked: bool,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<(), IdentityError> {
+        let now = self.clock.now();
+        let Some(credentials) = known else {
+            let event = AuthEvent::new(AuthEventKind::LoginFailed, now, None, false)
+                .from_ip(ip)
+                .because("unknown email");
+            return Ok(self.store.record_event(&event).await?);
+        };
+        let user = &credentials.user;
+        let who = Some((user.account_id, user.id));
+        if locked {
+            let mut event = AuthEvent::new(AuthEventKind::LoginFailed, now, who, false)
+                .from_ip(ip)
+                .because("account locked");
+            event.failed_signin_attempts = credentials.failed_signin_attempts;
+            return Ok(self.store.record_event(&event).await?);
+        }
+        let counted = self
+            .store
+            .record_failed_signin(
+                user.account_id,
+                user.id,
+                now,
+                self.policy.max_failed_signins,
+                self.policy.lockout,
+            )
+            .await?;
+        let reason = if credentials.password_hash.is_some() {
+            "wrong password"
+        } else {
+            "invitation not accepted"
+        };
+        let mut event = AuthEvent::new(AuthEventKind::LoginFailed, now, who, false)
+            .from_ip(ip)
+            .because(reason);
+        event.failed_signin_attempts = counted.attempts;
+        self.store.record_event(&event).await?;
+        if counted.locked_until.is_some() {
+            let mut event = AuthEvent::new(AuthEventKind::AccountLocked, now, who, false)
+                .from_ip(ip)
+                .because("too many failed sign-ins");
+            event.failed_signin_attempts = self.policy.max_failed_signins;
+            self.store.record_event(&event).await?;
+        }
+        Ok(())
+    }
+
+    /// Changes the caller's password; every other session of theirs is revoked.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new: String,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<(), IdentityError> {
+        let new = Password::parse(new)
+            .map_err(|e| IdentityError::Validation(vec![field("new_password", e)]))?;
+        let (user, _) = self.store.profile(actor.account_id, actor.user_id).await?;
+        let stored = self
+            .store
+            .find_credentials(&user.email)
+            .await?
+            .and_then(|c| c.password_hash)
+            .ok_or(IdentityError::NotFound)?;
+        if !self.password_matches(current, &stored).await? {
+            return Err(IdentityError::Validation(vec![field(
+                "current_password",
+                "is not your current password".into(),
+            )]));
+        }
+        let hash = self
+            .hasher
+            .hash(new.expose())
+            .await
+            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+        let event = AuthEvent::new(
+            AuthEventKind::PasswordChanged,
+            self.clock.now(),
+            Some((actor.account_id, actor.user_id)),
+            true,
+        )
+        .from_ip(ip);
+        self.store
+            .set_password(actor.account_id, actor.user_id, &hash, &event)
+            .await?;
+        self.tokens
+            .revoke_other_sessions(actor, "password changed")
+            .await?;
+        Ok(())
+    }
+
+    /// The account's audit trail (`audit:read`), newest first.
+    pub async fn audit_events(
+        &self,
+        actor: &Actor,
+        query: AuditQuery,
+    ) -> Result<Page<AuditRecord>, IdentityError> {
+        require(actor, Permission::AuditRead)?;
+        if let Some(event) = query
+            .event
+            .as_deref()
+            .filter(|e| AuthEventKind::parse(e).is_none())
+        {
+            return Err(IdentityError::Validation(vec![field(
+                "event",
+                format!("unknown event `{event}`"),
+            )]));
+        }
+        Ok(self.store.audit_events(actor.account_id, &query).await?)
     }
 
     /// Starts a login session for a user whose credentials were just proven, and audits it.
@@ -411,6 +560,7 @@ mod tests {
             store.clone(),
             Arc::new(PlainHasher),
             tokens.clone(),
+            Arc::new(MemoryRateLimiter::default()),
             clock.clone(),
             IdentityPolicy::default(),
         );
@@ -836,6 +986,113 @@ mod tests {
             .invite_user(&owner, invite("carl@example.com"))
             .await;
         assert!(matches!(refused, Err(IdentityError::Forbidden(_))));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn five_failures_lock_the_account_for_fifteen_minutes() -> Result<(), IdentityError> {
+        let h = harness();
+        h.service.signup(signup_input("ada@example.com")).await?;
+        for _ in 0..5 {
+            let wrong = h
+                .service
+                .login(login_input("ada@example.com", "wrong password"))
+                .await;
+            assert!(matches!(wrong, Err(IdentityError::InvalidCredentials)));
+        }
+        // Locked: even the right password fails, and looks like any failure.
+        let locked = h
+            .service
+            .login(login_input("ada@example.com", "correct horse"))
+            .await;
+        assert!(matches!(locked, Err(IdentityError::InvalidCredentials)));
+        let kinds: Vec<_> = h.store.events().iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| **k == AuthEventKind::AccountLocked)
+                .count(),
+            1
+        );
+        h.clock
+            .advance(Duration::minutes(15) + Duration::seconds(1));
+        h.service
+            .login(login_input("ada@example.com", "correct horse"))
+            .await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_success_resets_the_failure_count() -> Result<(), IdentityError> {
+        let h = harness();
+        h.service.signup(signup_input("ada@example.com")).await?;
+        for _ in 0..4 {
+            let _ = h
+                .service
+                .login(login_input("ada@example.com", "wrong password"))
+                .await;
+        }
+        h.service
+            .login(login_input("ada@example.com", "correct horse"))
+            .await?;
+        for _ in 0..4 {
+            let _ = h
+                .service
+                .login(login_input("ada@example.com", "wrong password"))
+                .await;
+        }
+        h.service
+            .login(login_input("ada@example.com", "correct horse"))
+            .await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn sign_in_is_limited_per_ip() -> Result<(), IdentityError> {
+        let h = harness();
+        h.service.signup(signup_input("ada@example.com")).await?;
+        let from = |password: &str| LoginInput {
+            ip: "198.51.100.7".parse().ok(),
+            ..login_input("ada@example.com", password)
+        };
+        for _ in 0..5 {
+            h.service.login(from("correct horse")).await?;
+        }
+        assert!(matches!(
+            h.service.login(from("correct horse")).await,
+            Err(IdentityError::RateLimited { .. })
+        ));
+        h.clock.advance(Duration::minutes(1));
+        h.service.login(from("correct horse")).await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn changing_the_password_needs_the_current_one_and_ends_other_sessions()
+    -> Result<(), IdentityError> {
+        let h = harness();
+        let actor = owner_actor(&h).await?;
+        let other = h
+            .service
+            .login(login_input("ada@example.com", "correct horse"))
+            .await?;
+        let wrong = h
+            .service
+            .change_password(&actor, "not it", "a new password".into(), None)
+            .await;
+        assert!(matches!(wrong, Err(IdentityError::Validation(_))));
+        h.service
+            .change_password(&actor, "correct horse", "a new password".into(), None)
+            .await?;
+        assert!(
+            h.tokens
+                .authenticate(&other.tokens.access_token, Accept::AccessOnly)
+                .await
+                .is_err()
+        );
+        h.service
+            .login(login_input("ada@example.com", "a new password"))
+            .await?;
         Ok(())
     }
 }

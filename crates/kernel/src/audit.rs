@@ -22,6 +22,11 @@ pub enum AuthEventKind {
     TokenRefreshFailed,
     RefreshTokenReused,
     ShortLivedTokenIssued,
+    AccountLocked,
+    PasswordChanged,
+    RolesChanged,
+    UserRemoved,
+    UserInvited,
 }
 
 impl AuthEventKind {
@@ -40,7 +45,38 @@ impl AuthEventKind {
             Self::TokenRefreshFailed => "token_refresh_failed",
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::ShortLivedTokenIssued => "short_lived_token_issued",
+            Self::AccountLocked => "account_locked",
+            Self::PasswordChanged => "password_changed",
+            Self::RolesChanged => "roles_changed",
+            Self::UserRemoved => "user_removed",
+            Self::UserInvited => "user_invited",
         }
+    }
+
+    pub const ALL: [Self; 17] = [
+        Self::Signup,
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::Logout,
+        Self::ApiKeyCreated,
+        Self::ApiKeyDeleted,
+        Self::TokenExchanged,
+        Self::TokenExchangeFailed,
+        Self::TokenRefreshed,
+        Self::TokenRefreshFailed,
+        Self::RefreshTokenReused,
+        Self::ShortLivedTokenIssued,
+        Self::AccountLocked,
+        Self::PasswordChanged,
+        Self::RolesChanged,
+        Self::UserRemoved,
+        Self::UserInvited,
+    ];
+
+    /// The kind named `name`, if any.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 
@@ -58,6 +94,9 @@ pub struct AuthEvent {
     pub ip: Option<IpAddr>,
     pub success: bool,
     pub reason: Option<&'static str>,
+    /// The user's consecutive failed sign-ins and failed code validations (MFA), after this event.
+    pub failed_signin_attempts: i32,
+    pub failed_validation_attempts: i32,
 }
 
 impl AuthEvent {
@@ -79,6 +118,8 @@ impl AuthEvent {
             ip: None,
             success,
             reason: None,
+            failed_signin_attempts: 0,
+            failed_validation_attempts: 0,
         }
     }
 

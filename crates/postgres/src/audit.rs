@@ -26,6 +26,8 @@ pub(crate) async fn insert_event(
             auth_events::client_id.eq(event.client_id),
             auth_events::ip.eq(event.ip.map(ipnet::IpNet::from)),
             auth_events::success.eq(event.success),
+            auth_events::failed_signin_attempts.eq(event.failed_signin_attempts),
+            auth_events::failed_validation_attempts.eq(event.failed_validation_attempts),
             auth_events::detail.eq(detail),
         ))
         .execute(conn)

@@ -6,7 +6,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use identity::models::{Credentials, Member, NewAccount, NewInvitation, PendingInvitation};
+use identity::models::{
+    AuditQuery, AuditRecord, Credentials, FailedSignin, Member, NewAccount, NewInvitation, Page,
+    PendingInvitation,
+};
 use identity::ports::IdentityStore;
 use identity::{Account, User, Workspace};
 use kernel::{
@@ -20,7 +23,9 @@ use crate::db::{Db, Lookup};
 use crate::error::{DbError, store};
 use crate::outbox::enqueue;
 use crate::roles::{load_roles, roles_from_rows};
-use crate::schema::{account_roles, accounts, invitations, users, workspace_roles, workspaces};
+use crate::schema::{
+    account_roles, accounts, auth_events, invitations, users, workspace_roles, workspaces,
+};
 use crate::session_cache::{Invalidation, SessionCache, announce};
 
 #[derive(Clone)]
@@ -110,6 +115,46 @@ async fn write_roles(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Failures {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    failed_signin_attempts: i32,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    locked_until: Option<DateTime<Utc>>,
+}
+
+type AuditRow = (
+    Uuid,
+    DateTime<Utc>,
+    String,
+    Option<Uuid>,
+    Option<Uuid>,
+    Option<ipnet::IpNet>,
+    Option<String>,
+    bool,
+    i32,
+    i32,
+    serde_json::Value,
+);
+
+fn audit_record(
+    (id, at, event, user_id, client_id, ip, country, success, signins, validations, detail): AuditRow,
+) -> AuditRecord {
+    AuditRecord {
+        id,
+        at,
+        event,
+        user_id: user_id.map(UserId::from_uuid),
+        client_id,
+        ip: ip.map(|net| net.addr()),
+        country,
+        success,
+        failed_signin_attempts: signins,
+        failed_validation_attempts: validations,
+        reason: detail["reason"].as_str().map(str::to_owned),
+    }
 }
 
 type WorkspaceRow = (Uuid, Uuid, String, DateTime<Utc>);
@@ -209,17 +254,26 @@ impl IdentityStore for PgIdentityStore {
             let mut tx = self.db.anonymous(Lookup::UserByEmail(email)).await?;
             let row = users::table
                 .filter(users::email.eq(email.as_str()))
-                .select((USER_COLUMNS, users::password_hash))
-                .first::<(UserRow, Option<String>)>(tx.conn())
+                .select((
+                    USER_COLUMNS,
+                    users::password_hash,
+                    users::failed_signin_attempts,
+                    users::locked_until,
+                ))
+                .first::<(UserRow, Option<String>, i32, Option<DateTime<Utc>>)>(tx.conn())
                 .await
                 .optional()?;
             tx.commit().await?;
-            row.map(|(user, password_hash)| {
-                Ok(Credentials {
-                    user: user.into_user()?,
-                    password_hash,
-                })
-            })
+            row.map(
+                |(user, password_hash, failed_signin_attempts, locked_until)| {
+                    Ok(Credentials {
+                        user: user.into_user()?,
+                        password_hash,
+                        failed_signin_attempts,
+                        locked_until,
+                    })
+                },
+            )
             .transpose()
         })
         .await
@@ -520,6 +574,142 @@ impl IdentityStore for PgIdentityStore {
                 .await?;
             tx.commit().await?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn record_failed_signin(
+        &self,
+        account: AccountId,
+        user: UserId,
+        now: DateTime<Utc>,
+        max_attempts: i32,
+        lockout: chrono::Duration,
+    ) -> Result<FailedSignin, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            // One statement: concurrent failures on several instances all count.
+            let (attempts, locked_until) = diesel::sql_query(
+                "UPDATE users SET \
+                     failed_signin_attempts = CASE WHEN failed_signin_attempts + 1 >= $2 \
+                                                   THEN 0 ELSE failed_signin_attempts + 1 END, \
+                     locked_until = CASE WHEN failed_signin_attempts + 1 >= $2 \
+                                         THEN $3 ELSE locked_until END \
+                 WHERE id = $1 \
+                 RETURNING failed_signin_attempts, locked_until",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
+            .bind::<diesel::sql_types::Integer, _>(max_attempts)
+            .bind::<diesel::sql_types::Timestamptz, _>(now + lockout)
+            .get_result::<Failures>(tx.conn())
+            .await
+            .map(|f| (f.failed_signin_attempts, f.locked_until))?;
+            tx.commit().await?;
+            let locked = locked_until.filter(|until| *until > now && attempts == 0);
+            Ok(FailedSignin {
+                attempts: if locked.is_some() {
+                    max_attempts
+                } else {
+                    attempts
+                },
+                locked_until: locked,
+            })
+        })
+        .await
+    }
+
+    async fn clear_failed_signins(
+        &self,
+        account: AccountId,
+        user: UserId,
+    ) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            diesel::update(users::table.filter(users::id.eq(user.as_uuid())))
+                .set((
+                    users::failed_signin_attempts.eq(0),
+                    users::locked_until.eq(None::<DateTime<Utc>>),
+                ))
+                .execute(tx.conn())
+                .await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn set_password(
+        &self,
+        account: AccountId,
+        user: UserId,
+        password_hash: &str,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            diesel::update(users::table.filter(users::id.eq(user.as_uuid())))
+                .set((
+                    users::password_hash.eq(password_hash),
+                    users::updated_at.eq(event.at),
+                ))
+                .execute(tx.conn())
+                .await?;
+            insert_event(tx.conn(), event).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn audit_events(
+        &self,
+        account: AccountId,
+        query: &AuditQuery,
+    ) -> Result<Page<AuditRecord>, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, None).await?;
+            let filtered = || {
+                let mut q = auth_events::table.into_boxed();
+                if let Some(event) = &query.event {
+                    q = q.filter(auth_events::event.eq(event.clone()));
+                }
+                if let Some(user) = query.user_id {
+                    q = q.filter(auth_events::user_id.eq(user.as_uuid()));
+                }
+                q
+            };
+            let total_items = filtered().count().get_result::<i64>(tx.conn()).await?;
+            let mut page = filtered();
+            if let Some((at, id)) = query.before {
+                page = page.filter(
+                    auth_events::at
+                        .lt(at)
+                        .or(auth_events::at.eq(at).and(auth_events::id.lt(id))),
+                );
+            } else {
+                page = page.offset(query.offset);
+            }
+            let rows = page
+                .order((auth_events::at.desc(), auth_events::id.desc()))
+                .limit(query.limit)
+                .select((
+                    auth_events::id,
+                    auth_events::at,
+                    auth_events::event,
+                    auth_events::user_id,
+                    auth_events::client_id,
+                    auth_events::ip,
+                    auth_events::country,
+                    auth_events::success,
+                    auth_events::failed_signin_attempts,
+                    auth_events::failed_validation_attempts,
+                    auth_events::detail,
+                ))
+                .load::<AuditRow>(tx.conn())
+                .await?;
+            tx.commit().await?;
+            Ok(Page {
+                items: rows.into_iter().map(audit_record).collect(),
+                total_items,
+            })
         })
         .await
     }

@@ -29,6 +29,9 @@ diesel::table! {
         password_hash -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        failed_signin_attempts -> Int4,
+        failed_validation_attempts -> Int4,
+        locked_until -> Nullable<Timestamptz>,
     }
 }
 

@@ -321,6 +321,41 @@ impl SessionStore for PgSessionStore {
         Ok(())
     }
 
+    async fn revoke_user_sessions(
+        &self,
+        account: AccountId,
+        user: UserId,
+        keep: Option<SessionId>,
+        reason: &'static str,
+    ) -> Result<(), StoreError> {
+        let revoked = store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let keep = keep.map(|s| s.as_uuid()).unwrap_or_default();
+            let revoked = diesel::update(sessions::table)
+                .filter(sessions::user_id.eq(user.as_uuid()))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::id.ne(keep))
+                .set((
+                    sessions::revoked_at.eq(diesel::dsl::now),
+                    sessions::revoked_reason.eq(reason),
+                ))
+                .returning(sessions::id)
+                .get_results::<Uuid>(tx.conn())
+                .await?;
+            let revoked: Vec<SessionId> = revoked.into_iter().map(SessionId::from_uuid).collect();
+            for session in &revoked {
+                announce(tx.conn(), Invalidation::Session(*session)).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, DbError>(revoked)
+        })
+        .await?;
+        for session in revoked {
+            self.cache.invalidate(Invalidation::Session(session));
+        }
+        Ok(())
+    }
+
     async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
         store(record_event(&self.db, event)).await
     }

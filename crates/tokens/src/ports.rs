@@ -124,6 +124,15 @@ pub trait SessionStore: Send + Sync + 'static {
         event: &AuthEvent,
     ) -> Result<(), StoreError>;
 
+    /// Revokes every live session of the user except `keep`, and tells every instance.
+    async fn revoke_user_sessions(
+        &self,
+        account: AccountId,
+        user: UserId,
+        keep: Option<SessionId>,
+        reason: &'static str,
+    ) -> Result<(), StoreError>;
+
     /// Appends to the audit trail (in the event's account, or in none).
     async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError>;
 }

@@ -171,6 +171,24 @@ impl TokenService {
         Ok(())
     }
 
+    /// Revokes every other session of the actor's user (after a password change): their
+    /// tokens stop working at once, everywhere; the actor's own session goes on.
+    pub async fn revoke_other_sessions(
+        &self,
+        actor: &Actor,
+        reason: &'static str,
+    ) -> Result<(), TokenError> {
+        Ok(self
+            .sessions
+            .revoke_user_sessions(
+                actor.account_id,
+                actor.user_id,
+                Some(actor.session_id),
+                reason,
+            )
+            .await?)
+    }
+
     /// Exchanges an API key for tokens, narrowed to `requested` scopes if given (which must
     /// lie within the key's scopes and its owner's permissions, else 403).
     pub async fn exchange_api_key(

@@ -182,6 +182,21 @@ impl SessionStore for MemoryTokenStore {
         Ok(())
     }
 
+    async fn revoke_user_sessions(
+        &self,
+        _account: AccountId,
+        user: UserId,
+        keep: Option<SessionId>,
+        _reason: &'static str,
+    ) -> Result<(), StoreError> {
+        for (id, s) in &mut self.state().sessions {
+            if s.session.user_id == user && Some(*id) != keep {
+                s.revoked = true;
+            }
+        }
+        Ok(())
+    }
+
     async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
         self.state().events.push(event.clone());
         Ok(())

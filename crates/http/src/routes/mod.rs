@@ -1,5 +1,6 @@
 //! One module per area; each handler: extract → one service call → map.
 
+pub mod account;
 pub mod health;
 pub mod identity;
 pub mod jwks;

@@ -1,0 +1,92 @@
+//! The caller's own credentials, and the account's audit trail.
+
+use actix_web::{HttpResponse, get, post, web};
+use identity::models::AuditQuery;
+use kernel::UserId;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::auth::{Authenticated, ClientIp, FullAccess};
+use crate::error::{ApiError, ErrorBody};
+use crate::paging::{PageParams, Paged, encode_cursor};
+use crate::state::AppState;
+use crate::wire::{AuditEventBody, ChangePasswordRequest};
+
+/// Change your password: the current one is required; your other sessions end.
+#[utoipa::path(
+    tag = "identity",
+    security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204),
+        (status = 400, description = "Wrong current password, or an invalid new one", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+    )
+)]
+#[post("/v1/me/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    FullAccess(actor): FullAccess,
+    body: web::Json<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    state
+        .identity
+        .change_password(&actor, &body.current_password, body.new_password, ip.0)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditFilter {
+    /// Only events of this kind (e.g. `login_failed`).
+    pub event: Option<String>,
+    /// Only events about this user.
+    pub user_id: Option<Uuid>,
+}
+
+/// The account's audit trail of authentication events, newest first (`audit:read`).
+#[utoipa::path(
+    tag = "identity",
+    security(("bearer" = [])),
+    params(AuditFilter, PageParams),
+    responses(
+        (status = 200, body = Paged<AuditEventBody>),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    )
+)]
+#[get("/v1/audit-events")]
+pub async fn audit_events(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    filter: web::Query<AuditFilter>,
+    paging: web::Query<PageParams>,
+) -> Result<web::Json<Paged<AuditEventBody>>, ApiError> {
+    let request = paging.resolve()?;
+    let filter = filter.into_inner();
+    let page = state
+        .identity
+        .audit_events(
+            &actor,
+            AuditQuery {
+                event: filter.event,
+                user_id: filter.user_id.map(UserId::from_uuid),
+                before: request.after,
+                offset: request.offset,
+                limit: request.page_size,
+            },
+        )
+        .await?;
+    let next = page.items.last().map(|e| encode_cursor(e.at, e.id));
+    let items = page.items.into_iter().map(AuditEventBody::from).collect();
+    Ok(web::Json(Paged::new(
+        items,
+        &request,
+        page.total_items,
+        next,
+    )))
+}
