@@ -2,7 +2,7 @@
 //! the outbox; accepting sets the password and signs the user in.
 
 use kernel::seal::{constant_time_eq, random_bytes, sha256};
-use kernel::{Actor, EmailAddress, OutgoingEmail, Permission, UserId};
+use kernel::{Actor, AuthEvent, AuthEventKind, EmailAddress, OutgoingEmail, Permission, UserId};
 
 use crate::error::IdentityError;
 use crate::models::{
@@ -79,7 +79,16 @@ impl IdentityService {
             .create_invited_user(&member, &invitation, &message)
             .await
         {
-            Ok(()) => Ok(member),
+            Ok(()) => {
+                let event = AuthEvent::new(
+                    AuthEventKind::UserInvited,
+                    now,
+                    Some((actor.account_id, member.user.id)),
+                    true,
+                );
+                self.store().record_event(&event).await?;
+                Ok(member)
+            }
             Err(kernel::StoreError::Duplicate(_)) => Err(IdentityError::EmailTaken),
             Err(other) => Err(other.into()),
         }

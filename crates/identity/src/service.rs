@@ -382,7 +382,16 @@ impl IdentityService {
     ) -> Result<Member, IdentityError> {
         require(actor, Permission::UsersManage)?;
         let roles = parse_assignment(&assignment).map_err(IdentityError::Validation)?;
-        Ok(self.store.set_roles(actor.account_id, user, &roles).await?)
+        let member = self.store.set_roles(actor.account_id, user, &roles).await?;
+        let mut event = AuthEvent::new(
+            AuthEventKind::RolesChanged,
+            self.clock.now(),
+            Some((actor.account_id, user)),
+            true,
+        );
+        event.reason = Some("changed by a users manager");
+        self.store.record_event(&event).await?;
+        Ok(member)
     }
 
     pub(crate) fn hasher(&self) -> &dyn PasswordHasher {
@@ -457,7 +466,14 @@ impl IdentityService {
                 ));
             }
         }
-        Ok(self.store.remove_user(actor.account_id, user).await?)
+        self.store.remove_user(actor.account_id, user).await?;
+        let event = AuthEvent::new(
+            AuthEventKind::UserRemoved,
+            self.clock.now(),
+            Some((actor.account_id, user)),
+            true,
+        );
+        Ok(self.store.record_event(&event).await?)
     }
 
     pub(crate) fn store(&self) -> &dyn IdentityStore {
