@@ -67,6 +67,8 @@ async fn the_openapi_document_lists_every_endpoint() -> TestResult {
         ("/v1/users", "post"),
         ("/v1/invitations/accept", "post"),
         ("/v1/me/password", "post"),
+        ("/v1/auth/password-reset", "post"),
+        ("/v1/auth/password-reset/confirm", "post"),
         ("/v1/audit-events", "get"),
         ("/v1/workspaces", "get"),
         ("/v1/workspaces", "post"),

@@ -14,6 +14,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("post", "/v1/signup"),
     ("post", "/v1/auth/login"),
     ("post", "/v1/invitations/accept"),
+    ("post", "/v1/auth/password-reset"),
+    ("post", "/v1/auth/password-reset/confirm"),
     ("post", "/v1/auth"),
     ("get", "/v1/auth"),
     ("trace", "/v1/auth"),

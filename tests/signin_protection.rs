@@ -172,3 +172,85 @@ async fn the_audit_trail_is_listed_filtered_and_paged() -> TestResult {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_password_reset_by_smtp_ends_every_session_and_answers_alike_for_anyone() -> TestResult {
+    use nudgescribe_e2e::smtp::{SmtpSink, code_in};
+    let (sink, url) = SmtpSink::start().await?;
+    let app = spawn_app_with(|settings| settings.email.smtp_url = Some(url)).await?;
+    let signed = app.signup("ada@example.com").await?;
+    let before = app.login("ada@example.com", &signed.password).await?;
+
+    let unknown = app
+        .post_json(
+            "/v1/auth/password-reset",
+            &json!({"email": "nobody@example.com"}),
+        )
+        .await?;
+    let known = app
+        .post_json(
+            "/v1/auth/password-reset",
+            &json!({"email": "ada@example.com"}),
+        )
+        .await?;
+    assert_eq!(unknown.status(), StatusCode::ACCEPTED);
+    assert_eq!(known.status(), StatusCode::ACCEPTED);
+    let (unknown, known): (Value, Value) = (unknown.json().await?, known.json().await?);
+    assert_eq!(
+        unknown, known,
+        "the same answer whether or not the address exists"
+    );
+    let again = app
+        .post_json(
+            "/v1/auth/password-reset",
+            &json!({"email": "ada@example.com"}),
+        )
+        .await?;
+    expect_error(again, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await?;
+
+    let email = sink
+        .wait_for("To: ada@example.com")
+        .await
+        .ok_or("the reset email")?;
+    let code = code_in(&email).ok_or("a Code: line")?;
+    let confirm = |code: String| {
+        app.client
+            .post(app.url("/v1/auth/password-reset/confirm"))
+            .json(&json!({"email": "ada@example.com", "code": code, "new_password": "a fresh password"}))
+            .send()
+    };
+    expect_error(
+        confirm("00000000000000000000".into()).await?,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await?;
+    let done = confirm(code.clone()).await?;
+    assert_eq!(done.status(), StatusCode::OK);
+    let tokens: Value = done.json().await?;
+    assert_eq!(
+        app.get_authed(
+            "/v1/me",
+            tokens["access_token"].as_str().unwrap_or_default()
+        )
+        .await?
+        .status(),
+        StatusCode::OK
+    );
+    let old = app
+        .get_authed(
+            "/v1/me",
+            before["access_token"].as_str().unwrap_or_default(),
+        )
+        .await?;
+    expect_error(old, StatusCode::UNAUTHORIZED, "unauthenticated").await?;
+    expect_error(confirm(code).await?, StatusCode::BAD_REQUEST, "bad_request").await?;
+    app.login("ada@example.com", "a fresh password").await?;
+    assert!(
+        sink.messages()
+            .iter()
+            .all(|m| !m.contains("nobody@example.com")),
+        "no email to unknown addresses"
+    );
+    Ok(())
+}

@@ -53,6 +53,8 @@ pub struct AuthSettings {
     pub leeway_secs: i64,
     /// How long an invitation code stays valid.
     pub invitation_ttl_secs: i64,
+    /// How long a password-reset code stays valid.
+    pub reset_ttl_secs: i64,
     /// Consecutive failed sign-ins that lock an account ...
     pub max_failed_signins: i32,
     /// ... for this many seconds.
@@ -76,6 +78,8 @@ pub struct RateLimitSettings {
     pub client_auth_per_ip_per_minute: u32,
     /// `POST /v1/auth/login` attempts per client IP.
     pub signin_per_ip_per_minute: u32,
+    /// `POST /v1/auth/password-reset` requests per email address, per 15 minutes.
+    pub password_reset_per_email: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -129,6 +133,8 @@ impl Settings {
             .set_default("auth.max_failed_signins", 5)?
             .set_default("auth.lockout_secs", 15 * 60)?
             .set_default("rate_limits.signin_per_ip_per_minute", 5)?
+            .set_default("rate_limits.password_reset_per_email", 1)?
+            .set_default("auth.reset_ttl_secs", 15 * 60)?
             .set_default("email.from", "NudgeScribe <no-reply@nudgescribe.localhost>")?
             .set_default("rate_limits.client_auth_per_key_per_minute", 300)?
             .set_default("rate_limits.client_auth_per_ip_per_minute", 600)?
@@ -176,8 +182,10 @@ impl Settings {
         if !(0..=300).contains(&self.auth.refresh_overlap_secs) {
             problems.push("auth.refresh_overlap_secs must be between 0 and 300".to_owned());
         }
-        if self.auth.invitation_ttl_secs <= 0 {
-            problems.push("auth.invitation_ttl_secs must be positive".to_owned());
+        if self.auth.invitation_ttl_secs <= 0 || self.auth.reset_ttl_secs <= 0 {
+            problems.push(
+                "auth.invitation_ttl_secs and auth.reset_ttl_secs must be positive".to_owned(),
+            );
         }
         if !(0..=300).contains(&self.auth.leeway_secs) {
             problems.push("auth.leeway_secs must be between 0 and 300".to_owned());
@@ -189,6 +197,7 @@ impl Settings {
         if self.rate_limits.client_auth_per_key_per_minute == 0
             || self.rate_limits.client_auth_per_ip_per_minute == 0
             || self.rate_limits.signin_per_ip_per_minute == 0
+            || self.rate_limits.password_reset_per_email == 0
         {
             problems.push("rate limits must be at least 1 per minute".to_owned());
         }

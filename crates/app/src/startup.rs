@@ -202,6 +202,11 @@ impl Application {
             IdentityPolicy {
                 invitation_ttl: TimeDelta::seconds(auth.invitation_ttl_secs),
                 signin_per_ip: RateLimit::per_minute(limits.signin_per_ip_per_minute),
+                reset_per_email: RateLimit {
+                    limit: limits.password_reset_per_email,
+                    window: TimeDelta::minutes(15),
+                },
+                reset_ttl: TimeDelta::seconds(auth.reset_ttl_secs),
                 max_failed_signins: auth.max_failed_signins,
                 lockout: TimeDelta::seconds(auth.lockout_secs),
             },

@@ -85,6 +85,8 @@ pub fn build_app(
         .service(routes::identity::me)
         .service(routes::account::change_password)
         .service(routes::account::audit_events)
+        .service(routes::account::request_reset)
+        .service(routes::account::confirm_reset)
         .service(routes::users::list)
         .service(routes::users::assign_roles)
         .service(routes::users::remove)

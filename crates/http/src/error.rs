@@ -185,6 +185,9 @@ impl From<IdentityError> for ApiError {
             IdentityError::RateLimited { retry_after_secs } => {
                 Self::RateLimited { retry_after_secs }
             }
+            IdentityError::InvalidResetCode => {
+                Self::BadRequest("the reset code is invalid, used or expired".into())
+            }
             IdentityError::InvalidInvitation => {
                 Self::BadRequest("the invitation code is invalid, used or expired".into())
             }

@@ -400,3 +400,19 @@ impl From<identity::models::AuditRecord> for AuditEventBody {
         }
     }
 }
+
+/// `POST /v1/auth/password-reset`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetRequest {
+    pub email: String,
+}
+
+/// `POST /v1/auth/password-reset/confirm`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetConfirmRequest {
+    pub email: String,
+    /// The code from the reset email (`Code: …`).
+    pub code: String,
+    /// 8 to 72 bytes.
+    pub new_password: String,
+}

@@ -19,6 +19,9 @@ pub enum IdentityError {
     /// The invitation code is wrong, already used, or expired (deliberately not saying which).
     #[error("the invitation code is invalid, used or expired")]
     InvalidInvitation,
+    /// The reset code is wrong, already used, or expired (deliberately not saying which).
+    #[error("the reset code is invalid, used or expired")]
+    InvalidResetCode,
     /// Too many attempts; try again after this many seconds.
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },

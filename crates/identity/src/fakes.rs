@@ -12,7 +12,7 @@ use tokens::testing::MemoryTokenStore;
 
 use crate::models::{
     Account, AuditQuery, AuditRecord, Credentials, FailedSignin, Member, NewAccount, NewInvitation,
-    Page, PendingInvitation, User, Workspace,
+    Page, PendingInvitation, PendingReset, User, Workspace,
 };
 use crate::ports::{HashError, IdentityStore, PasswordHasher};
 
@@ -29,6 +29,8 @@ pub struct State {
     pub users: HashMap<UserId, (User, Option<String>, Roles)>,
     pub workspaces: HashMap<WorkspaceId, Workspace>,
     pub invitations: HashMap<UserId, (NewInvitation, bool)>,
+    /// user → (code digest, expires, used)
+    pub resets: HashMap<UserId, ([u8; 32], chrono::DateTime<chrono::Utc>, bool)>,
     /// user → (failed sign-ins, locked until)
     pub failures: HashMap<UserId, (i32, Option<chrono::DateTime<chrono::Utc>>)>,
     pub outbox: Vec<OutgoingEmail>,
@@ -352,6 +354,65 @@ impl IdentityStore for MemoryStore {
             items: Vec::new(),
             total_items: 0,
         })
+    }
+
+    async fn create_password_reset(
+        &self,
+        user: &User,
+        code_digest: &[u8; 32],
+        expires_at: chrono::DateTime<chrono::Utc>,
+        email: &OutgoingEmail,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state
+            .resets
+            .insert(user.id, (*code_digest, expires_at, false));
+        state.outbox.push(email.clone());
+        state.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn password_reset(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<PendingReset>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .users
+            .values()
+            .find(|(u, _, _)| &u.email == email)
+            .and_then(|(user, _, _)| {
+                state
+                    .resets
+                    .get(&user.id)
+                    .map(|(digest, expires_at, used)| PendingReset {
+                        user: user.clone(),
+                        code_digest: digest.to_vec(),
+                        expires_at: *expires_at,
+                        used: *used,
+                    })
+            }))
+    }
+
+    async fn complete_password_reset(
+        &self,
+        _account: AccountId,
+        user: UserId,
+        password_hash: &str,
+        event: &AuthEvent,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        match state.resets.get_mut(&user) {
+            Some(reset) if !reset.2 => reset.2 = true,
+            _ => return Ok(false),
+        }
+        if let Some((_, hash, _)) = state.users.get_mut(&user) {
+            *hash = Some(password_hash.to_owned());
+        }
+        state.failures.remove(&user);
+        state.events.push(event.clone());
+        Ok(true)
     }
 
     async fn profile(

@@ -1,24 +1,14 @@
 //! Inviting users: created without a password, with a single-use code sent by email through
 //! the outbox; accepting sets the password and signs the user in.
 
-use kernel::seal::{constant_time_eq, random_bytes, sha256};
 use kernel::{Actor, AuthEvent, AuthEventKind, EmailAddress, OutgoingEmail, Permission, UserId};
 
+use crate::codes;
 use crate::error::IdentityError;
 use crate::models::{
     AcceptInput, InviteInput, LoginOutcome, Member, NewInvitation, Password, User, parse_name,
 };
 use crate::service::{IdentityService, field, parse_assignment, require};
-
-/// 80 random bits, as 20 lowercase hex digits: easy to copy, impossible to guess.
-fn invitation_code() -> Result<String, IdentityError> {
-    let bytes = random_bytes::<10>().map_err(|e| IdentityError::Internal(e.to_string()))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn code_digest(code: &str) -> [u8; 32] {
-    sha256(code.trim().to_ascii_lowercase().as_bytes())
-}
 
 impl IdentityService {
     /// Creates a user in the actor's account (`users:manage`) with the given roles, and emails
@@ -53,11 +43,11 @@ impl IdentityService {
             full_name,
             created_at: now,
         };
-        let code = invitation_code()?;
+        let code = codes::new_code()?;
         let invitation = NewInvitation {
             user_id: user.id,
             account_id: actor.account_id,
-            code_digest: code_digest(&code),
+            code_digest: codes::digest(&code),
             created_at: now,
             expires_at: now + self.policy().invitation_ttl,
         };
@@ -117,9 +107,7 @@ impl IdentityService {
         let now = self.now();
         let pending = self.store().invitation(&email).await?;
         let Some(pending) = pending.filter(|p| {
-            !p.accepted
-                && p.expires_at > now
-                && constant_time_eq(&code_digest(&input.code), &p.code_digest)
+            !p.accepted && p.expires_at > now && codes::matches(&input.code, &p.code_digest)
         }) else {
             return Err(IdentityError::InvalidInvitation);
         };

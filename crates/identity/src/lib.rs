@@ -5,10 +5,12 @@
 //! with domain types or [`IdentityError`]. Storage, hashing and time come through the ports in
 //! [`ports`]; this crate knows nothing of HTTP or SQL.
 
+mod codes;
 pub mod error;
 mod invitations;
 pub mod models;
 pub mod ports;
+mod reset;
 pub mod service;
 mod workspaces;
 

@@ -241,3 +241,21 @@ pub struct AcceptInput {
     pub password: String,
     pub ip: Option<IpAddr>,
 }
+
+/// A password reset as the confirm path finds it.
+#[derive(Clone, Debug)]
+pub struct PendingReset {
+    pub user: User,
+    pub code_digest: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+    pub used: bool,
+}
+
+/// `POST /v1/auth/password-reset/confirm`, as received.
+#[derive(Clone, Debug)]
+pub struct ResetConfirmation {
+    pub email: String,
+    pub code: String,
+    pub new_password: String,
+    pub ip: Option<IpAddr>,
+}

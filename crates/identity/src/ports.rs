@@ -9,7 +9,7 @@ use kernel::{
 
 use crate::models::{
     Account, AuditQuery, AuditRecord, Credentials, FailedSignin, Member, NewAccount, NewInvitation,
-    Page, PendingInvitation, User, Workspace,
+    Page, PendingInvitation, PendingReset, User, Workspace,
 };
 
 #[async_trait]
@@ -128,6 +128,33 @@ pub trait IdentityStore: Send + Sync + 'static {
         account: AccountId,
         query: &AuditQuery,
     ) -> Result<Page<AuditRecord>, StoreError>;
+
+    /// Stores (replacing any earlier one) the user's reset code digest, and enqueues the email
+    /// carrying the code, in one transaction.
+    async fn create_password_reset(
+        &self,
+        user: &User,
+        code_digest: &[u8; 32],
+        expires_at: DateTime<Utc>,
+        email: &OutgoingEmail,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError>;
+
+    /// The anonymous confirm path: the open reset of the user with this email, if any.
+    async fn password_reset(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<PendingReset>, StoreError>;
+
+    /// Sets the new password and marks the reset used — only if it was not used yet — and
+    /// clears any sign-in lock. Returns whether it did.
+    async fn complete_password_reset(
+        &self,
+        account: AccountId,
+        user: UserId,
+        password_hash: &str,
+        event: &AuthEvent,
+    ) -> Result<bool, StoreError>;
 
     /// The user and their account. MUST return `NotFound` for a user outside `account`.
     async fn profile(

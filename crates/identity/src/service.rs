@@ -26,6 +26,10 @@ pub struct IdentityPolicy {
     pub invitation_ttl: chrono::Duration,
     /// Sign-in attempts per client IP, across every instance.
     pub signin_per_ip: RateLimit,
+    /// Reset requests per email address, across every instance.
+    pub reset_per_email: RateLimit,
+    /// How long a password-reset code stays valid.
+    pub reset_ttl: chrono::Duration,
     /// Consecutive failed sign-ins that lock an account ...
     pub max_failed_signins: i32,
     /// ... for this long.
@@ -37,6 +41,11 @@ impl Default for IdentityPolicy {
         Self {
             invitation_ttl: chrono::Duration::days(7),
             signin_per_ip: RateLimit::per_minute(5),
+            reset_per_email: RateLimit {
+                limit: 1,
+                window: chrono::Duration::minutes(15),
+            },
+            reset_ttl: chrono::Duration::minutes(15),
             max_failed_signins: 5,
             lockout: chrono::Duration::minutes(15),
         }
@@ -392,6 +401,14 @@ impl IdentityService {
         event.reason = Some("changed by a users manager");
         self.store.record_event(&event).await?;
         Ok(member)
+    }
+
+    pub(crate) fn limiter(&self) -> &dyn RateLimiter {
+        self.limiter.as_ref()
+    }
+
+    pub(crate) fn token_service(&self) -> &TokenService {
+        &self.tokens
     }
 
     pub(crate) fn hasher(&self) -> &dyn PasswordHasher {
@@ -1109,6 +1126,94 @@ mod tests {
         h.service
             .login(login_input("ada@example.com", "a new password"))
             .await?;
+        Ok(())
+    }
+
+    fn reset(code: &str, password: &str) -> crate::models::ResetConfirmation {
+        crate::models::ResetConfirmation {
+            email: "ada@example.com".into(),
+            code: code.into(),
+            new_password: password.into(),
+            ip: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reset_code_sets_a_new_password_once_and_ends_every_session()
+    -> Result<(), IdentityError> {
+        let h = harness();
+        h.service.signup(signup_input("ada@example.com")).await?;
+        let before = h
+            .service
+            .login(login_input("ada@example.com", "correct horse"))
+            .await?;
+        h.service
+            .request_password_reset("ada@example.com", None)
+            .await?;
+        let code = code_in(&h);
+        assert!(matches!(
+            h.service
+                .confirm_password_reset(reset("0000", "brand new pass"))
+                .await,
+            Err(IdentityError::InvalidResetCode)
+        ));
+        let after = h
+            .service
+            .confirm_password_reset(reset(&code, "brand new pass"))
+            .await?;
+        assert!(
+            h.tokens
+                .authenticate(&before.tokens.access_token, Accept::AccessOnly)
+                .await
+                .is_err()
+        );
+        assert!(
+            h.tokens
+                .authenticate(&after.tokens.access_token, Accept::AccessOnly)
+                .await
+                .is_ok()
+        );
+        assert!(matches!(
+            h.service
+                .confirm_password_reset(reset(&code, "another pass"))
+                .await,
+            Err(IdentityError::InvalidResetCode)
+        ));
+        h.service
+            .login(login_input("ada@example.com", "brand new pass"))
+            .await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn reset_requests_answer_alike_expire_and_are_limited() -> Result<(), IdentityError> {
+        let h = harness();
+        h.service.signup(signup_input("ada@example.com")).await?;
+        h.service
+            .request_password_reset("nobody@example.com", None)
+            .await?;
+        assert!(
+            h.store.outbox().is_empty(),
+            "no email for an unknown address"
+        );
+        h.service
+            .request_password_reset("ada@example.com", None)
+            .await?;
+        assert!(matches!(
+            h.service
+                .request_password_reset("ada@example.com", None)
+                .await,
+            Err(IdentityError::RateLimited { .. })
+        ));
+        let code = code_in(&h);
+        h.clock
+            .advance(Duration::minutes(15) + Duration::seconds(1));
+        assert!(matches!(
+            h.service
+                .confirm_password_reset(reset(&code, "brand new pass"))
+                .await,
+            Err(IdentityError::InvalidResetCode)
+        ));
         Ok(())
     }
 }

@@ -27,6 +27,8 @@ pub enum AuthEventKind {
     RolesChanged,
     UserRemoved,
     UserInvited,
+    PasswordResetRequested,
+    PasswordReset,
 }
 
 impl AuthEventKind {
@@ -50,10 +52,12 @@ impl AuthEventKind {
             Self::RolesChanged => "roles_changed",
             Self::UserRemoved => "user_removed",
             Self::UserInvited => "user_invited",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
         }
     }
 
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 19] = [
         Self::Signup,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -71,6 +75,8 @@ impl AuthEventKind {
         Self::RolesChanged,
         Self::UserRemoved,
         Self::UserInvited,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
     ];
 
     /// The kind named `name`, if any.

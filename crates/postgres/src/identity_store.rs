@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use identity::models::{
     AuditQuery, AuditRecord, Credentials, FailedSignin, Member, NewAccount, NewInvitation, Page,
-    PendingInvitation,
+    PendingInvitation, PendingReset,
 };
 use identity::ports::IdentityStore;
 use identity::{Account, User, Workspace};
@@ -24,7 +24,8 @@ use crate::error::{DbError, store};
 use crate::outbox::enqueue;
 use crate::roles::{load_roles, roles_from_rows};
 use crate::schema::{
-    account_roles, accounts, auth_events, invitations, users, workspace_roles, workspaces,
+    account_roles, accounts, auth_events, invitations, password_resets, users, workspace_roles,
+    workspaces,
 };
 use crate::session_cache::{Invalidation, SessionCache, announce};
 
@@ -710,6 +711,109 @@ impl IdentityStore for PgIdentityStore {
                 items: rows.into_iter().map(audit_record).collect(),
                 total_items,
             })
+        })
+        .await
+    }
+
+    async fn create_password_reset(
+        &self,
+        user: &User,
+        code_digest: &[u8; 32],
+        expires_at: DateTime<Utc>,
+        email: &OutgoingEmail,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(user.account_id, Some(user.id)).await?;
+            diesel::insert_into(password_resets::table)
+                .values((
+                    password_resets::user_id.eq(user.id.as_uuid()),
+                    password_resets::account_id.eq(user.account_id.as_uuid()),
+                    password_resets::code_digest.eq(code_digest.as_slice()),
+                    password_resets::created_at.eq(event.at),
+                    password_resets::expires_at.eq(expires_at),
+                ))
+                .on_conflict(password_resets::user_id)
+                .do_update()
+                .set((
+                    password_resets::code_digest.eq(code_digest.as_slice()),
+                    password_resets::created_at.eq(event.at),
+                    password_resets::expires_at.eq(expires_at),
+                    password_resets::used_at.eq(None::<DateTime<Utc>>),
+                ))
+                .execute(tx.conn())
+                .await?;
+            enqueue(tx.conn(), user.account_id, email).await?;
+            insert_event(tx.conn(), event).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn password_reset(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<PendingReset>, StoreError> {
+        store(async {
+            let mut tx = self.db.anonymous(Lookup::UserByEmail(email)).await?;
+            let found = password_resets::table
+                .inner_join(users::table.on(users::id.eq(password_resets::user_id)))
+                .filter(users::email.eq(email.as_str()))
+                .select((
+                    USER_COLUMNS,
+                    password_resets::code_digest,
+                    password_resets::expires_at,
+                    password_resets::used_at,
+                ))
+                .first::<(UserRow, Vec<u8>, DateTime<Utc>, Option<DateTime<Utc>>)>(tx.conn())
+                .await
+                .optional()?;
+            tx.commit().await?;
+            found
+                .map(|(user, code_digest, expires_at, used_at)| {
+                    Ok(PendingReset {
+                        user: user.into_user()?,
+                        code_digest,
+                        expires_at,
+                        used: used_at.is_some(),
+                    })
+                })
+                .transpose()
+        })
+        .await
+    }
+
+    async fn complete_password_reset(
+        &self,
+        account: AccountId,
+        user: UserId,
+        password_hash: &str,
+        event: &AuthEvent,
+    ) -> Result<bool, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let used = diesel::update(password_resets::table)
+                .filter(password_resets::user_id.eq(user.as_uuid()))
+                .filter(password_resets::used_at.is_null())
+                .set(password_resets::used_at.eq(event.at))
+                .execute(tx.conn())
+                .await?;
+            if used == 0 {
+                tx.commit().await?;
+                return Ok(false);
+            }
+            diesel::update(users::table.filter(users::id.eq(user.as_uuid())))
+                .set((
+                    users::password_hash.eq(password_hash),
+                    users::updated_at.eq(event.at),
+                    users::failed_signin_attempts.eq(0),
+                    users::locked_until.eq(None::<DateTime<Utc>>),
+                ))
+                .execute(tx.conn())
+                .await?;
+            insert_event(tx.conn(), event).await?;
+            tx.commit().await?;
+            Ok(true)
         })
         .await
     }

@@ -178,3 +178,16 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(invitations, users);
+
+diesel::table! {
+    password_resets (user_id) {
+        user_id -> Uuid,
+        account_id -> Uuid,
+        code_digest -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(password_resets, users);

@@ -189,6 +189,20 @@ impl TokenService {
             .await?)
     }
 
+    /// Revokes every session of a user (after a password reset): all their tokens stop working
+    /// at once, everywhere.
+    pub async fn revoke_all_sessions(
+        &self,
+        account: AccountId,
+        user: UserId,
+        reason: &'static str,
+    ) -> Result<(), TokenError> {
+        Ok(self
+            .sessions
+            .revoke_user_sessions(account, user, None, reason)
+            .await?)
+    }
+
     /// Exchanges an API key for tokens, narrowed to `requested` scopes if given (which must
     /// lie within the key's scopes and its owner's permissions, else 403).
     pub async fn exchange_api_key(

@@ -10,7 +10,10 @@ use crate::auth::{Authenticated, ClientIp, FullAccess};
 use crate::error::{ApiError, ErrorBody};
 use crate::paging::{PageParams, Paged, encode_cursor};
 use crate::state::AppState;
-use crate::wire::{AuditEventBody, ChangePasswordRequest};
+use crate::wire::{
+    AuditEventBody, ChangePasswordRequest, MessageBody, ResetConfirmRequest, ResetRequest,
+    TokenResponse,
+};
 
 /// Change your password: the current one is required; your other sessions end.
 #[utoipa::path(
@@ -88,5 +91,63 @@ pub async fn audit_events(
         &request,
         page.total_items,
         next,
+    )))
+}
+
+/// Ask for a password-reset code by email. Answers 202 whether or not the address belongs to
+/// anyone; at most one request per address every 15 minutes.
+#[utoipa::path(
+    tag = "identity",
+    request_body = ResetRequest,
+    responses(
+        (status = 202, body = MessageBody),
+        (status = 400, body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    )
+)]
+#[post("/v1/auth/password-reset")]
+pub async fn request_reset(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    body: web::Json<ResetRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .identity
+        .request_password_reset(&body.email, ip.0)
+        .await?;
+    Ok(HttpResponse::Accepted().json(MessageBody {
+        message: "If the address belongs to an account, a reset code is on its way",
+    }))
+}
+
+/// Set a new password with the emailed code: every session of the user ends, and a new one
+/// starts.
+#[utoipa::path(
+    tag = "identity",
+    request_body = ResetConfirmRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 400, description = "Invalid fields, or a wrong, used or expired code", body = ErrorBody),
+    )
+)]
+#[post("/v1/auth/password-reset/confirm")]
+pub async fn confirm_reset(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    body: web::Json<ResetConfirmRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let body = body.into_inner();
+    let outcome = state
+        .identity
+        .confirm_password_reset(identity::models::ResetConfirmation {
+            email: body.email,
+            code: body.code,
+            new_password: body.new_password,
+            ip: ip.0,
+        })
+        .await?;
+    Ok(web::Json(TokenResponse::new(
+        outcome.tokens,
+        Some(outcome.user),
     )))
 }

@@ -1,0 +1,113 @@
+//! Password reset: a code by email (the request answers alike for any address), then the code
+//! with a new password; every session of the user ends and a new one starts.
+
+use kernel::{AuthEvent, AuthEventKind, EmailAddress, OutgoingEmail, Verdict};
+
+use crate::codes;
+use crate::error::IdentityError;
+use crate::models::{LoginOutcome, Password, ResetConfirmation};
+use crate::service::{IdentityService, field};
+
+impl IdentityService {
+    /// Emails a reset code if the address belongs to a user; answers the same either way.
+    /// Limited per address (whether or not it exists, so the limit reveals nothing).
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<(), IdentityError> {
+        let email = EmailAddress::parse(email)
+            .map_err(|e| IdentityError::Validation(vec![field("email", e.to_string())]))?;
+        let now = self.now();
+        let bucket = format!("reset:email:{email}");
+        if let Verdict::Limited { retry_after_secs } = self
+            .limiter()
+            .hit(&bucket, self.policy().reset_per_email, now)
+            .await?
+        {
+            return Err(IdentityError::RateLimited { retry_after_secs });
+        }
+        let Some(credentials) = self.store().find_credentials(&email).await? else {
+            let event = AuthEvent::new(AuthEventKind::PasswordResetRequested, now, None, false)
+                .from_ip(ip)
+                .because("unknown email");
+            return Ok(self.store().record_event(&event).await?);
+        };
+        let user = credentials.user;
+        let code = codes::new_code()?;
+        let expires_at = now + self.policy().reset_ttl;
+        let message = OutgoingEmail {
+            to: email,
+            subject: "Reset your NudgeScribe password".into(),
+            body: format!(
+                "Hello {name},\n\nSomeone asked to reset your NudgeScribe password. \
+                 To choose a new one, use this code (valid until {until}):\n\n\
+                 Code: {code}\n\nIf it was not you, ignore this email: your password stays as it is.\n",
+                name = user.full_name,
+                until = expires_at.format("%Y-%m-%d %H:%M UTC"),
+            ),
+        };
+        let event = AuthEvent::new(
+            AuthEventKind::PasswordResetRequested,
+            now,
+            Some((user.account_id, user.id)),
+            true,
+        )
+        .from_ip(ip);
+        self.store()
+            .create_password_reset(&user, &codes::digest(&code), expires_at, &message, &event)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a new password with a reset code; every session of the user is revoked, and a new
+    /// one is started.
+    pub async fn confirm_password_reset(
+        &self,
+        input: ResetConfirmation,
+    ) -> Result<LoginOutcome, IdentityError> {
+        let mut errors = Vec::new();
+        let email = EmailAddress::parse(&input.email)
+            .map_err(|e| errors.push(field("email", e.to_string())))
+            .ok();
+        let password = Password::parse(input.new_password)
+            .map_err(|e| errors.push(field("new_password", e)))
+            .ok();
+        if input.code.trim().is_empty() {
+            errors.push(field("code", "must not be empty".into()));
+        }
+        let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
+            return Err(IdentityError::Validation(errors));
+        };
+        let now = self.now();
+        let Some(pending) = self.store().password_reset(&email).await?.filter(|p| {
+            !p.used && p.expires_at > now && codes::matches(&input.code, &p.code_digest)
+        }) else {
+            return Err(IdentityError::InvalidResetCode);
+        };
+        let hash = self
+            .hasher()
+            .hash(password.expose())
+            .await
+            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+        let user = pending.user;
+        let event = AuthEvent::new(
+            AuthEventKind::PasswordReset,
+            now,
+            Some((user.account_id, user.id)),
+            true,
+        )
+        .from_ip(input.ip);
+        if !self
+            .store()
+            .complete_password_reset(user.account_id, user.id, &hash, &event)
+            .await?
+        {
+            return Err(IdentityError::InvalidResetCode);
+        }
+        self.token_service()
+            .revoke_all_sessions(user.account_id, user.id, "password reset")
+            .await?;
+        self.sign_in(user, input.ip, Some("password reset")).await
+    }
+}
