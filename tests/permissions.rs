@@ -16,6 +16,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("post", "/v1/invitations/accept"),
     ("post", "/v1/auth/password-reset"),
     ("post", "/v1/auth/password-reset/confirm"),
+    ("post", "/v1/auth/login/mfa"),
     ("post", "/v1/auth"),
     ("get", "/v1/auth"),
     ("trace", "/v1/auth"),
@@ -51,6 +52,8 @@ type Row = (
 const MATRIX: &[Row] = &[
     ("get", "/v1/me", "/v1/me", None, [200, 200, 200, 200, 200, 200, 401]),
     ("get", "/v1/audit-events", "/v1/audit-events", None, [200, 200, 403, 403, 403, 403, 401]),
+    ("post", "/v1/me/mfa/totp/activate", "/v1/me/mfa/totp/activate", Some(r#"{"code": "000000"}"#), [409, 409, 409, 409, 409, 409, 401]),
+    ("delete", "/v1/me/mfa/totp", "/v1/me/mfa/totp", Some(r#"{"code": "000000"}"#), [409, 409, 409, 409, 409, 409, 401]),
     ("post", "/v1/me/password", "/v1/me/password", Some(r#"{"current_password": "wrong", "new_password": "whatever123"}"#), [400, 400, 400, 400, 400, 400, 401]),
     ("get", "/v1/users", "/v1/users", None, [200, 200, 200, 403, 403, 403, 401]),
     ("post", "/v1/users", "/v1/users", Some(r#"{"email": "{fresh}", "full_name": "New"}"#), [201, 201, 403, 403, 403, 403, 401]),
@@ -64,6 +67,7 @@ const MATRIX: &[Row] = &[
     ("post", "/v1/auth/keys", "/v1/auth/keys", Some(r#"{"name": "k"}"#), [403, 403, 201, 403, 403, 403, 401]),
     ("get", "/v1/auth/keys", "/v1/auth/keys", None, [200, 200, 200, 200, 200, 200, 401]),
     ("delete", "/v1/auth/keys/{key_id}", "/v1/auth/keys/{nobody}", None, [404, 404, 404, 404, 404, 404, 401]),
+    ("post", "/v1/me/mfa/totp/setup", "/v1/me/mfa/totp/setup", None, [200, 200, 200, 200, 200, 200, 401]),
     // Last: it ends the caller's session.
     ("post", "/v1/auth/logout", "/v1/auth/logout", None, [200, 200, 200, 200, 200, 200, 401]),
 ];

@@ -78,6 +78,8 @@ pub struct RateLimitSettings {
     pub client_auth_per_ip_per_minute: u32,
     /// `POST /v1/auth/login` attempts per client IP.
     pub signin_per_ip_per_minute: u32,
+    /// `POST /v1/auth/login/mfa` attempts per user.
+    pub mfa_per_user_per_minute: u32,
     /// `POST /v1/auth/password-reset` requests per email address, per 15 minutes.
     pub password_reset_per_email: u32,
 }
@@ -134,6 +136,7 @@ impl Settings {
             .set_default("auth.lockout_secs", 15 * 60)?
             .set_default("rate_limits.signin_per_ip_per_minute", 5)?
             .set_default("rate_limits.password_reset_per_email", 1)?
+            .set_default("rate_limits.mfa_per_user_per_minute", 3)?
             .set_default("auth.reset_ttl_secs", 15 * 60)?
             .set_default("email.from", "NudgeScribe <no-reply@nudgescribe.localhost>")?
             .set_default("rate_limits.client_auth_per_key_per_minute", 300)?
@@ -198,6 +201,7 @@ impl Settings {
             || self.rate_limits.client_auth_per_ip_per_minute == 0
             || self.rate_limits.signin_per_ip_per_minute == 0
             || self.rate_limits.password_reset_per_email == 0
+            || self.rate_limits.mfa_per_user_per_minute == 0
         {
             problems.push("rate limits must be at least 1 per minute".to_owned());
         }

@@ -60,7 +60,7 @@ fn metrics_handle() -> Result<PrometheusHandle, AppError> {
 /// Where this instance's signing keys come from, for start-up and every reload.
 struct KeySource {
     store: PgSigningKeyStore,
-    master: SealingKey,
+    master: Arc<SealingKey>,
     configured: Option<SigningKey>,
     max_token_lifetime: TimeDelta,
 }
@@ -146,9 +146,10 @@ impl Application {
         let max_token_lifetime = TimeDelta::seconds(auth.access_ttl_secs)
             .max(TimeDelta::minutes(tokens::service::SHORT_LIVED_MAX_MINUTES))
             + TimeDelta::seconds(auth.leeway_secs);
+        let master = Arc::new(load_master_key(&settings.keys)?);
         let keys = KeySource {
             store: PgSigningKeyStore::new(db.clone()),
-            master: load_master_key(&settings.keys)?,
+            master: master.clone(),
             configured: configured_signing_key(&settings.keys)?,
             max_token_lifetime,
         };
@@ -198,10 +199,12 @@ impl Application {
             Arc::new(hasher),
             tokens.clone(),
             limiter,
+            master,
             clock,
             IdentityPolicy {
                 invitation_ttl: TimeDelta::seconds(auth.invitation_ttl_secs),
                 signin_per_ip: RateLimit::per_minute(limits.signin_per_ip_per_minute),
+                mfa_per_user: RateLimit::per_minute(limits.mfa_per_user_per_minute),
                 reset_per_email: RateLimit {
                     limit: limits.password_reset_per_email,
                     window: TimeDelta::minutes(15),

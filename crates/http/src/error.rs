@@ -42,6 +42,8 @@ pub enum ApiError {
     Unauthenticated,
     #[error("invalid email or password")]
     InvalidCredentials,
+    #[error("invalid or already used code")]
+    InvalidCode,
     #[error("you are not allowed to do this")]
     Forbidden,
     #[error("{0}")]
@@ -73,6 +75,7 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidCode => "invalid_code",
             Self::Forbidden | Self::ForbiddenBecause(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -113,7 +116,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) | Self::Validation(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidCode => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Forbidden | Self::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -185,6 +190,7 @@ impl From<IdentityError> for ApiError {
             IdentityError::RateLimited { retry_after_secs } => {
                 Self::RateLimited { retry_after_secs }
             }
+            IdentityError::InvalidMfaCode => Self::InvalidCode,
             IdentityError::InvalidResetCode => {
                 Self::BadRequest("the reset code is invalid, used or expired".into())
             }

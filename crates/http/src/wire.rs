@@ -416,3 +416,68 @@ pub struct ResetConfirmRequest {
     /// 8 to 72 bytes.
     pub new_password: String,
 }
+
+/// The answer of a sign-in: tokens, or — with MFA on — the token for the MFA step.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginResponse {
+    Tokens(TokenResponse),
+    MfaRequired(MfaRequiredBody),
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaRequiredBody {
+    pub mfa_required: bool,
+    /// Send with a code to `POST /v1/auth/login/mfa`.
+    pub mfa_token: String,
+    /// Seconds the MFA token stays valid.
+    pub expires_in: i64,
+}
+
+impl From<identity::models::LoginStep> for LoginResponse {
+    fn from(step: identity::models::LoginStep) -> Self {
+        match step {
+            identity::models::LoginStep::Complete(outcome) => {
+                Self::Tokens(TokenResponse::new(outcome.tokens, Some(outcome.user)))
+            }
+            identity::models::LoginStep::MfaRequired {
+                mfa_token,
+                expires_in,
+            } => Self::MfaRequired(MfaRequiredBody {
+                mfa_required: true,
+                mfa_token,
+                expires_in,
+            }),
+        }
+    }
+}
+
+/// `POST /v1/auth/login/mfa`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginMfaRequest {
+    pub mfa_token: String,
+    /// A current TOTP code, or one of the recovery codes.
+    pub code: String,
+}
+
+/// A TOTP code (activate, disable).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CodeRequest {
+    #[schema(example = "123456")]
+    pub code: String,
+}
+
+/// TOTP setup, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpSetupBody {
+    /// Base32, for typing into an authenticator app.
+    pub secret: String,
+    /// `otpauth://totp/…` (RFC 6238, SHA1, 6 digits, 30 s), for a QR code.
+    pub otpauth_url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodesBody {
+    /// Ten one-time codes that stand in for a TOTP code; shown this once.
+    pub recovery_codes: Vec<String>,
+}

@@ -22,6 +22,9 @@ pub enum IdentityError {
     /// The reset code is wrong, already used, or expired (deliberately not saying which).
     #[error("the reset code is invalid, used or expired")]
     InvalidResetCode,
+    /// The MFA code is wrong or was used already.
+    #[error("invalid or already used code")]
+    InvalidMfaCode,
     /// Too many attempts; try again after this many seconds.
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },

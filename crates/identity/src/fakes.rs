@@ -11,8 +11,8 @@ use kernel::{
 use tokens::testing::MemoryTokenStore;
 
 use crate::models::{
-    Account, AuditQuery, AuditRecord, Credentials, FailedSignin, Member, NewAccount, NewInvitation,
-    Page, PendingInvitation, PendingReset, User, Workspace,
+    Account, AuditQuery, AuditRecord, Credentials, FailedSignin, Member, MfaRecord, NewAccount,
+    NewInvitation, Page, PendingInvitation, PendingReset, User, Workspace,
 };
 use crate::ports::{HashError, IdentityStore, PasswordHasher};
 
@@ -31,6 +31,8 @@ pub struct State {
     pub invitations: HashMap<UserId, (NewInvitation, bool)>,
     /// user → (code digest, expires, used)
     pub resets: HashMap<UserId, ([u8; 32], chrono::DateTime<chrono::Utc>, bool)>,
+    pub mfa: HashMap<UserId, MfaRecord>,
+    pub recovery: HashMap<[u8; 32], (UserId, bool)>,
     /// user → (failed sign-ins, locked until)
     pub failures: HashMap<UserId, (i32, Option<chrono::DateTime<chrono::Utc>>)>,
     pub outbox: Vec<OutgoingEmail>,
@@ -109,6 +111,7 @@ impl IdentityStore for MemoryStore {
                     password_hash: hash.clone(),
                     failed_signin_attempts: failed,
                     locked_until,
+                    mfa_enabled: state.mfa.get(&user.id).is_some_and(|m| m.enabled),
                 }
             }))
     }
@@ -413,6 +416,113 @@ impl IdentityStore for MemoryStore {
         state.failures.remove(&user);
         state.events.push(event.clone());
         Ok(true)
+    }
+
+    async fn mfa(
+        &self,
+        _account: AccountId,
+        user: UserId,
+    ) -> Result<Option<MfaRecord>, StoreError> {
+        Ok(self.state().mfa.get(&user).cloned())
+    }
+
+    async fn save_pending_totp(
+        &self,
+        _account: AccountId,
+        user: UserId,
+        secret_sealed: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state.mfa.get(&user).is_some_and(|m| m.enabled) {
+            return Err(StoreError::Duplicate("mfa_enabled".into()));
+        }
+        state.mfa.insert(
+            user,
+            MfaRecord {
+                secret_sealed: secret_sealed.to_vec(),
+                enabled: false,
+                last_used_step: None,
+            },
+        );
+        Ok(())
+    }
+
+    async fn enable_totp(
+        &self,
+        _account: AccountId,
+        user: UserId,
+        step: i64,
+        recovery_digests: &[[u8; 32]],
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if let Some(record) = state.mfa.get_mut(&user) {
+            record.enabled = true;
+            record.last_used_step = Some(step);
+        }
+        for digest in recovery_digests {
+            state.recovery.insert(*digest, (user, false));
+        }
+        state.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn disable_totp(
+        &self,
+        _account: AccountId,
+        user: UserId,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state.mfa.remove(&user);
+        state.recovery.retain(|_, (owner, _)| *owner != user);
+        state.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn use_totp_step(
+        &self,
+        _account: AccountId,
+        user: UserId,
+        step: i64,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let Some(record) = state.mfa.get_mut(&user) else {
+            return Ok(false);
+        };
+        if record.last_used_step.is_some_and(|last| last >= step) {
+            return Ok(false);
+        }
+        record.last_used_step = Some(step);
+        Ok(true)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        _account: AccountId,
+        user: UserId,
+        digest: &[u8; 32],
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        match state.recovery.get_mut(digest) {
+            Some((owner, used)) if *owner == user && !*used => {
+                *used = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn record_failed_validation(
+        &self,
+        account: AccountId,
+        user: UserId,
+        now: chrono::DateTime<chrono::Utc>,
+        max_attempts: i32,
+        lockout: chrono::Duration,
+    ) -> Result<FailedSignin, StoreError> {
+        self.record_failed_signin(account, user, now, max_attempts, lockout)
+            .await
     }
 
     async fn profile(

@@ -8,6 +8,7 @@
 mod codes;
 pub mod error;
 mod invitations;
+mod mfa;
 pub mod models;
 pub mod ports;
 mod reset;

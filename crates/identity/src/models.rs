@@ -132,6 +132,8 @@ pub struct Credentials {
     /// Consecutive failed sign-ins since the last success or lockout.
     pub failed_signin_attempts: i32,
     pub locked_until: Option<DateTime<Utc>>,
+    /// TOTP is on: a password alone does not sign in.
+    pub mfa_enabled: bool,
 }
 
 /// The outcome of counting one more failed sign-in.
@@ -258,4 +260,37 @@ pub struct ResetConfirmation {
     pub code: String,
     pub new_password: String,
     pub ip: Option<IpAddr>,
+}
+
+/// Where a sign-in stands after the password (or a reset code) was accepted.
+#[derive(Clone, Debug)]
+pub enum LoginStep {
+    Complete(LoginOutcome),
+    /// MFA is on: `POST /v1/auth/login/mfa` with this token and a code completes it.
+    MfaRequired {
+        mfa_token: String,
+        expires_in: i64,
+    },
+}
+
+/// A user's TOTP, as stored.
+#[derive(Clone, Debug)]
+pub struct MfaRecord {
+    /// The secret, sealed under the master key (bound to the user).
+    pub secret_sealed: Vec<u8>,
+    pub enabled: bool,
+    pub last_used_step: Option<i64>,
+}
+
+/// What TOTP setup shows, once: the secret for an authenticator app.
+#[derive(Clone)]
+pub struct TotpSetup {
+    pub secret: String,
+    pub otpauth_url: String,
+}
+
+impl std::fmt::Debug for TotpSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TotpSetup(..)")
+    }
 }

@@ -8,8 +8,8 @@ use kernel::{
 };
 
 use crate::models::{
-    Account, AuditQuery, AuditRecord, Credentials, FailedSignin, Member, NewAccount, NewInvitation,
-    Page, PendingInvitation, PendingReset, User, Workspace,
+    Account, AuditQuery, AuditRecord, Credentials, FailedSignin, Member, MfaRecord, NewAccount,
+    NewInvitation, Page, PendingInvitation, PendingReset, User, Workspace,
 };
 
 #[async_trait]
@@ -155,6 +155,64 @@ pub trait IdentityStore: Send + Sync + 'static {
         password_hash: &str,
         event: &AuthEvent,
     ) -> Result<bool, StoreError>;
+
+    /// The user's TOTP record, pending or enabled.
+    async fn mfa(&self, account: AccountId, user: UserId) -> Result<Option<MfaRecord>, StoreError>;
+
+    /// Stores a new pending TOTP secret (replacing a pending one). MUST return
+    /// `Duplicate("mfa_enabled")` when TOTP is already enabled.
+    async fn save_pending_totp(
+        &self,
+        account: AccountId,
+        user: UserId,
+        secret_sealed: &[u8],
+    ) -> Result<(), StoreError>;
+
+    /// Enables the pending TOTP, noting `step` as used, and stores the recovery codes' digests.
+    async fn enable_totp(
+        &self,
+        account: AccountId,
+        user: UserId,
+        step: i64,
+        recovery_digests: &[[u8; 32]],
+        event: &AuthEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Removes TOTP and the recovery codes.
+    async fn disable_totp(
+        &self,
+        account: AccountId,
+        user: UserId,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Accepts TOTP `step` if it is later than the last accepted one (atomically: a code is
+    /// accepted once, whichever instance sees it). Returns whether it was.
+    async fn use_totp_step(
+        &self,
+        account: AccountId,
+        user: UserId,
+        step: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks an unused recovery code of the user used. Returns whether there was one.
+    async fn use_recovery_code(
+        &self,
+        account: AccountId,
+        user: UserId,
+        digest: &[u8; 32],
+    ) -> Result<bool, StoreError>;
+
+    /// Counts a failed MFA validation; like failed sign-ins, `max_attempts` in a row lock the
+    /// account until `now + lockout`.
+    async fn record_failed_validation(
+        &self,
+        account: AccountId,
+        user: UserId,
+        now: DateTime<Utc>,
+        max_attempts: i32,
+        lockout: chrono::Duration,
+    ) -> Result<FailedSignin, StoreError>;
 
     /// The user and their account. MUST return `NotFound` for a user outside `account`.
     async fn profile(

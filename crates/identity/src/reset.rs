@@ -5,7 +5,7 @@ use kernel::{AuthEvent, AuthEventKind, EmailAddress, OutgoingEmail, Verdict};
 
 use crate::codes;
 use crate::error::IdentityError;
-use crate::models::{LoginOutcome, Password, ResetConfirmation};
+use crate::models::{LoginStep, Password, ResetConfirmation};
 use crate::service::{IdentityService, field};
 
 impl IdentityService {
@@ -65,7 +65,7 @@ impl IdentityService {
     pub async fn confirm_password_reset(
         &self,
         input: ResetConfirmation,
-    ) -> Result<LoginOutcome, IdentityError> {
+    ) -> Result<LoginStep, IdentityError> {
         let mut errors = Vec::new();
         let email = EmailAddress::parse(&input.email)
             .map_err(|e| errors.push(field("email", e.to_string())))
@@ -108,6 +108,13 @@ impl IdentityService {
         self.token_service()
             .revoke_all_sessions(user.account_id, user.id, "password reset")
             .await?;
-        self.sign_in(user, input.ip, Some("password reset")).await
+        // A reset proves the mailbox, not the second factor: MFA still applies.
+        let mfa_enabled = self
+            .store()
+            .mfa(user.account_id, user.id)
+            .await?
+            .is_some_and(|m| m.enabled);
+        self.after_first_factor(user, mfa_enabled, input.ip, Some("password reset"))
+            .await
     }
 }

@@ -4,15 +4,16 @@ use std::sync::{Arc, OnceLock};
 
 use kernel::{
     AccountId, AccountRole, Actor, AuthEvent, AuthEventKind, Clock, EmailAddress, Permission,
-    PermissionSet, RateLimit, RateLimiter, Roles, UserId, Verdict, WorkspaceId, WorkspaceRole,
+    PermissionSet, RateLimit, RateLimiter, Roles, SealingKey, UserId, Verdict, WorkspaceId,
+    WorkspaceRole,
 };
 use tokens::{SessionKind, TokenService};
 
 use crate::error::{FieldError, IdentityError};
 use crate::models::{
-    Account, AuditQuery, AuditRecord, Credentials, LoginInput, LoginOutcome, Member, NewAccount,
-    Page, Password, Profile, RoleAssignment, SignupInput, SignupOutcome, User, Workspace,
-    parse_name,
+    Account, AuditQuery, AuditRecord, Credentials, LoginInput, LoginOutcome, LoginStep, Member,
+    NewAccount, Page, Password, Profile, RoleAssignment, SignupInput, SignupOutcome, User,
+    Workspace, parse_name,
 };
 use crate::ports::{IdentityStore, PasswordHasher};
 
@@ -30,7 +31,9 @@ pub struct IdentityPolicy {
     pub reset_per_email: RateLimit,
     /// How long a password-reset code stays valid.
     pub reset_ttl: chrono::Duration,
-    /// Consecutive failed sign-ins that lock an account ...
+    /// MFA code attempts per user, across every instance.
+    pub mfa_per_user: RateLimit,
+    /// Consecutive failed sign-ins (or MFA codes) that lock an account ...
     pub max_failed_signins: i32,
     /// ... for this long.
     pub lockout: chrono::Duration,
@@ -41,6 +44,7 @@ impl Default for IdentityPolicy {
         Self {
             invitation_ttl: chrono::Duration::days(7),
             signin_per_ip: RateLimit::per_minute(5),
+            mfa_per_user: RateLimit::per_minute(3),
             reset_per_email: RateLimit {
                 limit: 1,
                 window: chrono::Duration::minutes(15),
@@ -57,6 +61,8 @@ pub struct IdentityService {
     hasher: Arc<dyn PasswordHasher>,
     tokens: Arc<TokenService>,
     limiter: Arc<dyn RateLimiter>,
+    /// Seals TOTP secrets at rest.
+    secrets: Arc<SealingKey>,
     clock: Arc<dyn Clock>,
     /// A hash to verify against when the email is unknown, so that both failures take as long.
     decoy_hash: OnceLock<String>,
@@ -69,6 +75,7 @@ impl IdentityService {
         hasher: Arc<dyn PasswordHasher>,
         tokens: Arc<TokenService>,
         limiter: Arc<dyn RateLimiter>,
+        secrets: Arc<SealingKey>,
         clock: Arc<dyn Clock>,
         policy: IdentityPolicy,
     ) -> Self {
@@ -77,6 +84,7 @@ impl IdentityService {
             hasher,
             tokens,
             limiter,
+            secrets,
             clock,
             decoy_hash: OnceLock::new(),
             policy,
@@ -148,7 +156,7 @@ impl IdentityService {
     }
 
     /// Checks an email and password and starts a session.
-    pub async fn login(&self, input: LoginInput) -> Result<LoginOutcome, IdentityError> {
+    pub async fn login(&self, input: LoginInput) -> Result<LoginStep, IdentityError> {
         let mut errors = Vec::new();
         let email = EmailAddress::parse(&input.email)
             .map_err(|e| errors.push(field("email", e.to_string())))
@@ -197,7 +205,8 @@ impl IdentityService {
                 .clear_failed_signins(user.account_id, user.id)
                 .await?;
         }
-        self.sign_in(credentials.user, input.ip, None).await
+        self.after_first_factor(credentials.user, credentials.mfa_enabled, input.ip, None)
+            .await
     }
 
     /// Whether `candidate` is the password behind `hash` (hashing off the reactor).
@@ -369,7 +378,11 @@ impl IdentityService {
                 workspaces: actor.workspace_roles.clone(),
             },
             permissions: actor.account_permissions(),
-            mfa_enabled: false,
+            mfa_enabled: self
+                .store
+                .mfa(actor.account_id, actor.user_id)
+                .await?
+                .is_some_and(|m| m.enabled),
         })
     }
 
@@ -401,6 +414,10 @@ impl IdentityService {
         event.reason = Some("changed by a users manager");
         self.store.record_event(&event).await?;
         Ok(member)
+    }
+
+    pub(crate) fn secrets(&self) -> &SealingKey {
+        &self.secrets
     }
 
     pub(crate) fn limiter(&self) -> &dyn RateLimiter {
@@ -594,6 +611,7 @@ mod tests {
             Arc::new(PlainHasher),
             tokens.clone(),
             Arc::new(MemoryRateLimiter::default()),
+            Arc::new(SealingKey::from_bytes(&[9; 32]).unwrap_or_else(|e| panic!("{e}"))),
             clock.clone(),
             IdentityPolicy::default(),
         );
@@ -603,6 +621,18 @@ mod tests {
             tokens,
             token_store,
             clock,
+        }
+    }
+
+    impl Harness {
+        /// Logs in; fails unless the sign-in completes without an MFA step.
+        async fn login(&self, input: LoginInput) -> Result<LoginOutcome, IdentityError> {
+            match self.service.login(input).await? {
+                LoginStep::Complete(outcome) => Ok(outcome),
+                LoginStep::MfaRequired { .. } => {
+                    Err(IdentityError::Internal("MFA required".into()))
+                }
+            }
         }
     }
 
@@ -687,7 +717,6 @@ mod tests {
         let h = harness();
         let signed_up = h.service.signup(signup_input("ada@example.com")).await?;
         let outcome = h
-            .service
             .login(login_input("ADA@example.com", "correct horse"))
             .await?;
         assert_eq!(outcome.user.id, signed_up.user.id);
@@ -711,11 +740,9 @@ mod tests {
         let h = harness();
         h.service.signup(signup_input("ada@example.com")).await?;
         let wrong = h
-            .service
             .login(login_input("ada@example.com", "wrong password"))
             .await;
         let unknown = h
-            .service
             .login(login_input("bob@example.com", "correct horse"))
             .await;
         assert!(matches!(wrong, Err(IdentityError::InvalidCredentials)));
@@ -738,7 +765,6 @@ mod tests {
         let h = harness();
         let signed_up = h.service.signup(signup_input("ada@example.com")).await?;
         let outcome = h
-            .service
             .login(login_input("ada@example.com", "correct horse"))
             .await?;
         let actor = h
@@ -756,7 +782,6 @@ mod tests {
     async fn owner_actor(h: &Harness) -> Result<Actor, IdentityError> {
         h.service.signup(signup_input("ada@example.com")).await?;
         let outcome = h
-            .service
             .login(login_input("ada@example.com", "correct horse"))
             .await?;
         Ok(h.tokens
@@ -980,7 +1005,6 @@ mod tests {
             .await;
         assert!(matches!(again, Err(IdentityError::InvalidInvitation)));
         let login = h
-            .service
             .login(login_input("bob@example.com", "bobs password"))
             .await?;
         assert_eq!(login.user.id, member.user.id);
@@ -1028,14 +1052,12 @@ mod tests {
         h.service.signup(signup_input("ada@example.com")).await?;
         for _ in 0..5 {
             let wrong = h
-                .service
                 .login(login_input("ada@example.com", "wrong password"))
                 .await;
             assert!(matches!(wrong, Err(IdentityError::InvalidCredentials)));
         }
         // Locked: even the right password fails, and looks like any failure.
         let locked = h
-            .service
             .login(login_input("ada@example.com", "correct horse"))
             .await;
         assert!(matches!(locked, Err(IdentityError::InvalidCredentials)));
@@ -1061,7 +1083,6 @@ mod tests {
         h.service.signup(signup_input("ada@example.com")).await?;
         for _ in 0..4 {
             let _ = h
-                .service
                 .login(login_input("ada@example.com", "wrong password"))
                 .await;
         }
@@ -1070,7 +1091,6 @@ mod tests {
             .await?;
         for _ in 0..4 {
             let _ = h
-                .service
                 .login(login_input("ada@example.com", "wrong password"))
                 .await;
         }
@@ -1089,14 +1109,14 @@ mod tests {
             ..login_input("ada@example.com", password)
         };
         for _ in 0..5 {
-            h.service.login(from("correct horse")).await?;
+            h.login(from("correct horse")).await?;
         }
         assert!(matches!(
-            h.service.login(from("correct horse")).await,
+            h.login(from("correct horse")).await,
             Err(IdentityError::RateLimited { .. })
         ));
         h.clock.advance(Duration::minutes(1));
-        h.service.login(from("correct horse")).await?;
+        h.login(from("correct horse")).await?;
         Ok(())
     }
 
@@ -1106,7 +1126,6 @@ mod tests {
         let h = harness();
         let actor = owner_actor(&h).await?;
         let other = h
-            .service
             .login(login_input("ada@example.com", "correct horse"))
             .await?;
         let wrong = h
@@ -1144,7 +1163,6 @@ mod tests {
         let h = harness();
         h.service.signup(signup_input("ada@example.com")).await?;
         let before = h
-            .service
             .login(login_input("ada@example.com", "correct horse"))
             .await?;
         h.service
@@ -1157,10 +1175,13 @@ mod tests {
                 .await,
             Err(IdentityError::InvalidResetCode)
         ));
-        let after = h
+        let LoginStep::Complete(after) = h
             .service
             .confirm_password_reset(reset(&code, "brand new pass"))
-            .await?;
+            .await?
+        else {
+            panic!("no MFA here");
+        };
         assert!(
             h.tokens
                 .authenticate(&before.tokens.access_token, Accept::AccessOnly)

@@ -29,6 +29,9 @@ pub enum AuthEventKind {
     UserInvited,
     PasswordResetRequested,
     PasswordReset,
+    MfaEnabled,
+    MfaDisabled,
+    MfaFailed,
 }
 
 impl AuthEventKind {
@@ -54,10 +57,13 @@ impl AuthEventKind {
             Self::UserInvited => "user_invited",
             Self::PasswordResetRequested => "password_reset_requested",
             Self::PasswordReset => "password_reset",
+            Self::MfaEnabled => "mfa_enabled",
+            Self::MfaDisabled => "mfa_disabled",
+            Self::MfaFailed => "mfa_failed",
         }
     }
 
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 22] = [
         Self::Signup,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -77,6 +83,9 @@ impl AuthEventKind {
         Self::UserInvited,
         Self::PasswordResetRequested,
         Self::PasswordReset,
+        Self::MfaEnabled,
+        Self::MfaDisabled,
+        Self::MfaFailed,
     ];
 
     /// The kind named `name`, if any.

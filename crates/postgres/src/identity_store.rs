@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use identity::models::{
-    AuditQuery, AuditRecord, Credentials, FailedSignin, Member, NewAccount, NewInvitation, Page,
-    PendingInvitation, PendingReset,
+    AuditQuery, AuditRecord, Credentials, FailedSignin, Member, MfaRecord, NewAccount,
+    NewInvitation, Page, PendingInvitation, PendingReset,
 };
 use identity::ports::IdentityStore;
 use identity::{Account, User, Workspace};
@@ -24,8 +24,8 @@ use crate::error::{DbError, store};
 use crate::outbox::enqueue;
 use crate::roles::{load_roles, roles_from_rows};
 use crate::schema::{
-    account_roles, accounts, auth_events, invitations, password_resets, users, workspace_roles,
-    workspaces,
+    account_roles, accounts, auth_events, invitations, mfa_recovery_codes, password_resets,
+    user_mfa, users, workspace_roles, workspaces,
 };
 use crate::session_cache::{Invalidation, SessionCache, announce};
 
@@ -113,6 +113,26 @@ async fn write_roles(
         .collect();
     diesel::insert_into(workspace_roles::table)
         .values(workspace_rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+type CredentialRow = (
+    UserRow,
+    Option<String>,
+    i32,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+/// A correct second factor clears the failed-validation count.
+async fn clear_failures(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: UserId,
+) -> Result<(), DbError> {
+    diesel::update(users::table.filter(users::id.eq(user.as_uuid())))
+        .set(users::failed_validation_attempts.eq(0))
         .execute(conn)
         .await?;
     Ok(())
@@ -254,24 +274,27 @@ impl IdentityStore for PgIdentityStore {
         store(async {
             let mut tx = self.db.anonymous(Lookup::UserByEmail(email)).await?;
             let row = users::table
+                .left_join(user_mfa::table.on(user_mfa::user_id.eq(users::id)))
                 .filter(users::email.eq(email.as_str()))
                 .select((
                     USER_COLUMNS,
                     users::password_hash,
                     users::failed_signin_attempts,
                     users::locked_until,
+                    user_mfa::enabled_at.nullable(),
                 ))
-                .first::<(UserRow, Option<String>, i32, Option<DateTime<Utc>>)>(tx.conn())
+                .first::<CredentialRow>(tx.conn())
                 .await
                 .optional()?;
             tx.commit().await?;
             row.map(
-                |(user, password_hash, failed_signin_attempts, locked_until)| {
+                |(user, password_hash, failed_signin_attempts, locked_until, mfa)| {
                     Ok(Credentials {
                         user: user.into_user()?,
                         password_hash,
                         failed_signin_attempts,
                         locked_until,
+                        mfa_enabled: mfa.is_some(),
                     })
                 },
             )
@@ -814,6 +837,223 @@ impl IdentityStore for PgIdentityStore {
             insert_event(tx.conn(), event).await?;
             tx.commit().await?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn mfa(&self, account: AccountId, user: UserId) -> Result<Option<MfaRecord>, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let row = user_mfa::table
+                .filter(user_mfa::user_id.eq(user.as_uuid()))
+                .select((
+                    user_mfa::secret_sealed,
+                    user_mfa::enabled_at,
+                    user_mfa::last_used_step,
+                ))
+                .first::<(Vec<u8>, Option<DateTime<Utc>>, Option<i64>)>(tx.conn())
+                .await
+                .optional()?;
+            tx.commit().await?;
+            Ok(
+                row.map(|(secret_sealed, enabled_at, last_used_step)| MfaRecord {
+                    secret_sealed,
+                    enabled: enabled_at.is_some(),
+                    last_used_step,
+                }),
+            )
+        })
+        .await
+    }
+
+    async fn save_pending_totp(
+        &self,
+        account: AccountId,
+        user: UserId,
+        secret_sealed: &[u8],
+    ) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let enabled = user_mfa::table
+                .filter(user_mfa::user_id.eq(user.as_uuid()))
+                .filter(user_mfa::enabled_at.is_not_null())
+                .count()
+                .get_result::<i64>(tx.conn())
+                .await?;
+            if enabled > 0 {
+                return Err(DbError::Query(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    Box::new("mfa_enabled".to_owned()),
+                )));
+            }
+            diesel::insert_into(user_mfa::table)
+                .values((
+                    user_mfa::user_id.eq(user.as_uuid()),
+                    user_mfa::account_id.eq(account.as_uuid()),
+                    user_mfa::secret_sealed.eq(secret_sealed),
+                ))
+                .on_conflict(user_mfa::user_id)
+                .do_update()
+                .set((
+                    user_mfa::secret_sealed.eq(secret_sealed),
+                    user_mfa::created_at.eq(diesel::dsl::now),
+                ))
+                .execute(tx.conn())
+                .await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn enable_totp(
+        &self,
+        account: AccountId,
+        user: UserId,
+        step: i64,
+        recovery_digests: &[[u8; 32]],
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            diesel::update(user_mfa::table.filter(user_mfa::user_id.eq(user.as_uuid())))
+                .set((
+                    user_mfa::enabled_at.eq(event.at),
+                    user_mfa::last_used_step.eq(step),
+                ))
+                .execute(tx.conn())
+                .await?;
+            diesel::delete(mfa_recovery_codes::table)
+                .filter(mfa_recovery_codes::user_id.eq(user.as_uuid()))
+                .execute(tx.conn())
+                .await?;
+            let rows: Vec<_> = recovery_digests
+                .iter()
+                .map(|digest| {
+                    (
+                        mfa_recovery_codes::code_digest.eq(digest.as_slice()),
+                        mfa_recovery_codes::user_id.eq(user.as_uuid()),
+                        mfa_recovery_codes::account_id.eq(account.as_uuid()),
+                    )
+                })
+                .collect();
+            diesel::insert_into(mfa_recovery_codes::table)
+                .values(rows)
+                .execute(tx.conn())
+                .await?;
+            insert_event(tx.conn(), event).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn disable_totp(
+        &self,
+        account: AccountId,
+        user: UserId,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            diesel::delete(user_mfa::table.filter(user_mfa::user_id.eq(user.as_uuid())))
+                .execute(tx.conn())
+                .await?;
+            diesel::delete(mfa_recovery_codes::table)
+                .filter(mfa_recovery_codes::user_id.eq(user.as_uuid()))
+                .execute(tx.conn())
+                .await?;
+            insert_event(tx.conn(), event).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn use_totp_step(
+        &self,
+        account: AccountId,
+        user: UserId,
+        step: i64,
+    ) -> Result<bool, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let accepted = diesel::update(user_mfa::table)
+                .filter(user_mfa::user_id.eq(user.as_uuid()))
+                .filter(
+                    user_mfa::last_used_step
+                        .is_null()
+                        .or(user_mfa::last_used_step.lt(step)),
+                )
+                .set(user_mfa::last_used_step.eq(step))
+                .execute(tx.conn())
+                .await?;
+            if accepted > 0 {
+                clear_failures(tx.conn(), user).await?;
+            }
+            tx.commit().await?;
+            Ok(accepted > 0)
+        })
+        .await
+    }
+
+    async fn use_recovery_code(
+        &self,
+        account: AccountId,
+        user: UserId,
+        digest: &[u8; 32],
+    ) -> Result<bool, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let used = diesel::update(mfa_recovery_codes::table)
+                .filter(mfa_recovery_codes::code_digest.eq(digest.as_slice()))
+                .filter(mfa_recovery_codes::user_id.eq(user.as_uuid()))
+                .filter(mfa_recovery_codes::used_at.is_null())
+                .set(mfa_recovery_codes::used_at.eq(diesel::dsl::now))
+                .execute(tx.conn())
+                .await?;
+            if used > 0 {
+                clear_failures(tx.conn(), user).await?;
+            }
+            tx.commit().await?;
+            Ok(used > 0)
+        })
+        .await
+    }
+
+    async fn record_failed_validation(
+        &self,
+        account: AccountId,
+        user: UserId,
+        now: DateTime<Utc>,
+        max_attempts: i32,
+        lockout: chrono::Duration,
+    ) -> Result<FailedSignin, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let counted = diesel::sql_query(
+                "UPDATE users SET \
+                     failed_validation_attempts = CASE WHEN failed_validation_attempts + 1 >= $2 \
+                                                       THEN 0 ELSE failed_validation_attempts + 1 END, \
+                     locked_until = CASE WHEN failed_validation_attempts + 1 >= $2 \
+                                         THEN $3 ELSE locked_until END \
+                 WHERE id = $1 \
+                 RETURNING failed_validation_attempts AS failed_signin_attempts, locked_until",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
+            .bind::<diesel::sql_types::Integer, _>(max_attempts)
+            .bind::<diesel::sql_types::Timestamptz, _>(now + lockout)
+            .get_result::<Failures>(tx.conn())
+            .await?;
+            tx.commit().await?;
+            let locked = counted
+                .locked_until
+                .filter(|until| *until > now && counted.failed_signin_attempts == 0);
+            Ok(FailedSignin {
+                attempts: if locked.is_some() {
+                    max_attempts
+                } else {
+                    counted.failed_signin_attempts
+                },
+                locked_until: locked,
+            })
         })
         .await
     }

@@ -191,3 +191,25 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(password_resets, users);
+
+diesel::table! {
+    user_mfa (user_id) {
+        user_id -> Uuid,
+        account_id -> Uuid,
+        secret_sealed -> Bytea,
+        created_at -> Timestamptz,
+        enabled_at -> Nullable<Timestamptz>,
+        last_used_step -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    mfa_recovery_codes (code_digest) {
+        code_digest -> Bytea,
+        user_id -> Uuid,
+        account_id -> Uuid,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(user_mfa, users);

@@ -171,6 +171,35 @@ impl TokenService {
         Ok(())
     }
 
+    /// A short token proving a correct password, to be completed by the MFA step. It starts no
+    /// session and is accepted only by [`TokenService::verify_mfa_token`].
+    pub fn mint_mfa_token(
+        &self,
+        account_id: AccountId,
+        user_id: UserId,
+        ttl: Duration,
+    ) -> Result<String, TokenError> {
+        let claims = SessionClaims {
+            account_id,
+            user_id,
+            session_id: SessionId::generate(),
+            scope: String::new(),
+        };
+        self.issuer
+            .sign_for_session(TokenKind::Mfa, &claims, self.clock.now(), ttl)
+    }
+
+    /// The user an MFA token was minted for; any other token is refused.
+    pub fn verify_mfa_token(&self, token: &str) -> Result<(AccountId, UserId), TokenError> {
+        let (_, claims) = self
+            .issuer
+            .verify(token, &[TokenKind::Mfa], self.clock.now())?;
+        Ok((
+            AccountId::from_uuid(claims.acc),
+            UserId::from_uuid(claims.sub),
+        ))
+    }
+
     /// Revokes every other session of the actor's user (after a password change): their
     /// tokens stop working at once, everywhere; the actor's own session goes on.
     pub async fn revoke_other_sessions(

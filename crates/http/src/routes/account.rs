@@ -1,6 +1,6 @@
 //! The caller's own credentials, and the account's audit trail.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, delete, get, post, web};
 use identity::models::AuditQuery;
 use kernel::UserId;
 use serde::Deserialize;
@@ -11,8 +11,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::paging::{PageParams, Paged, encode_cursor};
 use crate::state::AppState;
 use crate::wire::{
-    AuditEventBody, ChangePasswordRequest, MessageBody, ResetConfirmRequest, ResetRequest,
-    TokenResponse,
+    AuditEventBody, ChangePasswordRequest, CodeRequest, LoginMfaRequest, LoginResponse,
+    MessageBody, RecoveryCodesBody, ResetConfirmRequest, ResetRequest, TokenResponse,
+    TotpSetupBody,
 };
 
 /// Change your password: the current one is required; your other sessions end.
@@ -126,7 +127,7 @@ pub async fn request_reset(
     tag = "identity",
     request_body = ResetConfirmRequest,
     responses(
-        (status = 200, body = TokenResponse),
+        (status = 200, description = "Tokens, or the MFA step for a user with MFA on", body = LoginResponse),
         (status = 400, description = "Invalid fields, or a wrong, used or expired code", body = ErrorBody),
     )
 )]
@@ -135,7 +136,7 @@ pub async fn confirm_reset(
     state: web::Data<AppState>,
     ip: ClientIp,
     body: web::Json<ResetConfirmRequest>,
-) -> Result<web::Json<TokenResponse>, ApiError> {
+) -> Result<web::Json<LoginResponse>, ApiError> {
     let body = body.into_inner();
     let outcome = state
         .identity
@@ -146,8 +147,96 @@ pub async fn confirm_reset(
             ip: ip.0,
         })
         .await?;
+    Ok(web::Json(outcome.into()))
+}
+
+/// Complete a sign-in with MFA: the token from `POST /v1/auth/login` and a TOTP code (or a
+/// recovery code). A code works once.
+#[utoipa::path(
+    tag = "identity",
+    request_body = LoginMfaRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "Invalid MFA token, or a wrong or reused code", body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    )
+)]
+#[post("/v1/auth/login/mfa")]
+pub async fn login_mfa(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    body: web::Json<LoginMfaRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let outcome = state
+        .identity
+        .login_mfa(&body.mfa_token, &body.code, ip.0)
+        .await?;
     Ok(web::Json(TokenResponse::new(
         outcome.tokens,
         Some(outcome.user),
     )))
+}
+
+/// Start TOTP setup: a new secret and its `otpauth://` URL, shown once.
+#[utoipa::path(
+    tag = "identity",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = TotpSetupBody),
+        (status = 401, body = ErrorBody),
+        (status = 409, description = "TOTP is already enabled", body = ErrorBody),
+    )
+)]
+#[post("/v1/me/mfa/totp/setup")]
+pub async fn totp_setup(
+    state: web::Data<AppState>,
+    FullAccess(actor): FullAccess,
+) -> Result<web::Json<TotpSetupBody>, ApiError> {
+    let setup = state.identity.setup_totp(&actor).await?;
+    Ok(web::Json(TotpSetupBody {
+        secret: setup.secret,
+        otpauth_url: setup.otpauth_url,
+    }))
+}
+
+/// Turn TOTP on with a code from the app; returns 10 one-time recovery codes.
+#[utoipa::path(
+    tag = "identity",
+    security(("bearer" = [])),
+    request_body = CodeRequest,
+    responses(
+        (status = 200, body = RecoveryCodesBody),
+        (status = 401, description = "Wrong code", body = ErrorBody),
+        (status = 409, description = "No setup started, or already enabled", body = ErrorBody),
+    )
+)]
+#[post("/v1/me/mfa/totp/activate")]
+pub async fn totp_activate(
+    state: web::Data<AppState>,
+    FullAccess(actor): FullAccess,
+    body: web::Json<CodeRequest>,
+) -> Result<web::Json<RecoveryCodesBody>, ApiError> {
+    let recovery_codes = state.identity.activate_totp(&actor, &body.code).await?;
+    Ok(web::Json(RecoveryCodesBody { recovery_codes }))
+}
+
+/// Turn TOTP off; needs a current code (or a recovery code).
+#[utoipa::path(
+    tag = "identity",
+    security(("bearer" = [])),
+    request_body = CodeRequest,
+    responses(
+        (status = 204),
+        (status = 401, description = "Wrong code", body = ErrorBody),
+        (status = 409, description = "TOTP is not enabled", body = ErrorBody),
+    )
+)]
+#[delete("/v1/me/mfa/totp")]
+pub async fn totp_disable(
+    state: web::Data<AppState>,
+    FullAccess(actor): FullAccess,
+    body: web::Json<CodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.identity.disable_totp(&actor, &body.code).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -4,7 +4,7 @@ use identity::{LoginInput, SignupInput};
 use crate::auth::{Authenticated, ClientIp};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::wire::{LoginRequest, MeResponse, SignupRequest, SignupResponse, TokenResponse};
+use crate::wire::{LoginRequest, LoginResponse, MeResponse, SignupRequest, SignupResponse};
 
 /// Create an account: its first user owns it, and a default workspace is made.
 #[utoipa::path(
@@ -43,9 +43,10 @@ pub async fn signup(
     tag = "identity",
     request_body = LoginRequest,
     responses(
-        (status = 200, body = TokenResponse),
+        (status = 200, description = "Tokens, or `{mfa_required, mfa_token, expires_in}` with MFA on", body = LoginResponse),
         (status = 400, body = ErrorBody),
-        (status = 401, description = "Wrong email or password (never saying which)", body = ErrorBody),
+        (status = 401, description = "Wrong email or password, or a locked account (never saying which)", body = ErrorBody),
+        (status = 429, body = ErrorBody),
     )
 )]
 #[post("/v1/auth/login")]
@@ -53,7 +54,7 @@ pub async fn login(
     state: web::Data<AppState>,
     ip: ClientIp,
     body: web::Json<LoginRequest>,
-) -> Result<web::Json<TokenResponse>, ApiError> {
+) -> Result<web::Json<LoginResponse>, ApiError> {
     let body = body.into_inner();
     let outcome = state
         .identity
@@ -63,10 +64,7 @@ pub async fn login(
             ip: ip.0,
         })
         .await?;
-    Ok(web::Json(TokenResponse::new(
-        outcome.tokens,
-        Some(outcome.user),
-    )))
+    Ok(web::Json(outcome.into()))
 }
 
 /// The caller: user, account, roles and effective permissions.

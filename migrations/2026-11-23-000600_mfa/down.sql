@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS mfa_recovery_codes; DROP TABLE IF EXISTS user_mfa;
