@@ -1,0 +1,679 @@
+//! Identity's use cases on in-memory fakes, with a manual clock.
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use kernel::{AccountRole, ManualClock, Permission};
+use tokens::testing::{MemoryRateLimiter, MemoryTokenStore};
+use tokens::{Accept, KeyRing, SigningKey, TokenIssuer, TokenPolicy, TokenSettings};
+
+use super::*;
+use crate::fakes::{MemoryStore, PlainHasher};
+
+struct Harness {
+    service: IdentityService,
+    store: Arc<MemoryStore>,
+    tokens: Arc<TokenService>,
+    token_store: Arc<MemoryTokenStore>,
+    clock: Arc<ManualClock>,
+}
+
+fn harness() -> Harness {
+    let token_store = Arc::new(MemoryTokenStore::default());
+    let store = Arc::new(MemoryStore::sharing_roles_with(token_store.clone()));
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
+    let clock = Arc::new(ManualClock::at(start));
+    let key = SigningKey::generate().unwrap_or_else(|e| panic!("{e}"));
+    let issuer = TokenIssuer::new(
+        TokenSettings {
+            issuer: "test".into(),
+            audience: "test".into(),
+            leeway: Duration::seconds(30),
+        },
+        KeyRing::new(&key, &[]),
+    );
+    let tokens = Arc::new(TokenService::new(
+        Arc::new(issuer),
+        token_store.clone(),
+        token_store.clone(),
+        Arc::new(MemoryRateLimiter::default()),
+        clock.clone(),
+        TokenPolicy {
+            access_ttl: Duration::minutes(15),
+            refresh_ttl: Duration::days(15),
+            refresh_overlap: Duration::zero(),
+            client_auth_per_key: kernel::RateLimit::per_minute(100),
+            client_auth_per_ip: kernel::RateLimit::per_minute(100),
+        },
+    ));
+    let service = IdentityService::new(
+        store.clone(),
+        Arc::new(PlainHasher),
+        tokens.clone(),
+        Arc::new(MemoryRateLimiter::default()),
+        Arc::new(SealingKey::from_bytes(&[9; 32]).unwrap_or_else(|e| panic!("{e}"))),
+        clock.clone(),
+        IdentityPolicy::default(),
+    );
+    Harness {
+        service,
+        store,
+        tokens,
+        token_store,
+        clock,
+    }
+}
+
+impl Harness {
+    /// Logs in; fails unless the sign-in completes without an MFA step.
+    async fn login(&self, input: LoginInput) -> Result<LoginOutcome, IdentityError> {
+        match self.service.login(input).await? {
+            LoginStep::Complete(outcome) => Ok(outcome),
+            LoginStep::MfaRequired { .. } => Err(IdentityError::Internal("MFA required".into())),
+        }
+    }
+}
+
+fn signup_input(email: &str) -> SignupInput {
+    SignupInput {
+        email: email.into(),
+        password: "correct horse".into(),
+        full_name: "Ada Lovelace".into(),
+        account_name: "Analytical Engines".into(),
+    }
+}
+
+fn login_input(email: &str, password: &str) -> LoginInput {
+    LoginInput {
+        email: email.into(),
+        password: password.into(),
+        ip: None,
+    }
+}
+
+#[tokio::test]
+async fn signup_makes_the_first_user_owner_of_a_new_account() -> Result<(), IdentityError> {
+    let h = harness();
+    let outcome = h.service.signup(signup_input(" Ada@Example.com ")).await?;
+    assert_eq!(outcome.user.email.as_str(), "ada@example.com");
+    assert_eq!(outcome.user.account_id, outcome.account.id);
+    assert_eq!(outcome.workspace.account_id, outcome.account.id);
+    let state = h
+        .store
+        .state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (_, hash, roles) = &state.users[&outcome.user.id];
+    assert_eq!(roles.account, vec![AccountRole::Owner]);
+    assert_ne!(hash.as_deref(), Some("correct horse"), "stored hashed");
+    Ok(())
+}
+
+#[tokio::test]
+async fn signup_reports_every_invalid_field() {
+    let h = harness();
+    let input = SignupInput {
+        email: "not-an-email".into(),
+        password: "short".into(),
+        full_name: "  ".into(),
+        account_name: "x".repeat(201),
+    };
+    let Err(IdentityError::Validation(errors)) = h.service.signup(input).await else {
+        panic!("expected a validation error");
+    };
+    let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+    assert_eq!(fields, ["email", "password", "full_name", "account_name"]);
+}
+
+#[tokio::test]
+async fn passwords_must_be_8_to_72_bytes() {
+    let h = harness();
+    for (password, ok) in [
+        ("1234567", false),
+        ("12345678", true),
+        (&*"é".repeat(36), true),
+        (&*"é".repeat(37), false),
+    ] {
+        let mut input = signup_input(&format!("u{}@example.com", password.len()));
+        input.password = password.to_owned();
+        let result = h.service.signup(input).await;
+        assert_eq!(result.is_ok(), ok, "{} bytes", password.len());
+    }
+}
+
+#[tokio::test]
+async fn a_taken_email_is_a_conflict_whatever_its_case() -> Result<(), IdentityError> {
+    let h = harness();
+    h.service.signup(signup_input("ada@example.com")).await?;
+    let again = h.service.signup(signup_input("ADA@example.com")).await;
+    assert!(matches!(again, Err(IdentityError::EmailTaken)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn login_issues_tokens_that_authenticate_as_the_user() -> Result<(), IdentityError> {
+    let h = harness();
+    let signed_up = h.service.signup(signup_input("ada@example.com")).await?;
+    let outcome = h
+        .login(login_input("ADA@example.com", "correct horse"))
+        .await?;
+    assert_eq!(outcome.user.id, signed_up.user.id);
+    let actor = h
+        .tokens
+        .authenticate(&outcome.tokens.access_token, Accept::AccessOnly)
+        .await?;
+    assert_eq!(actor.user_id, signed_up.user.id);
+    assert_eq!(actor.account_id, signed_up.account.id);
+    assert!(actor.can(Permission::UsersManage));
+    assert_eq!(
+        h.token_store.events().last(),
+        Some(&AuthEventKind::LoginSucceeded)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_fail_alike_and_are_audited() -> Result<(), IdentityError>
+{
+    let h = harness();
+    h.service.signup(signup_input("ada@example.com")).await?;
+    let wrong = h
+        .login(login_input("ada@example.com", "wrong password"))
+        .await;
+    let unknown = h
+        .login(login_input("bob@example.com", "correct horse"))
+        .await;
+    assert!(matches!(wrong, Err(IdentityError::InvalidCredentials)));
+    assert!(matches!(unknown, Err(IdentityError::InvalidCredentials)));
+    let failures: Vec<_> = h
+        .store
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == AuthEventKind::LoginFailed)
+        .collect();
+    assert_eq!(failures.len(), 2);
+    assert!(failures[0].account_id.is_some());
+    assert!(failures[1].account_id.is_none());
+    assert!(failures.iter().all(|e| !e.success));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_profile_shows_roles_and_permissions() -> Result<(), IdentityError> {
+    let h = harness();
+    let signed_up = h.service.signup(signup_input("ada@example.com")).await?;
+    let outcome = h
+        .login(login_input("ada@example.com", "correct horse"))
+        .await?;
+    let actor = h
+        .tokens
+        .authenticate(&outcome.tokens.access_token, Accept::AccessOnly)
+        .await?;
+    let profile = h.service.profile(&actor).await?;
+    assert_eq!(profile.account.id, signed_up.account.id);
+    assert_eq!(profile.roles.account, vec![AccountRole::Owner]);
+    assert_eq!(profile.permissions, AccountRole::Owner.permissions());
+    assert!(!profile.mfa_enabled);
+    Ok(())
+}
+
+async fn owner_actor(h: &Harness) -> Result<Actor, IdentityError> {
+    h.service.signup(signup_input("ada@example.com")).await?;
+    let outcome = h
+        .login(login_input("ada@example.com", "correct horse"))
+        .await?;
+    Ok(h.tokens
+        .authenticate(&outcome.tokens.access_token, Accept::AccessOnly)
+        .await?)
+}
+
+fn assignment(account: &[&str], workspaces: &[(&str, &str)]) -> RoleAssignment {
+    RoleAssignment {
+        account_roles: account.iter().map(|r| (*r).to_owned()).collect(),
+        workspace_roles: workspaces
+            .iter()
+            .map(|(w, r)| ((*w).to_owned(), (*r).to_owned()))
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn an_owner_gives_themselves_the_developer_role_and_stays_owner() -> Result<(), IdentityError>
+{
+    let h = harness();
+    let actor = owner_actor(&h).await?;
+    let member = h
+        .service
+        .assign_roles(&actor, actor.user_id, assignment(&["developer"], &[]))
+        .await?;
+    assert_eq!(
+        member.roles.account,
+        vec![AccountRole::Owner, AccountRole::Developer]
+    );
+    let members = h.service.members(&actor).await?;
+    assert_eq!(members.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn role_assignment_validates_every_entry() -> Result<(), IdentityError> {
+    let h = harness();
+    let actor = owner_actor(&h).await?;
+    let bad = assignment(
+        &["owner", "wizard"],
+        &[("not-a-uuid", "viewer"), (&uuid_text(), "king")],
+    );
+    let Err(IdentityError::Validation(errors)) =
+        h.service.assign_roles(&actor, actor.user_id, bad).await
+    else {
+        panic!("expected a validation error");
+    };
+    assert_eq!(errors.len(), 4);
+    Ok(())
+}
+
+#[tokio::test]
+async fn only_users_managers_assign_roles() -> Result<(), IdentityError> {
+    let h = harness();
+    let mut actor = owner_actor(&h).await?;
+    actor.account_roles = vec![AccountRole::Developer];
+    let result = h
+        .service
+        .assign_roles(&actor, actor.user_id, assignment(&["admin"], &[]))
+        .await;
+    assert!(matches!(result, Err(IdentityError::Forbidden(_))));
+    actor.account_roles = vec![AccountRole::Member];
+    assert!(matches!(
+        h.service.members(&actor).await,
+        Err(IdentityError::Forbidden(_))
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn another_accounts_user_is_not_found() -> Result<(), IdentityError> {
+    let h = harness();
+    let actor = owner_actor(&h).await?;
+    let result = h
+        .service
+        .assign_roles(&actor, UserId::generate(), assignment(&["member"], &[]))
+        .await;
+    assert!(matches!(result, Err(IdentityError::NotFound)));
+    Ok(())
+}
+
+fn uuid_text() -> String {
+    WorkspaceId::generate().to_string()
+}
+
+#[tokio::test]
+async fn owners_and_admins_see_every_workspace_members_only_theirs() -> Result<(), IdentityError> {
+    let h = harness();
+    let owner = owner_actor(&h).await?;
+    let created = h.service.create_workspace(&owner, " Marketing ").await?;
+    assert_eq!(created.name, "Marketing");
+    assert_eq!(h.service.workspaces(&owner).await?.len(), 2);
+
+    let mut member = owner.clone();
+    member.account_roles = vec![AccountRole::Member];
+    member.workspace_roles = vec![(created.id, WorkspaceRole::Viewer)];
+    let seen = h.service.workspaces(&member).await?;
+    assert_eq!(
+        seen.iter().map(|w| w.id).collect::<Vec<_>>(),
+        vec![created.id]
+    );
+    let hidden = h
+        .service
+        .workspaces(&owner)
+        .await?
+        .into_iter()
+        .find(|w| w.id != created.id);
+    let hidden = hidden.ok_or(IdentityError::NotFound)?;
+    assert!(matches!(
+        h.service.workspace(&member, hidden.id).await,
+        Err(IdentityError::NotFound)
+    ));
+    assert!(matches!(
+        h.service.create_workspace(&member, "Mine").await,
+        Err(IdentityError::Forbidden(_))
+    ));
+    assert!(matches!(
+        h.service.delete_workspace(&member, created.id).await,
+        Err(IdentityError::Forbidden(_))
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn workspace_names_are_validated_and_changes_apply() -> Result<(), IdentityError> {
+    let h = harness();
+    let owner = owner_actor(&h).await?;
+    assert!(matches!(
+        h.service.create_workspace(&owner, "   ").await,
+        Err(IdentityError::Validation(_))
+    ));
+    let created = h.service.create_workspace(&owner, "Sales").await?;
+    let renamed = h
+        .service
+        .rename_workspace(&owner, created.id, "Sales EU")
+        .await?;
+    assert_eq!(renamed.name, "Sales EU");
+    h.service.delete_workspace(&owner, created.id).await?;
+    assert!(matches!(
+        h.service.workspace(&owner, created.id).await,
+        Err(IdentityError::NotFound)
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_last_owner_cannot_be_removed() -> Result<(), IdentityError> {
+    let h = harness();
+    let owner = owner_actor(&h).await?;
+    assert!(matches!(
+        h.service.remove_user(&owner, owner.user_id).await,
+        Err(IdentityError::Conflict(_))
+    ));
+    assert!(matches!(
+        h.service.remove_user(&owner, UserId::generate()).await,
+        Err(IdentityError::NotFound)
+    ));
+    Ok(())
+}
+
+fn invite(email: &str) -> crate::models::InviteInput {
+    crate::models::InviteInput {
+        email: email.into(),
+        full_name: "Bob Builder".into(),
+        roles: assignment(&["developer"], &[]),
+    }
+}
+
+fn code_in(h: &Harness) -> String {
+    let body = h
+        .store
+        .outbox()
+        .last()
+        .map(|m| m.body.clone())
+        .unwrap_or_default();
+    body.lines()
+        .find_map(|l| l.strip_prefix("Code: "))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn accept(email: &str, code: &str) -> crate::models::AcceptInput {
+    crate::models::AcceptInput {
+        email: email.into(),
+        code: code.into(),
+        password: "bobs password".into(),
+        ip: None,
+    }
+}
+
+#[tokio::test]
+async fn an_invitation_is_emailed_and_accepted_once() -> Result<(), IdentityError> {
+    let h = harness();
+    let owner = owner_actor(&h).await?;
+    let member = h
+        .service
+        .invite_user(&owner, invite("bob@example.com"))
+        .await?;
+    assert_eq!(member.roles.account, vec![AccountRole::Developer]);
+    let mail = h.store.outbox();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].to.as_str(), "bob@example.com");
+    let code = code_in(&h);
+    assert_eq!(code.len(), 20);
+
+    let wrong = h
+        .service
+        .accept_invitation(accept("bob@example.com", "0000"))
+        .await;
+    assert!(matches!(wrong, Err(IdentityError::InvalidInvitation)));
+    let outcome = h
+        .service
+        .accept_invitation(accept("bob@example.com", &code))
+        .await?;
+    assert_eq!(outcome.user.id, member.user.id);
+    let again = h
+        .service
+        .accept_invitation(accept("bob@example.com", &code))
+        .await;
+    assert!(matches!(again, Err(IdentityError::InvalidInvitation)));
+    let login = h
+        .login(login_input("bob@example.com", "bobs password"))
+        .await?;
+    assert_eq!(login.user.id, member.user.id);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_expired_invitation_is_refused() -> Result<(), IdentityError> {
+    let h = harness();
+    let owner = owner_actor(&h).await?;
+    h.service
+        .invite_user(&owner, invite("bob@example.com"))
+        .await?;
+    let code = code_in(&h);
+    h.clock.advance(Duration::days(7) + Duration::seconds(1));
+    let late = h
+        .service
+        .accept_invitation(accept("bob@example.com", &code))
+        .await;
+    assert!(matches!(late, Err(IdentityError::InvalidInvitation)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn invitations_need_users_manage_and_a_free_email() -> Result<(), IdentityError> {
+    let h = harness();
+    let mut owner = owner_actor(&h).await?;
+    let taken = h
+        .service
+        .invite_user(&owner, invite("ada@example.com"))
+        .await;
+    assert!(matches!(taken, Err(IdentityError::EmailTaken)));
+    owner.account_roles = vec![AccountRole::Developer];
+    let refused = h
+        .service
+        .invite_user(&owner, invite("carl@example.com"))
+        .await;
+    assert!(matches!(refused, Err(IdentityError::Forbidden(_))));
+    Ok(())
+}
+
+#[tokio::test]
+async fn five_failures_lock_the_account_for_fifteen_minutes() -> Result<(), IdentityError> {
+    let h = harness();
+    h.service.signup(signup_input("ada@example.com")).await?;
+    for _ in 0..5 {
+        let wrong = h
+            .login(login_input("ada@example.com", "wrong password"))
+            .await;
+        assert!(matches!(wrong, Err(IdentityError::InvalidCredentials)));
+    }
+    // Locked: even the right password fails, and looks like any failure.
+    let locked = h
+        .login(login_input("ada@example.com", "correct horse"))
+        .await;
+    assert!(matches!(locked, Err(IdentityError::InvalidCredentials)));
+    let kinds: Vec<_> = h.store.events().iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == AuthEventKind::AccountLocked)
+            .count(),
+        1
+    );
+    h.clock
+        .advance(Duration::minutes(15) + Duration::seconds(1));
+    h.service
+        .login(login_input("ada@example.com", "correct horse"))
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_success_resets_the_failure_count() -> Result<(), IdentityError> {
+    let h = harness();
+    h.service.signup(signup_input("ada@example.com")).await?;
+    for _ in 0..4 {
+        let _ = h
+            .login(login_input("ada@example.com", "wrong password"))
+            .await;
+    }
+    h.service
+        .login(login_input("ada@example.com", "correct horse"))
+        .await?;
+    for _ in 0..4 {
+        let _ = h
+            .login(login_input("ada@example.com", "wrong password"))
+            .await;
+    }
+    h.service
+        .login(login_input("ada@example.com", "correct horse"))
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn sign_in_is_limited_per_ip() -> Result<(), IdentityError> {
+    let h = harness();
+    h.service.signup(signup_input("ada@example.com")).await?;
+    let from = |password: &str| LoginInput {
+        ip: "198.51.100.7".parse().ok(),
+        ..login_input("ada@example.com", password)
+    };
+    for _ in 0..5 {
+        h.login(from("correct horse")).await?;
+    }
+    assert!(matches!(
+        h.login(from("correct horse")).await,
+        Err(IdentityError::RateLimited { .. })
+    ));
+    h.clock.advance(Duration::minutes(1));
+    h.login(from("correct horse")).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn changing_the_password_needs_the_current_one_and_ends_other_sessions()
+-> Result<(), IdentityError> {
+    let h = harness();
+    let actor = owner_actor(&h).await?;
+    let other = h
+        .login(login_input("ada@example.com", "correct horse"))
+        .await?;
+    let wrong = h
+        .service
+        .change_password(&actor, "not it", "a new password".into(), None)
+        .await;
+    assert!(matches!(wrong, Err(IdentityError::Validation(_))));
+    h.service
+        .change_password(&actor, "correct horse", "a new password".into(), None)
+        .await?;
+    assert!(
+        h.tokens
+            .authenticate(&other.tokens.access_token, Accept::AccessOnly)
+            .await
+            .is_err()
+    );
+    h.service
+        .login(login_input("ada@example.com", "a new password"))
+        .await?;
+    Ok(())
+}
+
+fn reset(code: &str, password: &str) -> crate::models::ResetConfirmation {
+    crate::models::ResetConfirmation {
+        email: "ada@example.com".into(),
+        code: code.into(),
+        new_password: password.into(),
+        ip: None,
+    }
+}
+
+#[tokio::test]
+async fn a_reset_code_sets_a_new_password_once_and_ends_every_session() -> Result<(), IdentityError>
+{
+    let h = harness();
+    h.service.signup(signup_input("ada@example.com")).await?;
+    let before = h
+        .login(login_input("ada@example.com", "correct horse"))
+        .await?;
+    h.service
+        .request_password_reset("ada@example.com", None)
+        .await?;
+    let code = code_in(&h);
+    assert!(matches!(
+        h.service
+            .confirm_password_reset(reset("0000", "brand new pass"))
+            .await,
+        Err(IdentityError::InvalidResetCode)
+    ));
+    let LoginStep::Complete(after) = h
+        .service
+        .confirm_password_reset(reset(&code, "brand new pass"))
+        .await?
+    else {
+        panic!("no MFA here");
+    };
+    assert!(
+        h.tokens
+            .authenticate(&before.tokens.access_token, Accept::AccessOnly)
+            .await
+            .is_err()
+    );
+    assert!(
+        h.tokens
+            .authenticate(&after.tokens.access_token, Accept::AccessOnly)
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        h.service
+            .confirm_password_reset(reset(&code, "another pass"))
+            .await,
+        Err(IdentityError::InvalidResetCode)
+    ));
+    h.service
+        .login(login_input("ada@example.com", "brand new pass"))
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn reset_requests_answer_alike_expire_and_are_limited() -> Result<(), IdentityError> {
+    let h = harness();
+    h.service.signup(signup_input("ada@example.com")).await?;
+    h.service
+        .request_password_reset("nobody@example.com", None)
+        .await?;
+    assert!(
+        h.store.outbox().is_empty(),
+        "no email for an unknown address"
+    );
+    h.service
+        .request_password_reset("ada@example.com", None)
+        .await?;
+    assert!(matches!(
+        h.service
+            .request_password_reset("ada@example.com", None)
+            .await,
+        Err(IdentityError::RateLimited { .. })
+    ));
+    let code = code_in(&h);
+    h.clock
+        .advance(Duration::minutes(15) + Duration::seconds(1));
+    assert!(matches!(
+        h.service
+            .confirm_password_reset(reset(&code, "brand new pass"))
+            .await,
+        Err(IdentityError::InvalidResetCode)
+    ));
+    Ok(())
+}
