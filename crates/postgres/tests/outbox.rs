@@ -185,7 +185,28 @@ async fn a_worker_killed_mid_delivery_is_taken_over_after_its_claim_lapses() -> 
         quick(),
     );
     let dying = tokio::spawn(async move { stuck.deliver_due().await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Wait until it holds the message (a loaded machine may be slow to start it).
+    let mut claimed = false;
+    for _ in 0..100 {
+        let mut tx = db.system().await?;
+        let held: i64 = diesel_async::RunQueryDsl::get_result(
+            diesel::QueryDsl::count(diesel::QueryDsl::filter(
+                postgres::schema::email_outbox::table,
+                diesel::ExpressionMethods::is_not_null(
+                    postgres::schema::email_outbox::claimed_until,
+                ),
+            )),
+            tx.conn(),
+        )
+        .await?;
+        tx.commit().await?;
+        if held > 0 {
+            claimed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(claimed, "the first worker claimed the message");
     dying.abort();
 
     // A restarted worker leaves it alone while the claim holds, then delivers it once.
