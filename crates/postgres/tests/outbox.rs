@@ -176,13 +176,17 @@ async fn a_worker_killed_mid_delivery_is_taken_over_after_its_claim_lapses() -> 
     enqueue_invitation(&store, &account).await?;
 
     // The first worker claims the message and dies while talking to the SMTP server.
+    let settings = OutboxSettings {
+        claim_for: Duration::from_secs(1),
+        ..quick()
+    };
     let stuck = OutboxWorker::new(
         db.clone(),
         Arc::new(FakeMailer {
             hang: true,
             ..FakeMailer::default()
         }),
-        quick(),
+        settings.clone(),
     );
     let dying = tokio::spawn(async move { stuck.deliver_due().await });
     // Wait until it holds the message (a loaded machine may be slow to start it).
@@ -211,13 +215,13 @@ async fn a_worker_killed_mid_delivery_is_taken_over_after_its_claim_lapses() -> 
 
     // A restarted worker leaves it alone while the claim holds, then delivers it once.
     let mailer = Arc::new(FakeMailer::default());
-    let restarted = OutboxWorker::new(db.clone(), mailer.clone(), quick());
+    let restarted = OutboxWorker::new(db.clone(), mailer.clone(), settings);
     assert_eq!(
         restarted.deliver_due().await?,
         0,
         "still claimed by the dead worker"
     );
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(restarted.deliver_due().await?, 1);
     assert_eq!(restarted.deliver_due().await?, 0);
     assert_eq!(mailer.sent().len(), 1);
