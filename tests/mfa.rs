@@ -226,6 +226,7 @@ async fn mfa_codes_are_limited_to_three_a_minute_per_user() -> TestResult {
         json!({"code": totp(&secret, t0)}),
     )
     .await?;
+    nudgescribe_e2e::early_in_a_minute().await;
     let mfa_token = mfa_login(&app, &signed.password).await?;
     for _ in 0..3 {
         let wrong = app

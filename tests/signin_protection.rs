@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 async fn sign_in_is_limited_to_five_a_minute_per_ip() -> TestResult {
     let app = spawn_app_with(|settings| settings.rate_limits.signin_per_ip_per_minute = 5).await?;
     let signed = app.signup("ada@example.com").await?;
+    nudgescribe_e2e::early_in_a_minute().await;
     for _ in 0..5 {
         app.login("ada@example.com", &signed.password).await?;
     }
@@ -181,6 +182,7 @@ async fn a_password_reset_by_smtp_ends_every_session_and_answers_alike_for_anyon
     let signed = app.signup("ada@example.com").await?;
     let before = app.login("ada@example.com", &signed.password).await?;
 
+    nudgescribe_e2e::early_in_a_minute().await;
     let unknown = app
         .post_json(
             "/v1/auth/password-reset",

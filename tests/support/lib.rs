@@ -222,6 +222,19 @@ impl TestApp {
     }
 }
 
+/// Rate limits count in one-minute windows aligned to the clock: a test that must stay inside
+/// one window waits, when the current one is nearly over, for the next to begin.
+pub async fn early_in_a_minute() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let into_minute = now.as_millis() % 60_000;
+    if into_minute > 40_000 {
+        let wait = u64::try_from(60_000 - into_minute).unwrap_or(0) + 100;
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+    }
+}
+
 /// Asserts the api.md error shape and returns the body.
 pub async fn expect_error(
     response: Response,
