@@ -27,3 +27,9 @@ bench *args:
 db:
     cargo run -p nudgescribe -- migrate
     psql "${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/nudgescribe}"
+
+# Fetch the free (CC0) country database into .nudgescribe/ and print the setting that uses it.
+geoip:
+    mkdir -p .nudgescribe/geoip
+    cd .nudgescribe/geoip && npm pack @ip-location-db/geo-whois-asn-country-mmdb >/dev/null && tar xzf ip-location-db-geo-whois-asn-country-mmdb-*.tgz
+    @echo "NUDGESCRIBE__GEOIP__DATABASE=$(ls $PWD/.nudgescribe/geoip/package/*.mmdb | head -n 1)"

@@ -16,6 +16,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub rate_limits: RateLimitSettings,
     pub email: EmailSettings,
+    pub geoip: GeoIpSettings,
     pub keys: KeySettings,
     pub log: LogSettings,
 }
@@ -59,6 +60,12 @@ pub struct AuthSettings {
     pub max_failed_signins: i32,
     /// ... for this many seconds.
     pub lockout_secs: i64,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct GeoIpSettings {
+    /// A MaxMind-format `.mmdb` (country or city); unset: every location is unknown.
+    pub database: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -138,6 +145,7 @@ impl Settings {
             .set_default("rate_limits.password_reset_per_email", 1)?
             .set_default("rate_limits.mfa_per_user_per_minute", 3)?
             .set_default("auth.reset_ttl_secs", 15 * 60)?
+            .set_default("geoip.database", None::<String>)?
             .set_default("email.from", "NudgeScribe <no-reply@nudgescribe.localhost>")?
             .set_default("rate_limits.client_auth_per_key_per_minute", 300)?
             .set_default("rate_limits.client_auth_per_ip_per_minute", 600)?

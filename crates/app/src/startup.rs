@@ -9,11 +9,14 @@ use actix_web::{HttpServer, web};
 use async_trait::async_trait;
 use chrono::Duration as TimeDelta;
 use http::{AppState, HealthCheck, TrustedProxies, build_app};
-use identity::{IdentityPolicy, IdentityService};
+use identity::ports::GeoLocator;
+use identity::{IdentityDeps, IdentityPolicy, IdentityService};
 use kernel::SealingKey;
 use kernel::{Clock, Mailer, RateLimit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use platform::{BcryptHasher, LogMailer, SmtpMailer, SystemClock};
+use platform::{
+    BcryptHasher, LogMailer, MaxMindLocator, SmtpMailer, SystemClock, UnknownLocations,
+};
 use postgres::{
     Db, OutboxSettings, OutboxWorker, PgApiKeyStore, PgIdentityStore, PgRateLimiter,
     PgSessionStore, PgSigningKeyStore, PoolSettings, SessionCache,
@@ -194,13 +197,27 @@ impl Application {
         ));
         let hasher =
             BcryptHasher::new(auth.bcrypt_cost).map_err(|e| AppError::Config(e.to_string()))?;
+        let geo: Arc<dyn GeoLocator> = match &settings.geoip.database {
+            Some(path) => {
+                Arc::new(MaxMindLocator::open(path).map_err(|e| AppError::Config(e.to_string()))?)
+            }
+            None => {
+                tracing::info!(
+                    "NUDGESCRIBE__GEOIP__DATABASE is unset: sign-in locations are unknown"
+                );
+                Arc::new(UnknownLocations)
+            }
+        };
         let identity = Arc::new(IdentityService::new(
-            Arc::new(PgIdentityStore::new(db.clone(), session_cache.clone())),
-            Arc::new(hasher),
-            tokens.clone(),
-            limiter,
-            master,
-            clock,
+            IdentityDeps {
+                store: Arc::new(PgIdentityStore::new(db.clone(), session_cache.clone())),
+                hasher: Arc::new(hasher),
+                tokens: tokens.clone(),
+                limiter,
+                secrets: master,
+                geo,
+                clock,
+            },
             IdentityPolicy {
                 invitation_ttl: TimeDelta::seconds(auth.invitation_ttl_secs),
                 signin_per_ip: RateLimit::per_minute(limits.signin_per_ip_per_minute),

@@ -525,6 +525,30 @@ impl IdentityStore for MemoryStore {
             .await
     }
 
+    async fn countries_seen(
+        &self,
+        _account: AccountId,
+        user: UserId,
+    ) -> Result<Vec<String>, StoreError> {
+        // Sign-in events are recorded with their sessions, by the tokens store.
+        Ok(self
+            .tokens
+            .recorded_events()
+            .iter()
+            .filter(|e| e.user_id == Some(user) && e.kind == kernel::AuthEventKind::LoginSucceeded)
+            .filter_map(|e| e.country.clone())
+            .collect())
+    }
+
+    async fn enqueue_email(
+        &self,
+        _account: AccountId,
+        email: &OutgoingEmail,
+    ) -> Result<(), StoreError> {
+        self.state().outbox.push(email.clone());
+        Ok(())
+    }
+
     async fn profile(
         &self,
         account: AccountId,
@@ -552,5 +576,22 @@ impl PasswordHasher for PlainHasher {
 
     async fn verify(&self, candidate: &str, hash: &str) -> Result<bool, HashError> {
         Ok(hash.strip_prefix("plain$") == Some(candidate))
+    }
+}
+
+/// Locates by the first octet: 203.x is Australia, 198.x the United States, others unknown.
+pub struct OctetLocator;
+
+impl crate::ports::GeoLocator for OctetLocator {
+    fn locate(&self, ip: std::net::IpAddr) -> crate::ports::Location {
+        let country = match ip {
+            std::net::IpAddr::V4(v4) if v4.octets()[0] == 203 => Some("AU"),
+            std::net::IpAddr::V4(v4) if v4.octets()[0] == 198 => Some("US"),
+            _ => None,
+        };
+        crate::ports::Location {
+            country: country.map(str::to_owned),
+            city: None,
+        }
     }
 }

@@ -23,4 +23,4 @@ pub use models::{
     AcceptInput, Account, InviteInput, LoginInput, LoginOutcome, Member, Password, Profile,
     RoleAssignment, SignupInput, SignupOutcome, User, Workspace,
 };
-pub use service::{IdentityPolicy, IdentityService};
+pub use service::{IdentityDeps, IdentityPolicy, IdentityService};

@@ -214,6 +214,20 @@ pub trait IdentityStore: Send + Sync + 'static {
         lockout: chrono::Duration,
     ) -> Result<FailedSignin, StoreError>;
 
+    /// The countries the user has signed in from before.
+    async fn countries_seen(
+        &self,
+        account: AccountId,
+        user: UserId,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Enqueues an email into the outbox on its own.
+    async fn enqueue_email(
+        &self,
+        account: AccountId,
+        email: &OutgoingEmail,
+    ) -> Result<(), StoreError>;
+
     /// The user and their account. MUST return `NotFound` for a user outside `account`.
     async fn profile(
         &self,
@@ -233,4 +247,18 @@ pub trait PasswordHasher: Send + Sync + 'static {
 
     /// Whether `candidate` matches `hash`; a malformed hash is `Ok(false)`.
     async fn verify(&self, candidate: &str, hash: &str) -> Result<bool, HashError>;
+}
+
+/// Where an IP address is, as far as a GeoIP database knows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Location {
+    /// ISO 3166-1 alpha-2 code.
+    pub country: Option<String>,
+    pub city: Option<String>,
+}
+
+/// IP geolocation. Lookups are local (a database file in memory), so not async; without a
+/// database every address is an unknown location.
+pub trait GeoLocator: Send + Sync + 'static {
+    fn locate(&self, ip: std::net::IpAddr) -> Location;
 }

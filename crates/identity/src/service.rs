@@ -15,7 +15,7 @@ use crate::models::{
     NewAccount, Page, Password, Profile, RoleAssignment, SignupInput, SignupOutcome, User,
     Workspace, parse_name,
 };
-use crate::ports::{IdentityStore, PasswordHasher};
+use crate::ports::{GeoLocator, IdentityStore, Location, PasswordHasher};
 
 const DEFAULT_WORKSPACE_NAME: &str = "Default";
 /// Longest password a login attempt is hashed for; longer ones cannot match a stored hash.
@@ -56,6 +56,18 @@ impl Default for IdentityPolicy {
     }
 }
 
+/// The adapters identity's services run on.
+pub struct IdentityDeps {
+    pub store: Arc<dyn IdentityStore>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub tokens: Arc<TokenService>,
+    pub limiter: Arc<dyn RateLimiter>,
+    /// Seals TOTP secrets at rest.
+    pub secrets: Arc<SealingKey>,
+    pub geo: Arc<dyn GeoLocator>,
+    pub clock: Arc<dyn Clock>,
+}
+
 pub struct IdentityService {
     store: Arc<dyn IdentityStore>,
     hasher: Arc<dyn PasswordHasher>,
@@ -63,6 +75,7 @@ pub struct IdentityService {
     limiter: Arc<dyn RateLimiter>,
     /// Seals TOTP secrets at rest.
     secrets: Arc<SealingKey>,
+    geo: Arc<dyn GeoLocator>,
     clock: Arc<dyn Clock>,
     /// A hash to verify against when the email is unknown, so that both failures take as long.
     decoy_hash: OnceLock<String>,
@@ -70,22 +83,15 @@ pub struct IdentityService {
 }
 
 impl IdentityService {
-    pub fn new(
-        store: Arc<dyn IdentityStore>,
-        hasher: Arc<dyn PasswordHasher>,
-        tokens: Arc<TokenService>,
-        limiter: Arc<dyn RateLimiter>,
-        secrets: Arc<SealingKey>,
-        clock: Arc<dyn Clock>,
-        policy: IdentityPolicy,
-    ) -> Self {
+    pub fn new(deps: IdentityDeps, policy: IdentityPolicy) -> Self {
         Self {
-            store,
-            hasher,
-            tokens,
-            limiter,
-            secrets,
-            clock,
+            store: deps.store,
+            hasher: deps.hasher,
+            tokens: deps.tokens,
+            limiter: deps.limiter,
+            secrets: deps.secrets,
+            geo: deps.geo,
+            clock: deps.clock,
             decoy_hash: OnceLock::new(),
             policy,
         }
@@ -263,6 +269,9 @@ impl IdentityService {
             .from_ip(ip)
             .because(reason);
         event.failed_signin_attempts = counted.attempts;
+        let location = self.locate(ip);
+        event.country = location.country;
+        event.city = location.city;
         self.store.record_event(&event).await?;
         if counted.locked_until.is_some() {
             let mut event = AuthEvent::new(AuthEventKind::AccountLocked, now, who, false)
@@ -338,13 +347,24 @@ impl IdentityService {
         Ok(self.store.audit_events(actor.account_id, &query).await?)
     }
 
-    /// Starts a login session for a user whose credentials were just proven, and audits it.
+    /// Starts a login session for a user whose credentials were just proven, and audits it
+    /// with where it came from. A sign-in from a country the user has not signed in from
+    /// before (when they have signed in from somewhere) sends them a warning email.
     pub(crate) async fn sign_in(
         &self,
         user: User,
         ip: Option<std::net::IpAddr>,
         how: Option<&'static str>,
     ) -> Result<LoginOutcome, IdentityError> {
+        let location = self.locate(ip);
+        if let Some(country) = &location.country {
+            let seen = self.store.countries_seen(user.account_id, user.id).await?;
+            if !seen.is_empty() && !seen.contains(country) {
+                self.store
+                    .enqueue_email(user.account_id, &new_location_warning(&user, &location, ip))
+                    .await?;
+            }
+        }
         let mut event = AuthEvent::new(
             AuthEventKind::LoginSucceeded,
             self.clock.now(),
@@ -353,6 +373,8 @@ impl IdentityService {
         )
         .from_ip(ip);
         event.reason = how;
+        event.country = location.country;
+        event.city = location.city;
         let tokens = self
             .tokens
             .start_session(
@@ -365,6 +387,10 @@ impl IdentityService {
             )
             .await?;
         Ok(LoginOutcome { tokens, user })
+    }
+
+    pub(crate) fn locate(&self, ip: Option<std::net::IpAddr>) -> Location {
+        ip.map(|ip| self.geo.locate(ip)).unwrap_or_default()
     }
 
     /// Who the actor is, with their roles and effective permissions.
@@ -528,6 +554,31 @@ impl IdentityService {
             .await
             .map_err(|e| IdentityError::Internal(e.to_string()))?;
         Ok(self.decoy_hash.get_or_init(|| hash).clone())
+    }
+}
+
+/// The email that tells a user about a sign-in from a new country.
+fn new_location_warning(
+    user: &User,
+    location: &Location,
+    ip: Option<std::net::IpAddr>,
+) -> kernel::OutgoingEmail {
+    let place = match (&location.city, &location.country) {
+        (Some(city), Some(country)) => format!("{city}, {country}"),
+        (None, Some(country)) => country.clone(),
+        _ => "an unknown place".to_owned(),
+    };
+    kernel::OutgoingEmail {
+        to: user.email.clone(),
+        subject: "New sign-in to NudgeScribe from a new country".into(),
+        body: format!(
+            "Hello {name},\n\nYour NudgeScribe account was just signed in to from {place} \
+             (IP {ip}), a country you have not signed in from before.\n\n\
+             If this was you, nothing needs doing. If not, change your password now and turn on \
+             two-factor authentication.\n",
+            name = user.full_name,
+            ip = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+        ),
     }
 }
 

@@ -8,7 +8,7 @@ use tokens::testing::{MemoryRateLimiter, MemoryTokenStore};
 use tokens::{Accept, KeyRing, SigningKey, TokenIssuer, TokenPolicy, TokenSettings};
 
 use super::*;
-use crate::fakes::{MemoryStore, PlainHasher};
+use crate::fakes::{MemoryStore, OctetLocator, PlainHasher};
 
 struct Harness {
     service: IdentityService,
@@ -50,12 +50,15 @@ fn harness() -> Harness {
         },
     ));
     let service = IdentityService::new(
-        store.clone(),
-        Arc::new(PlainHasher),
-        tokens.clone(),
-        Arc::new(MemoryRateLimiter::default()),
-        Arc::new(SealingKey::from_bytes(&[9; 32]).unwrap_or_else(|e| panic!("{e}"))),
-        clock.clone(),
+        IdentityDeps {
+            store: store.clone(),
+            hasher: Arc::new(PlainHasher),
+            tokens: tokens.clone(),
+            limiter: Arc::new(MemoryRateLimiter::default()),
+            secrets: Arc::new(SealingKey::from_bytes(&[9; 32]).unwrap_or_else(|e| panic!("{e}"))),
+            geo: Arc::new(OctetLocator),
+            clock: clock.clone(),
+        },
         IdentityPolicy::default(),
     );
     Harness {
@@ -675,5 +678,39 @@ async fn reset_requests_answer_alike_expire_and_are_limited() -> Result<(), Iden
             .await,
         Err(IdentityError::InvalidResetCode)
     ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_sign_in_from_a_new_country_sends_one_warning() -> Result<(), IdentityError> {
+    let h = harness();
+    h.service.signup(signup_input("ada@example.com")).await?;
+    let from = |ip: &str| LoginInput {
+        ip: ip.parse().ok(),
+        ..login_input("ada@example.com", "correct horse")
+    };
+    h.login(from("198.51.100.1")).await?;
+    assert!(h.store.outbox().is_empty(), "the first country is no news");
+    h.login(from("203.0.113.9")).await?;
+    h.login(from("203.0.113.10")).await?;
+    h.login(from("10.0.0.1")).await?;
+    let warnings: Vec<_> = h
+        .store
+        .outbox()
+        .into_iter()
+        .filter(|m| m.subject.contains("new country"))
+        .collect();
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].body.contains("AU") && warnings[0].body.contains("203.0.113.9"));
+    let countries: Vec<_> = h
+        .store
+        .events()
+        .iter()
+        .filter_map(|e| e.country.clone())
+        .collect();
+    assert!(
+        countries.is_empty(),
+        "sign-in events are in the tokens store"
+    );
     Ok(())
 }

@@ -107,6 +107,9 @@ pub struct AuthEvent {
     /// The API key involved, by id (never its secret).
     pub client_id: Option<Uuid>,
     pub ip: Option<IpAddr>,
+    /// Where the IP was, when a GeoIP database knows (ISO country code, city name).
+    pub country: Option<String>,
+    pub city: Option<String>,
     pub success: bool,
     pub reason: Option<&'static str>,
     /// The user's consecutive failed sign-ins and failed code validations (MFA), after this event.
@@ -131,6 +134,8 @@ impl AuthEvent {
             user_id: who.map(|(_, user)| user),
             client_id: None,
             ip: None,
+            country: None,
+            city: None,
             success,
             reason: None,
             failed_signin_attempts: 0,

@@ -1,9 +1,11 @@
-//! Adapters for what the operating system and the network provide: the wall clock, CPU-bound
-//! password hashing on the blocking pool, and email delivery over SMTP. (GeoIP lookups join
-//! them with their issue.)
+//! Adapters for what the operating system, the network and local data files provide: the wall
+//! clock, CPU-bound password hashing on the blocking pool, email delivery over SMTP, and IP
+//! geolocation from a MaxMind-format database.
 
+mod geo;
 mod mail;
 
+pub use geo::{GeoError, MaxMindLocator, UnknownLocations};
 pub use mail::{LogMailer, SmtpMailer};
 
 use async_trait::async_trait;

@@ -25,6 +25,8 @@ pub(crate) async fn insert_event(
             auth_events::user_id.eq(event.user_id.map(|u| u.as_uuid())),
             auth_events::client_id.eq(event.client_id),
             auth_events::ip.eq(event.ip.map(ipnet::IpNet::from)),
+            auth_events::country.eq(event.country.as_deref()),
+            auth_events::city.eq(event.city.as_deref()),
             auth_events::success.eq(event.success),
             auth_events::failed_signin_attempts.eq(event.failed_signin_attempts),
             auth_events::failed_validation_attempts.eq(event.failed_validation_attempts),

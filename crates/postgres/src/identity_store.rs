@@ -1058,6 +1058,40 @@ impl IdentityStore for PgIdentityStore {
         .await
     }
 
+    async fn countries_seen(
+        &self,
+        account: AccountId,
+        user: UserId,
+    ) -> Result<Vec<String>, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let countries = auth_events::table
+                .filter(auth_events::user_id.eq(user.as_uuid()))
+                .filter(auth_events::event.eq(kernel::AuthEventKind::LoginSucceeded.as_str()))
+                .filter(auth_events::country.is_not_null())
+                .select(auth_events::country.assume_not_null())
+                .distinct()
+                .load::<String>(tx.conn())
+                .await?;
+            tx.commit().await?;
+            Ok(countries)
+        })
+        .await
+    }
+
+    async fn enqueue_email(
+        &self,
+        account: AccountId,
+        email: &OutgoingEmail,
+    ) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, None).await?;
+            enqueue(tx.conn(), account, email).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
     async fn profile(
         &self,
         account: AccountId,

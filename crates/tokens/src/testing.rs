@@ -49,6 +49,12 @@ impl MemoryTokenStore {
         self.state().events.iter().map(|e| e.kind).collect()
     }
 
+    /// Every event recorded, in order.
+    #[must_use]
+    pub fn recorded_events(&self) -> Vec<AuthEvent> {
+        self.state().events.clone()
+    }
+
     /// Gives `user` these roles (a user without roles counts as removed).
     pub fn set_roles(&self, user: UserId, roles: Roles) {
         self.state().roles.insert(user, roles);
