@@ -32,4 +32,4 @@ db:
 geoip:
     mkdir -p .nudgescribe/geoip
     cd .nudgescribe/geoip && npm pack @ip-location-db/geo-whois-asn-country-mmdb >/dev/null && tar xzf ip-location-db-geo-whois-asn-country-mmdb-*.tgz
-    @echo "NUDGESCRIBE__GEOIP__DATABASE=$(ls $PWD/.nudgescribe/geoip/package/*.mmdb | head -n 1)"
+    @echo "NUDGESCRIBE__GEOIP__DATABASE=$PWD/.nudgescribe/geoip/package/geo-whois-asn-country.mmdb"
