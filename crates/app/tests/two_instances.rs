@@ -32,6 +32,14 @@ fn start(
     database_url: &str,
     master_key: &str,
 ) -> Result<Server, Box<dyn std::error::Error + Send + Sync>> {
+    start_with(database_url, master_key, &[])
+}
+
+fn start_with(
+    database_url: &str,
+    master_key: &str,
+    extra_env: &[(&str, &str)],
+) -> Result<Server, Box<dyn std::error::Error + Send + Sync>> {
     let port = free_port()?;
     let child = Command::new(env!("CARGO_BIN_EXE_nudgescribe"))
         .arg("serve")
@@ -41,6 +49,7 @@ fn start(
         .env("NUDGESCRIBE__AUTH__BCRYPT_COST", "4")
         .env("NUDGESCRIBE__KEYS__MASTER_KEY", master_key)
         .env("NUDGESCRIBE__LOG__LEVEL", "warn")
+        .envs(extra_env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
@@ -126,5 +135,49 @@ async fn a_logout_on_one_instance_is_refused_by_the_other_within_a_second() -> T
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    Ok(())
+}
+
+/// Rate limits count in one-minute windows aligned to the clock: wait for a fresh one when
+/// the current one is nearly over.
+async fn early_in_a_minute() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let into_minute = now.as_millis() % 60_000;
+    if into_minute > 40_000 {
+        let wait = u64::try_from(60_000 - into_minute).unwrap_or(0) + 100;
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_sign_in_limit_counts_across_instances() -> TestResult {
+    let database = TestDatabase::new(postgres::MIGRATIONS).await?;
+    let master_key = kernel::SealingKey::generate_base64()?;
+    let limit = [("NUDGESCRIBE__RATE_LIMITS__SIGNIN_PER_IP_PER_MINUTE", "4")];
+    let a = start_with(database.url(), &master_key, &limit)?;
+    let b = start_with(database.url(), &master_key, &limit)?;
+    let client = reqwest::Client::new();
+    wait_ready(&client, &a).await?;
+    wait_ready(&client, &b).await?;
+    let signup = client
+        .post(format!("{}/v1/signup", a.base))
+        .json(&json!({"email": "ada@example.com", "password": "correct horse", "full_name": "Ada", "account_name": "AE"}))
+        .send()
+        .await?;
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    early_in_a_minute().await;
+    let login = |server: &Server| {
+        client
+            .post(format!("{}/v1/auth/login", server.base))
+            .json(&json!({"email": "ada@example.com", "password": "correct horse"}))
+            .send()
+    };
+    for server in [&a, &b, &a, &b] {
+        assert_eq!(login(server).await?.status(), StatusCode::OK);
+    }
+    assert_eq!(login(&a).await?.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(login(&b).await?.status(), StatusCode::TOO_MANY_REQUESTS);
     Ok(())
 }

@@ -714,3 +714,40 @@ async fn a_sign_in_from_a_new_country_sends_one_warning() -> Result<(), Identity
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_password_reset_does_not_bypass_mfa() -> Result<(), IdentityError> {
+    let h = harness();
+    let actor = owner_actor(&h).await?;
+    h.service.setup_totp(&actor).await?;
+    // Turn TOTP on directly in the store: the code path is tested in `mfa.rs`.
+    h.store
+        .enable_totp(
+            actor.account_id,
+            actor.user_id,
+            0,
+            &[],
+            &kernel::AuthEvent::new(
+                AuthEventKind::MfaEnabled,
+                Utc::now(),
+                Some((actor.account_id, actor.user_id)),
+                true,
+            ),
+        )
+        .await?;
+    h.service
+        .request_password_reset("ada@example.com", None)
+        .await?;
+    let code = code_in(&h);
+    let step = h
+        .service
+        .confirm_password_reset(reset(&code, "brand new pass"))
+        .await?;
+    assert!(matches!(step, LoginStep::MfaRequired { .. }), "{step:?}");
+    let login = h
+        .service
+        .login(login_input("ada@example.com", "brand new pass"))
+        .await?;
+    assert!(matches!(login, LoginStep::MfaRequired { .. }));
+    Ok(())
+}
