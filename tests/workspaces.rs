@@ -32,8 +32,9 @@ async fn an_owner_manages_workspaces() -> TestResult {
         .await?
         .json()
         .await?;
-    assert_eq!(listed.as_array().map(Vec::len), Some(1));
-    assert_eq!(listed[0]["id"], ada.default_workspace.as_str());
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(listed["total_items"], 1);
+    assert_eq!(listed["items"][0]["id"], ada.default_workspace.as_str());
 
     let created = app
         .client
@@ -46,6 +47,24 @@ async fn an_owner_manages_workspaces() -> TestResult {
     let created: Value = created.json().await?;
     let id = created["id"].as_str().ok_or("id")?.to_owned();
     assert_eq!(created["name"], "Newsletter");
+
+    let second_page: Value = app
+        .get_authed("/v1/workspaces?page_size=1&page=2", &ada.token)
+        .await?
+        .json()
+        .await?;
+    assert_eq!(second_page["items"][0]["id"], id.as_str());
+    assert_eq!(
+        (
+            second_page["total_items"].as_i64(),
+            second_page["total_pages"].as_i64()
+        ),
+        (Some(2), Some(2))
+    );
+    let bad = app
+        .get_authed("/v1/workspaces?page_size=0", &ada.token)
+        .await?;
+    expect_error(bad, StatusCode::BAD_REQUEST, "bad_request").await?;
 
     let renamed: Value = app
         .client
@@ -140,7 +159,12 @@ async fn another_accounts_workspaces_and_users_are_not_found() -> TestResult {
         .await?
         .json()
         .await?;
-    assert_eq!(users.as_array().map(Vec::len), Some(1), "only eve: {users}");
+    assert_eq!(
+        users["items"].as_array().map(Vec::len),
+        Some(1),
+        "only eve: {users}"
+    );
+    assert_eq!(users["total_items"], 1);
 
     // Ada's data is unchanged.
     let still: Value = app.get_authed(&path, &ada.token).await?.json().await?;

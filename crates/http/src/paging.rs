@@ -105,6 +105,22 @@ impl<T: Serialize> Paged<T> {
     }
 }
 
+impl<T: Serialize> Paged<T> {
+    /// One page of a short list held whole (an account's users or workspaces), by number.
+    pub fn of_all(all: Vec<T>, request: &PageRequest) -> Result<Self, ApiError> {
+        if request.after.is_some() {
+            return Err(ApiError::BadRequest(
+                "this list pages by `page`, not by cursor".into(),
+            ));
+        }
+        let total_items = i64::try_from(all.len()).unwrap_or(i64::MAX);
+        let start = usize::try_from(request.offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(request.page_size).unwrap_or(0);
+        let items = all.into_iter().skip(start).take(take).collect();
+        Ok(Self::new(items, request, total_items, None))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

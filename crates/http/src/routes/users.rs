@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::auth::{Authenticated, ClientIp};
 use crate::error::{ApiError, ErrorBody};
+use crate::paging::{PageParams, Paged};
 use crate::state::AppState;
 use crate::wire::{
     AcceptInvitationRequest, InviteRequest, MemberBody, RoleAssignmentRequest, TokenResponse,
@@ -96,8 +97,9 @@ pub async fn accept_invitation(
 #[utoipa::path(
     tag = "identity",
     security(("bearer" = [])),
+    params(PageParams),
     responses(
-        (status = 200, body = Vec<MemberBody>),
+        (status = 200, body = Paged<MemberBody>),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
     )
@@ -106,11 +108,12 @@ pub async fn accept_invitation(
 pub async fn list(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
-) -> Result<web::Json<Vec<MemberBody>>, ApiError> {
+    paging: web::Query<PageParams>,
+) -> Result<web::Json<Paged<MemberBody>>, ApiError> {
+    let request = paging.resolve()?;
     let members = state.identity.members(&actor).await?;
-    Ok(web::Json(
-        members.into_iter().map(MemberBody::from).collect(),
-    ))
+    let all = members.into_iter().map(MemberBody::from).collect();
+    Ok(web::Json(Paged::of_all(all, &request)?))
 }
 
 /// Set a user's roles (`users:manage`): account roles `admin`, `developer`, `member` and

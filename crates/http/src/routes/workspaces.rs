@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
+use crate::paging::{PageParams, Paged};
 use crate::state::AppState;
 use crate::wire::{WorkspaceBody, WorkspaceRequest};
 
@@ -14,17 +15,19 @@ use crate::wire::{WorkspaceBody, WorkspaceRequest};
 #[utoipa::path(
     tag = "workspaces",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<WorkspaceBody>), (status = 401, body = ErrorBody))
+    params(PageParams),
+    responses((status = 200, body = Paged<WorkspaceBody>), (status = 401, body = ErrorBody))
 )]
 #[get("/v1/workspaces")]
 pub async fn list(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
-) -> Result<web::Json<Vec<WorkspaceBody>>, ApiError> {
+    paging: web::Query<PageParams>,
+) -> Result<web::Json<Paged<WorkspaceBody>>, ApiError> {
+    let request = paging.resolve()?;
     let workspaces = state.identity.workspaces(&actor).await?;
-    Ok(web::Json(
-        workspaces.into_iter().map(WorkspaceBody::from).collect(),
-    ))
+    let all = workspaces.into_iter().map(WorkspaceBody::from).collect();
+    Ok(web::Json(Paged::of_all(all, &request)?))
 }
 
 /// Create a workspace (`account:manage`).
