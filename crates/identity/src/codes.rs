@@ -17,3 +17,10 @@ pub(crate) fn digest(code: &str) -> [u8; 32] {
 pub(crate) fn matches(presented: &str, stored_digest: &[u8]) -> bool {
     constant_time_eq(&digest(presented), stored_digest)
 }
+
+impl crate::models::PendingCode {
+    /// Whether `presented` redeems this code at `now`: unused, unexpired, matching.
+    pub(crate) fn accepts(&self, presented: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+        !self.used && self.expires_at > now && matches(presented, &self.code_digest)
+    }
+}

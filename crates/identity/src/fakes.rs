@@ -12,7 +12,7 @@ use tokens::testing::MemoryTokenStore;
 
 use crate::models::{
     Account, AuditQuery, AuditRecord, Credentials, FailedSignin, Member, MfaRecord, NewAccount,
-    NewInvitation, Page, PendingInvitation, PendingReset, User, Workspace,
+    NewInvitation, Page, PendingCode, User, Workspace,
 };
 use crate::ports::{HashError, IdentityStore, PasswordHasher};
 
@@ -259,10 +259,7 @@ impl IdentityStore for MemoryStore {
         Ok(())
     }
 
-    async fn invitation(
-        &self,
-        email: &EmailAddress,
-    ) -> Result<Option<PendingInvitation>, StoreError> {
+    async fn invitation(&self, email: &EmailAddress) -> Result<Option<PendingCode>, StoreError> {
         let state = self.state();
         Ok(state
             .users
@@ -272,11 +269,11 @@ impl IdentityStore for MemoryStore {
                 state
                     .invitations
                     .get(&user.id)
-                    .map(|(inv, accepted)| PendingInvitation {
+                    .map(|(inv, accepted)| PendingCode {
                         user: user.clone(),
                         code_digest: inv.code_digest.to_vec(),
                         expires_at: inv.expires_at,
-                        accepted: *accepted,
+                        used: *accepted,
                     })
             }))
     }
@@ -379,7 +376,7 @@ impl IdentityStore for MemoryStore {
     async fn password_reset(
         &self,
         email: &EmailAddress,
-    ) -> Result<Option<PendingReset>, StoreError> {
+    ) -> Result<Option<PendingCode>, StoreError> {
         let state = self.state();
         Ok(state
             .users
@@ -389,7 +386,7 @@ impl IdentityStore for MemoryStore {
                 state
                     .resets
                     .get(&user.id)
-                    .map(|(digest, expires_at, used)| PendingReset {
+                    .map(|(digest, expires_at, used)| PendingCode {
                         user: user.clone(),
                         code_digest: digest.to_vec(),
                         expires_at: *expires_at,

@@ -106,9 +106,7 @@ impl IdentityService {
 
         let now = self.now();
         let pending = self.store().invitation(&email).await?;
-        let Some(pending) = pending.filter(|p| {
-            !p.accepted && p.expires_at > now && codes::matches(&input.code, &p.code_digest)
-        }) else {
+        let Some(pending) = pending.filter(|p| p.accepts(&input.code, now)) else {
             return Err(IdentityError::InvalidInvitation);
         };
         let hash = self

@@ -226,13 +226,15 @@ pub struct NewInvitation {
     pub expires_at: DateTime<Utc>,
 }
 
-/// An invitation as the accept path finds it.
+/// A one-time code waiting for its user (an invitation, a password reset), as the anonymous
+/// path that redeems it finds it.
 #[derive(Clone, Debug)]
-pub struct PendingInvitation {
+pub struct PendingCode {
     pub user: User,
     pub code_digest: Vec<u8>,
     pub expires_at: DateTime<Utc>,
-    pub accepted: bool,
+    /// Redeemed already (accepted, used).
+    pub used: bool,
 }
 
 /// `POST /v1/invitations/accept`, as received.
@@ -242,15 +244,6 @@ pub struct AcceptInput {
     pub code: String,
     pub password: String,
     pub ip: Option<IpAddr>,
-}
-
-/// A password reset as the confirm path finds it.
-#[derive(Clone, Debug)]
-pub struct PendingReset {
-    pub user: User,
-    pub code_digest: Vec<u8>,
-    pub expires_at: DateTime<Utc>,
-    pub used: bool,
 }
 
 /// `POST /v1/auth/password-reset/confirm`, as received.

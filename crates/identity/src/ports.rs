@@ -9,7 +9,7 @@ use kernel::{
 
 use crate::models::{
     Account, AuditQuery, AuditRecord, Credentials, FailedSignin, Member, MfaRecord, NewAccount,
-    NewInvitation, Page, PendingInvitation, PendingReset, User, Workspace,
+    NewInvitation, Page, PendingCode, User, Workspace,
 };
 
 #[async_trait]
@@ -80,10 +80,7 @@ pub trait IdentityStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// The anonymous accept path: the invitation of the user with this email, if any.
-    async fn invitation(
-        &self,
-        email: &EmailAddress,
-    ) -> Result<Option<PendingInvitation>, StoreError>;
+    async fn invitation(&self, email: &EmailAddress) -> Result<Option<PendingCode>, StoreError>;
 
     /// Sets the invited user's password and marks the invitation accepted — only if it was
     /// not accepted yet. Returns whether it was (false: someone accepted it first).
@@ -141,10 +138,8 @@ pub trait IdentityStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// The anonymous confirm path: the open reset of the user with this email, if any.
-    async fn password_reset(
-        &self,
-        email: &EmailAddress,
-    ) -> Result<Option<PendingReset>, StoreError>;
+    async fn password_reset(&self, email: &EmailAddress)
+    -> Result<Option<PendingCode>, StoreError>;
 
     /// Sets the new password and marks the reset used — only if it was not used yet — and
     /// clears any sign-in lock. Returns whether it did.

@@ -80,9 +80,12 @@ impl IdentityService {
             return Err(IdentityError::Validation(errors));
         };
         let now = self.now();
-        let Some(pending) = self.store().password_reset(&email).await?.filter(|p| {
-            !p.used && p.expires_at > now && codes::matches(&input.code, &p.code_digest)
-        }) else {
+        let Some(pending) = self
+            .store()
+            .password_reset(&email)
+            .await?
+            .filter(|p| p.accepts(&input.code, now))
+        else {
             return Err(IdentityError::InvalidResetCode);
         };
         let hash = self

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use identity::models::{
     AuditQuery, AuditRecord, Credentials, FailedSignin, Member, MfaRecord, NewAccount,
-    NewInvitation, Page, PendingInvitation, PendingReset,
+    NewInvitation, Page, PendingCode,
 };
 use identity::ports::IdentityStore;
 use identity::{Account, User, Workspace};
@@ -537,10 +537,7 @@ impl IdentityStore for PgIdentityStore {
         .await
     }
 
-    async fn invitation(
-        &self,
-        email: &EmailAddress,
-    ) -> Result<Option<PendingInvitation>, StoreError> {
+    async fn invitation(&self, email: &EmailAddress) -> Result<Option<PendingCode>, StoreError> {
         store(async {
             let mut tx = self.db.anonymous(Lookup::UserByEmail(email)).await?;
             let found = invitations::table
@@ -558,11 +555,11 @@ impl IdentityStore for PgIdentityStore {
             tx.commit().await?;
             found
                 .map(|(user, code_digest, expires_at, accepted_at)| {
-                    Ok(PendingInvitation {
+                    Ok(PendingCode {
                         user: user.into_user()?,
                         code_digest,
                         expires_at,
-                        accepted: accepted_at.is_some(),
+                        used: accepted_at.is_some(),
                     })
                 })
                 .transpose()
@@ -776,7 +773,7 @@ impl IdentityStore for PgIdentityStore {
     async fn password_reset(
         &self,
         email: &EmailAddress,
-    ) -> Result<Option<PendingReset>, StoreError> {
+    ) -> Result<Option<PendingCode>, StoreError> {
         store(async {
             let mut tx = self.db.anonymous(Lookup::UserByEmail(email)).await?;
             let found = password_resets::table
@@ -794,7 +791,7 @@ impl IdentityStore for PgIdentityStore {
             tx.commit().await?;
             found
                 .map(|(user, code_digest, expires_at, used_at)| {
-                    Ok(PendingReset {
+                    Ok(PendingCode {
                         user: user.into_user()?,
                         code_digest,
                         expires_at,
