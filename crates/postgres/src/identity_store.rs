@@ -118,6 +118,20 @@ async fn write_roles(
     Ok(())
 }
 
+/// A one-time code with its user: digest, expiry, and when it was redeemed.
+type CodeRow = (UserRow, Vec<u8>, DateTime<Utc>, Option<DateTime<Utc>>);
+
+fn pending_code(
+    (user, code_digest, expires_at, redeemed_at): CodeRow,
+) -> Result<PendingCode, DbError> {
+    Ok(PendingCode {
+        user: user.into_user()?,
+        code_digest,
+        expires_at,
+        used: redeemed_at.is_some(),
+    })
+}
+
 type CredentialRow = (
     UserRow,
     Option<String>,
@@ -549,20 +563,11 @@ impl IdentityStore for PgIdentityStore {
                     invitations::expires_at,
                     invitations::accepted_at,
                 ))
-                .first::<(UserRow, Vec<u8>, DateTime<Utc>, Option<DateTime<Utc>>)>(tx.conn())
+                .first::<CodeRow>(tx.conn())
                 .await
                 .optional()?;
             tx.commit().await?;
-            found
-                .map(|(user, code_digest, expires_at, accepted_at)| {
-                    Ok(PendingCode {
-                        user: user.into_user()?,
-                        code_digest,
-                        expires_at,
-                        used: accepted_at.is_some(),
-                    })
-                })
-                .transpose()
+            found.map(pending_code).transpose()
         })
         .await
     }
@@ -785,20 +790,11 @@ impl IdentityStore for PgIdentityStore {
                     password_resets::expires_at,
                     password_resets::used_at,
                 ))
-                .first::<(UserRow, Vec<u8>, DateTime<Utc>, Option<DateTime<Utc>>)>(tx.conn())
+                .first::<CodeRow>(tx.conn())
                 .await
                 .optional()?;
             tx.commit().await?;
-            found
-                .map(|(user, code_digest, expires_at, used_at)| {
-                    Ok(PendingCode {
-                        user: user.into_user()?,
-                        code_digest,
-                        expires_at,
-                        used: used_at.is_some(),
-                    })
-                })
-                .transpose()
+            found.map(pending_code).transpose()
         })
         .await
     }
