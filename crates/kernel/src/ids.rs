@@ -73,3 +73,7 @@ id_type!(
     /// One login or key exchange; every token it produced carries it as `sid`.
     SessionId
 );
+id_type!(
+    /// A customer of a workspace (the people campaigns are sent to).
+    CustomerId
+);

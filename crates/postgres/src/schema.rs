@@ -213,3 +213,59 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(user_mfa, users);
+
+diesel::table! {
+    profile_fields (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        workspace_id -> Uuid,
+        key -> Text,
+        label -> Text,
+        field_type -> Text,
+        required -> Bool,
+        options -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        workspace_id -> Uuid,
+        external_id -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        attributes -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    customer_groups (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        workspace_id -> Uuid,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    customer_group_members (group_id, customer_id) {
+        group_id -> Uuid,
+        customer_id -> Uuid,
+        account_id -> Uuid,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(customer_group_members -> customers (customer_id));
+diesel::joinable!(customer_group_members -> customer_groups (group_id));
+diesel::allow_tables_to_appear_in_same_query!(customers, customer_group_members, customer_groups);
