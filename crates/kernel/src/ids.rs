@@ -77,3 +77,11 @@ id_type!(
     /// A customer of a workspace (the people campaigns are sent to).
     CustomerId
 );
+id_type!(
+    /// A named group of a workspace's customers.
+    GroupId
+);
+id_type!(
+    /// A custom profile field of a workspace.
+    ProfileFieldId
+);

@@ -20,7 +20,7 @@ pub use audit::{AuthEvent, AuthEventKind};
 pub use clock::{Clock, ManualClock};
 pub use email::{EmailAddress, InvalidEmail};
 pub use error::StoreError;
-pub use ids::{AccountId, CustomerId, SessionId, UserId, WorkspaceId};
+pub use ids::{AccountId, CustomerId, GroupId, ProfileFieldId, SessionId, UserId, WorkspaceId};
 pub use mail::{MailError, Mailer, OutgoingEmail};
 pub use rate_limit::{RateLimit, RateLimiter, Verdict};
 pub use rbac::{AccountRole, Permission, PermissionSet, WorkspaceRole};
