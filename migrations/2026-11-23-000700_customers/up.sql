@@ -81,3 +81,15 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Whether text is a calendar date (checked when a profile field becomes a date field).
+CREATE FUNCTION app.is_date(value text) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+BEGIN
+    PERFORM value::date;
+    RETURN value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$';
+EXCEPTION WHEN others THEN
+    RETURN false;
+END
+$$;

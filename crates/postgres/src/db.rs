@@ -56,6 +56,8 @@ fn hex(bytes: &[u8]) -> String {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<AsyncPgConnection>,
+    /// Kept for the few connections made outside the pool (bulk COPY).
+    url: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for Db {
@@ -94,7 +96,14 @@ impl Db {
             .runtime(deadpool_runtime())
             .build()
             .map_err(|e| DbError::BadUrl(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            url: url.into(),
+        })
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     /// Whether the database answers (readiness).

@@ -6,6 +6,8 @@
 
 pub mod api_key_store;
 mod audit;
+mod customer_import;
+pub mod customer_store;
 pub mod db;
 pub mod error;
 pub mod identity_store;
@@ -19,6 +21,7 @@ pub mod session_store;
 pub mod signing_keys;
 
 pub use api_key_store::PgApiKeyStore;
+pub use customer_store::PgCustomerStore;
 pub use db::{Db, Lookup, PoolSettings, Tx};
 pub use error::DbError;
 pub use identity_store::PgIdentityStore;

@@ -1,0 +1,280 @@
+//! The import fast path: rows stream into a temporary table by binary `COPY`, then one set of
+//! statements matches them to stored customers and writes them — in one transaction, so an
+//! upload is applied whole or not at all.
+//!
+//! diesel-async has no `COPY`, so this runs on a connection of its own (tokio-postgres, the
+//! driver under diesel-async), opened per upload as the tenant, like every unit of work.
+
+use std::pin::Pin;
+
+use ::customers::ports::sets;
+use ::customers::{ImportApplied, ImportRow, ImportSink, RowError};
+use async_trait::async_trait;
+use kernel::{AccountId, StoreError, WorkspaceId};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{Json, Type};
+use tokio_postgres::{Client, NoTls};
+use uuid::Uuid;
+
+use crate::db::Db;
+
+/// Longest any statement of an import may run: merging a million rows takes seconds, not the
+/// request timeout of ordinary units of work.
+const IMPORT_STATEMENT_TIMEOUT: &str = "15min";
+
+const STAGING: &str = "CREATE TEMP TABLE import_rows (
+        row_no      bigint NOT NULL,
+        id          uuid NOT NULL,
+        external_id text,
+        email       text,
+        phone       text,
+        first_name  text,
+        last_name   text,
+        sets        smallint NOT NULL,
+        attributes  jsonb NOT NULL,
+        cleared     text[] NOT NULL
+    ) ON COMMIT DROP";
+
+const COPY: &str = "COPY import_rows (row_no, id, external_id, email, phone, first_name, \
+                    last_name, sets, attributes, cleared) FROM STDIN (FORMAT binary)";
+
+const COPY_TYPES: [Type; 10] = [
+    Type::INT8,
+    Type::UUID,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT2,
+    Type::JSONB,
+    Type::TEXT_ARRAY,
+];
+
+/// Each row with the customer it updates (`target`: by external id, else by email — an email
+/// match may gain the row's new external id only if it has none) and who holds its email now.
+const MATCH: &str = "CREATE TEMP TABLE import_matched ON COMMIT DROP AS
+    SELECT s.*, coalesce(x.id, e.id) AS target, o.id AS email_owner
+    FROM import_rows s
+    LEFT JOIN customers x
+           ON x.workspace_id = $1 AND s.external_id IS NOT NULL AND x.external_id = s.external_id
+    LEFT JOIN customers e
+           ON e.workspace_id = $1 AND x.id IS NULL AND s.email IS NOT NULL AND e.email = s.email
+          AND (s.external_id IS NULL OR e.external_id IS NULL)
+    LEFT JOIN customers o
+           ON o.workspace_id = $1 AND s.email IS NOT NULL AND o.email = s.email";
+
+/// Rows the stored data refuses: an email another customer holds, or a second row for the
+/// same customer (which one would win is not the file's order).
+const CONFLICTS: &str = "
+    SELECT row_no, 'email', 'belongs to another customer of this workspace'
+      FROM import_matched
+     WHERE email_owner IS NOT NULL AND email_owner IS DISTINCT FROM target
+    UNION ALL
+    SELECT row_no, 'row', 'changes the same customer as an earlier row'
+      FROM (SELECT row_no, row_number() OVER (PARTITION BY target ORDER BY row_no) AS nth
+              FROM import_matched WHERE target IS NOT NULL) repeated
+     WHERE nth > 1";
+
+/// Updates only customers whose data changes, so a re-upload rewrites nothing.
+const UPDATE: &str = "
+    WITH next AS (
+        SELECT c.id,
+               coalesce(m.external_id, c.external_id) AS external_id,
+               coalesce(m.email, c.email) AS email,
+               CASE WHEN m.sets & 1 <> 0 THEN m.phone ELSE c.phone END AS phone,
+               CASE WHEN m.sets & 2 <> 0 THEN m.first_name ELSE c.first_name END AS first_name,
+               CASE WHEN m.sets & 4 <> 0 THEN m.last_name ELSE c.last_name END AS last_name,
+               (c.attributes - m.cleared) || m.attributes AS attributes
+          FROM import_matched m JOIN customers c ON c.id = m.target
+    )
+    UPDATE customers c
+       SET external_id = n.external_id, email = n.email, phone = n.phone,
+           first_name = n.first_name, last_name = n.last_name, attributes = n.attributes,
+           updated_at = now()
+      FROM next n
+     WHERE c.id = n.id
+       AND (c.external_id, c.email, c.phone, c.first_name, c.last_name, c.attributes)
+           IS DISTINCT FROM
+           (n.external_id, n.email, n.phone, n.first_name, n.last_name, n.attributes)";
+
+const INSERT: &str = "
+    INSERT INTO customers (id, account_id, workspace_id, external_id, email, phone, first_name,
+                           last_name, attributes)
+    SELECT id, $1, $2, external_id, email, phone, first_name, last_name, attributes
+      FROM import_matched WHERE target IS NULL
+     ORDER BY row_no";
+
+/// An open import: a connection inside a transaction, with `COPY` running into the staging table.
+pub struct PgImport {
+    client: Client,
+    writer: Pin<Box<BinaryCopyInWriter>>,
+    account: Uuid,
+    workspace: Uuid,
+}
+
+fn failure(error: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = error.as_db_error() {
+        if *db.code() == SqlState::UNIQUE_VIOLATION {
+            return StoreError::Duplicate(db.constraint().unwrap_or("unique").to_owned());
+        }
+        return StoreError::Other(db.message().to_owned());
+    }
+    if error.is_closed() {
+        StoreError::Unavailable(error.to_string())
+    } else {
+        StoreError::Other(error.to_string())
+    }
+}
+
+impl PgImport {
+    pub(crate) async fn open(
+        db: &Db,
+        account: AccountId,
+        workspace: WorkspaceId,
+    ) -> Result<Self, StoreError> {
+        let (client, connection) = tokio_postgres::connect(db.url(), NoTls)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::warn!(%error, "import connection ended");
+            }
+        });
+        client.batch_execute("BEGIN").await.map_err(failure)?;
+        client
+            .execute(
+                "SELECT set_config('statement_timeout', $1, true),
+                        set_config('role', 'access_user', true),
+                        set_config('app.account_id', $2, true),
+                        -- One import per workspace at a time: their matches would race.
+                        pg_advisory_xact_lock(hashtextextended($3, 7346235002))",
+                &[
+                    &IMPORT_STATEMENT_TIMEOUT,
+                    &account.to_string(),
+                    &workspace.to_string(),
+                ],
+            )
+            .await
+            .map_err(failure)?;
+        client.batch_execute(STAGING).await.map_err(failure)?;
+        let sink = client.copy_in(COPY).await.map_err(failure)?;
+        Ok(Self {
+            writer: Box::pin(BinaryCopyInWriter::new(sink, &COPY_TYPES)),
+            client,
+            account: account.as_uuid(),
+            workspace: workspace.as_uuid(),
+        })
+    }
+
+    async fn conflicts(&self) -> Result<Vec<RowError>, StoreError> {
+        let rows = self.client.query(CONFLICTS, &[]).await.map_err(failure)?;
+        rows.iter()
+            .map(|row| {
+                let number: i64 = row.try_get(0).map_err(failure)?;
+                Ok(RowError {
+                    row: u64::try_from(number).unwrap_or_default(),
+                    field: row.try_get(1).map_err(failure)?,
+                    message: row.try_get(2).map_err(failure)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl ImportSink for PgImport {
+    async fn write(&mut self, rows: &[ImportRow]) -> Result<(), StoreError> {
+        for row in rows {
+            let row_no = i64::try_from(row.row).unwrap_or(i64::MAX);
+            self.writer
+                .as_mut()
+                .write(&[
+                    &row_no,
+                    &row.id.as_uuid(),
+                    &row.external_id,
+                    &row.email,
+                    &row.phone,
+                    &row.first_name,
+                    &row.last_name,
+                    &row.sets,
+                    &Json(&row.attributes),
+                    &row.cleared,
+                ])
+                .await
+                .map_err(failure)?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>, apply: bool) -> Result<ImportApplied, StoreError> {
+        self.writer.as_mut().finish().await.map_err(failure)?;
+        let client = &self.client;
+        client
+            .batch_execute("ANALYZE import_rows")
+            .await
+            .map_err(failure)?;
+        client
+            .execute(MATCH, &[&self.workspace])
+            .await
+            .map_err(failure)?;
+        client
+            .batch_execute("ANALYZE import_matched")
+            .await
+            .map_err(failure)?;
+        let rejected = self.conflicts().await?;
+        if !rejected.is_empty() {
+            let numbers: Vec<i64> = rejected
+                .iter()
+                .map(|e| i64::try_from(e.row).unwrap_or(i64::MAX))
+                .collect();
+            client
+                .execute(
+                    "DELETE FROM import_matched WHERE row_no = ANY($1)",
+                    &[&numbers],
+                )
+                .await
+                .map_err(failure)?;
+        }
+        let matched: i64 = client
+            .query_one(
+                "SELECT count(*) FROM import_matched WHERE target IS NOT NULL",
+                &[],
+            )
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(failure)?;
+        let updated = u64::try_from(matched).unwrap_or_default();
+        if !apply {
+            let unmatched: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM import_matched WHERE target IS NULL",
+                    &[],
+                )
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(failure)?;
+            client.batch_execute("ROLLBACK").await.map_err(failure)?;
+            return Ok(ImportApplied {
+                created: u64::try_from(unmatched).unwrap_or_default(),
+                updated,
+                rejected,
+            });
+        }
+        client.execute(UPDATE, &[]).await.map_err(failure)?;
+        let created = client
+            .execute(INSERT, &[&self.account, &self.workspace])
+            .await
+            .map_err(failure)?;
+        client.batch_execute("COMMIT").await.map_err(failure)?;
+        Ok(ImportApplied {
+            created,
+            updated,
+            rejected,
+        })
+    }
+}
+
+// The staging row layout above must agree with the domain's `sets` mask.
+const _: () = assert!(sets::PHONE == 1 && sets::FIRST_NAME == 2 && sets::LAST_NAME == 4);
