@@ -6,9 +6,13 @@
 
 pub mod api_key_store;
 mod audit;
+pub mod audience;
+pub mod campaign_store;
+pub mod data_key_store;
 pub mod db;
 pub mod error;
 pub mod identity_store;
+mod message_store;
 pub mod migrate;
 pub mod outbox;
 pub mod rate_limiter;
@@ -19,6 +23,9 @@ pub mod session_store;
 pub mod signing_keys;
 
 pub use api_key_store::PgApiKeyStore;
+pub use audience::PgAudience;
+pub use campaign_store::PgCampaignStore;
+pub use data_key_store::PgDataKeyStore;
 pub use db::{Db, Lookup, PoolSettings, Tx};
 pub use error::DbError;
 pub use identity_store::PgIdentityStore;
