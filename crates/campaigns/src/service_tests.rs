@@ -180,7 +180,9 @@ fn message(customer: CustomerId, n: usize) -> NewMessage {
         content: MessageContent {
             subject: n.is_multiple_of(2).then(|| format!("Subject {n}")),
             body: format!("Body number {n}"),
-            metadata: n.is_multiple_of(3).then(|| serde_json::json!({"n": n, "tag": "secret-tag"})),
+            metadata: n
+                .is_multiple_of(3)
+                .then(|| serde_json::json!({"n": n, "tag": "secret-tag"})),
         },
     }
 }

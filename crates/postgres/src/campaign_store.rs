@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
-use async_trait::async_trait;
 use ::campaigns::ports::CampaignStore;
 use ::campaigns::{
-    Campaign, CampaignChanges, CampaignFilter, CampaignId, CampaignStatus, GroupId,
-    MessageFilter, Page, PageQuery, Publication, Retrieval, SealedMessage,
+    Campaign, CampaignChanges, CampaignFilter, CampaignId, CampaignStatus, GroupId, MessageFilter,
+    Page, PageQuery, Publication, Retrieval, SealedMessage,
 };
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -76,7 +76,18 @@ pub(crate) fn parse_status(id: Uuid, status: &str) -> Result<CampaignStatus, DbE
 }
 
 fn campaign_from_row(
-    (id, account, workspace, name, description, channel, status, message_count, created_at, updated_at): CampaignRow,
+    (
+        id,
+        account,
+        workspace,
+        name,
+        description,
+        channel,
+        status,
+        message_count,
+        created_at,
+        updated_at,
+    ): CampaignRow,
     group_ids: Vec<GroupId>,
 ) -> Result<Campaign, DbError> {
     Ok(Campaign {
@@ -274,11 +285,9 @@ impl CampaignStore for PgCampaignStore {
             if let Some((at, id)) = page.after {
                 // Newest first: "after" the cursor is older than it.
                 query = query.filter(
-                    campaigns::created_at.le(at).and(
-                        campaigns::created_at
-                            .lt(at)
-                            .or(campaigns::id.lt(id)),
-                    ),
+                    campaigns::created_at
+                        .le(at)
+                        .and(campaigns::created_at.lt(at).or(campaigns::id.lt(id))),
                 );
             } else {
                 query = query.offset(page.offset);

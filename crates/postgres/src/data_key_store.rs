@@ -109,14 +109,16 @@ impl DataKeyStore for PgDataKeyStore {
             tx.commit().await?;
             Ok(rows
                 .into_iter()
-                .map(|(account, workspace, master_key_id, sealed)| StoredDataKey {
-                    account_id: AccountId::from_uuid(account),
-                    workspace_id: WorkspaceId::from_uuid(workspace),
-                    wrapped: WrappedDataKey {
-                        master_key_id,
-                        sealed,
+                .map(
+                    |(account, workspace, master_key_id, sealed)| StoredDataKey {
+                        account_id: AccountId::from_uuid(account),
+                        workspace_id: WorkspaceId::from_uuid(workspace),
+                        wrapped: WrappedDataKey {
+                            master_key_id,
+                            sealed,
+                        },
                     },
-                })
+                )
                 .collect())
         })
         .await
@@ -157,5 +159,21 @@ impl DataKeyStore for PgDataKeyStore {
             Ok(counts)
         })
         .await
+    }
+}
+
+/// `pg_advisory_xact_lock` key that lets one master-key rotation run at a time.
+const ROTATION_LOCK: i64 = 7_346_235_003;
+
+impl PgDataKeyStore {
+    /// Waits for, then holds, the rotation lock until the returned unit of work ends: two
+    /// rotations at once could otherwise each add a key and lose the other's.
+    pub async fn rotation_lock(&self) -> Result<crate::Tx, crate::DbError> {
+        let mut tx = self.db.system().await?;
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(ROTATION_LOCK)
+            .execute(tx.conn())
+            .await?;
+        Ok(tx)
     }
 }

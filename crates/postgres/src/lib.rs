@@ -5,8 +5,8 @@
 //! SQL and diesel stop here: every failure leaves this crate as a [`kernel::StoreError`].
 
 pub mod api_key_store;
-mod audit;
 pub mod audience;
+mod audit;
 pub mod campaign_store;
 pub mod data_key_store;
 pub mod db;

@@ -196,13 +196,15 @@ pub(crate) async fn page(
     tx.commit().await?;
     let items = rows
         .into_iter()
-        .map(|(id, campaign_id, customer_id, sealed, created_at)| SealedMessage {
-            id: MessageId::from_uuid(id),
-            campaign_id: CampaignId::from_uuid(campaign_id),
-            customer_id: CustomerId::from_uuid(customer_id),
-            sealed,
-            created_at,
-        })
+        .map(
+            |(id, campaign_id, customer_id, sealed, created_at)| SealedMessage {
+                id: MessageId::from_uuid(id),
+                campaign_id: CampaignId::from_uuid(campaign_id),
+                customer_id: CustomerId::from_uuid(customer_id),
+                sealed,
+                created_at,
+            },
+        )
         .collect();
     Ok(Page { items, total_items })
 }

@@ -17,9 +17,7 @@ use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use identity::models::NewAccount;
 use identity::ports::IdentityStore;
-use kernel::{
-    AccountRole, Actor, CustomerId, ManualClock, PermissionSet, SessionId, WorkspaceId,
-};
+use kernel::{AccountRole, Actor, CustomerId, ManualClock, PermissionSet, SessionId, WorkspaceId};
 use postgres::{Db, PgAudience, PgCampaignStore, PgDataKeyStore, PgIdentityStore};
 use support::{TestResult, database, new_account, signup_event};
 use uuid::Uuid;
@@ -181,7 +179,9 @@ struct Count {
 
 async fn count(db: &Db, sql: &str) -> Result<i64, Box<dyn std::error::Error + Send + Sync>> {
     let mut tx = db.system().await?;
-    let row = diesel::sql_query(sql).get_result::<Count>(tx.conn()).await?;
+    let row = diesel::sql_query(sql)
+        .get_result::<Count>(tx.conn())
+        .await?;
     tx.commit().await?;
     Ok(row.n)
 }
@@ -211,10 +211,20 @@ async fn published_messages_round_trip_and_no_plaintext_is_stored() -> TestResul
         .await?;
 
     let read = campaigns
-        .retrieve(&t.actor, t.workspace(), campaign.id, MessageFilter::default(), &page(50))
+        .retrieve(
+            &t.actor,
+            t.workspace(),
+            campaign.id,
+            MessageFilter::default(),
+            &page(50),
+        )
         .await?;
     assert_eq!(read.total_items, 5);
-    let got: Vec<_> = read.items.iter().map(|m| (m.id, m.customer_id, m.content.clone())).collect();
+    let got: Vec<_> = read
+        .items
+        .iter()
+        .map(|m| (m.id, m.customer_id, m.content.clone()))
+        .collect();
     let want: Vec<_> = ids
         .iter()
         .zip(&sent)
@@ -230,7 +240,10 @@ async fn published_messages_round_trip_and_no_plaintext_is_stored() -> TestResul
     )
     .await?;
     assert_eq!(plaintext, 0);
-    assert_eq!(count(&db, "SELECT count(*) AS n FROM campaign_messages").await?, 5);
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM campaign_messages").await?,
+        5
+    );
     assert_eq!(
         campaigns
             .campaign(&t.actor, t.workspace(), campaign.id)
@@ -262,7 +275,9 @@ async fn pages_continue_by_cursor_and_filters_apply() -> TestResult {
         add_customer(&db, &t, t.workspace()).await?,
         add_customer(&db, &t, t.workspace()).await?,
     );
-    let sent: Vec<_> = (0..7).map(|n| message(if n < 3 { a } else { b }, n)).collect();
+    let sent: Vec<_> = (0..7)
+        .map(|n| message(if n < 3 { a } else { b }, n))
+        .collect();
     let ids = campaigns
         .publish(&t.actor, t.workspace(), campaign.id, sent)
         .await?;
@@ -348,8 +363,14 @@ async fn a_batch_with_a_foreign_customer_writes_nothing() -> TestResult {
         panic!("expected a validation error, got {refused:?}");
     };
     let named: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
-    assert_eq!(named, vec!["messages[1].customer_id", "messages[2].customer_id"]);
-    assert_eq!(count(&db, "SELECT count(*) AS n FROM campaign_messages").await?, 0);
+    assert_eq!(
+        named,
+        vec!["messages[1].customer_id", "messages[2].customer_id"]
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM campaign_messages").await?,
+        0
+    );
     assert_eq!(
         count(&db, "SELECT message_count AS n FROM campaigns").await?,
         0
@@ -388,7 +409,13 @@ async fn tampered_or_moved_rows_do_not_open() -> TestResult {
     )
     .await?;
     let read = campaigns
-        .retrieve(&t.actor, second, away.id, MessageFilter::default(), &page(50))
+        .retrieve(
+            &t.actor,
+            second,
+            away.id,
+            MessageFilter::default(),
+            &page(50),
+        )
         .await;
     assert!(
         matches!(read, Err(CampaignError::Unreadable { message_id: Some(id), .. }) if id == moved[0]),
@@ -406,7 +433,13 @@ async fn tampered_or_moved_rows_do_not_open() -> TestResult {
     )
     .await?;
     let read = campaigns
-        .retrieve(&t.actor, t.workspace(), home.id, MessageFilter::default(), &page(50))
+        .retrieve(
+            &t.actor,
+            t.workspace(),
+            home.id,
+            MessageFilter::default(),
+            &page(50),
+        )
         .await;
     assert!(
         matches!(read, Err(CampaignError::Unreadable { message_id: Some(id), .. }) if id == tampered[0]),
@@ -458,10 +491,19 @@ async fn rotation_rewraps_every_data_key_and_messages_stay_readable() -> TestRes
     let after = service(&db, ring(&[2]));
     for (t, campaign, sent) in published {
         let read = after
-            .retrieve(&t.actor, t.workspace(), campaign.id, MessageFilter::default(), &page(50))
+            .retrieve(
+                &t.actor,
+                t.workspace(),
+                campaign.id,
+                MessageFilter::default(),
+                &page(50),
+            )
             .await?;
         let contents: Vec<_> = read.items.into_iter().map(|m| m.content).collect();
-        assert_eq!(contents, sent.into_iter().map(|m| m.content).collect::<Vec<_>>());
+        assert_eq!(
+            contents,
+            sent.into_iter().map(|m| m.content).collect::<Vec<_>>()
+        );
     }
     Ok(())
 }
@@ -481,16 +523,30 @@ async fn deleting_a_customer_or_a_campaign_takes_their_messages() -> TestResult 
             &t.actor,
             t.workspace(),
             campaign.id,
-            vec![message(leaving, 0), message(staying, 1), message(leaving, 2)],
+            vec![
+                message(leaving, 0),
+                message(staying, 1),
+                message(leaving, 2),
+            ],
         )
         .await?;
-    exec(&db, &format!("DELETE FROM customers WHERE id = '{leaving}'")).await?;
+    exec(
+        &db,
+        &format!("DELETE FROM customers WHERE id = '{leaving}'"),
+    )
+    .await?;
     let now = campaigns
         .campaign(&t.actor, t.workspace(), campaign.id)
         .await?;
     assert_eq!(now.message_count, 1, "the count follows the cascade");
     let read = campaigns
-        .retrieve(&t.actor, t.workspace(), campaign.id, MessageFilter::default(), &page(50))
+        .retrieve(
+            &t.actor,
+            t.workspace(),
+            campaign.id,
+            MessageFilter::default(),
+            &page(50),
+        )
         .await?;
     assert_eq!(read.total_items, 1);
     assert_eq!(read.items.len(), 1);
@@ -498,9 +554,14 @@ async fn deleting_a_customer_or_a_campaign_takes_their_messages() -> TestResult 
     campaigns
         .delete_campaign(&t.actor, t.workspace(), campaign.id)
         .await?;
-    assert_eq!(count(&db, "SELECT count(*) AS n FROM campaign_messages").await?, 0);
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM campaign_messages").await?,
+        0
+    );
     assert!(matches!(
-        campaigns.campaign(&t.actor, t.workspace(), campaign.id).await,
+        campaigns
+            .campaign(&t.actor, t.workspace(), campaign.id)
+            .await,
         Err(CampaignError::NotFound)
     ));
     Ok(())
@@ -541,9 +602,16 @@ async fn status_and_groups_change_in_the_database() -> TestResult {
             },
         )
         .await;
-    assert!(matches!(refused, Err(CampaignError::IllegalTransition { .. })));
+    assert!(matches!(
+        refused,
+        Err(CampaignError::IllegalTransition { .. })
+    ));
     // A deleted group leaves the campaign.
-    exec(&db, &format!("DELETE FROM customer_groups WHERE id = '{g2}'")).await?;
+    exec(
+        &db,
+        &format!("DELETE FROM customer_groups WHERE id = '{g2}'"),
+    )
+    .await?;
     let now = campaigns
         .campaign(&t.actor, t.workspace(), campaign.id)
         .await?;
@@ -560,20 +628,39 @@ async fn another_account_sees_none_of_it() -> TestResult {
     let campaign = new_campaign(&campaigns, &a, a.workspace(), Vec::new()).await?;
     let customer = add_customer(&db, &a, a.workspace()).await?;
     campaigns
-        .publish(&a.actor, a.workspace(), campaign.id, vec![message(customer, 0)])
+        .publish(
+            &a.actor,
+            a.workspace(),
+            campaign.id,
+            vec![message(customer, 0)],
+        )
         .await?;
     campaigns
-        .retrieve(&a.actor, a.workspace(), campaign.id, MessageFilter::default(), &page(5))
+        .retrieve(
+            &a.actor,
+            a.workspace(),
+            campaign.id,
+            MessageFilter::default(),
+            &page(5),
+        )
         .await?;
 
     // B's owner, naming A's workspace and campaign.
     assert!(matches!(
-        campaigns.campaign(&b.actor, a.workspace(), campaign.id).await,
+        campaigns
+            .campaign(&b.actor, a.workspace(), campaign.id)
+            .await,
         Err(CampaignError::NotFound)
     ));
     assert!(matches!(
         campaigns
-            .retrieve(&b.actor, a.workspace(), campaign.id, MessageFilter::default(), &page(5))
+            .retrieve(
+                &b.actor,
+                a.workspace(),
+                campaign.id,
+                MessageFilter::default(),
+                &page(5)
+            )
             .await,
         Err(CampaignError::NotFound)
     ));
@@ -618,10 +705,21 @@ async fn the_retrieval_audit_and_data_keys_cannot_be_rewritten_by_requests() -> 
     let campaign = new_campaign(&campaigns, &t, t.workspace(), Vec::new()).await?;
     let customer = add_customer(&db, &t, t.workspace()).await?;
     campaigns
-        .publish(&t.actor, t.workspace(), campaign.id, vec![message(customer, 0)])
+        .publish(
+            &t.actor,
+            t.workspace(),
+            campaign.id,
+            vec![message(customer, 0)],
+        )
         .await?;
     campaigns
-        .retrieve(&t.actor, t.workspace(), campaign.id, MessageFilter::default(), &page(5))
+        .retrieve(
+            &t.actor,
+            t.workspace(),
+            campaign.id,
+            MessageFilter::default(),
+            &page(5),
+        )
         .await?;
     for statement in [
         "UPDATE message_retrievals SET message_count = 0",
