@@ -181,10 +181,7 @@ impl MessageKeys {
         let existing = std::fs::read_to_string(path)?;
         replace_file(
             path,
-            &format!(
-                "{encoded}\n{}",
-                existing.trim_start_matches(|c: char| c == '\n')
-            ),
+            &format!("{encoded}\n{}", existing.trim_start_matches('\n')),
         )?;
         self.refresh(true);
         Ok(id)

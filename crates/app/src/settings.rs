@@ -261,8 +261,14 @@ mod tests {
     use super::*;
 
     fn defaults() -> Result<Settings, AppError> {
-        let file =
-            std::env::temp_dir().join(format!("nudgescribe-settings-{}.toml", std::process::id()));
+        // One file per call: the tests of this module run in parallel in one process.
+        let unique: String = kernel::seal::random_bytes::<8>()
+            .map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
+            .unwrap_or_default();
+        let file = std::env::temp_dir().join(format!(
+            "nudgescribe-settings-{}-{unique}.toml",
+            std::process::id()
+        ));
         std::fs::write(&file, "[server]\nport = 9191\n")?;
         let settings = Settings::load(Some(&file));
         std::fs::remove_file(&file)?;
