@@ -152,6 +152,15 @@ pub(crate) async fn page(
 ) -> Result<Page<SealedMessage>, DbError> {
     let mut tx = db.tenant(account, Some(audit.user_id)).await?;
     let total_items = total(tx.conn(), workspace, campaign, filter).await?;
+    if filter.is_empty() {
+        // A campaign published to since the last ANALYZE looks empty to the planner, which then
+        // sorts every message of it rather than walk the (campaign_id, created_at, id) index in
+        // order: a second instead of milliseconds. Unfiltered, the ordered index scan is always
+        // right; filtered pages (few rows, found by another index) keep their sort.
+        diesel::sql_query("SET LOCAL enable_sort = off")
+            .execute(tx.conn())
+            .await?;
+    }
     let mut query = filtered(workspace, campaign, filter);
     if let Some((at, id)) = page.after {
         // `created_at >= at` lets the (campaign_id, created_at, id) index bound the scan.
