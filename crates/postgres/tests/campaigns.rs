@@ -530,11 +530,13 @@ async fn deleting_a_customer_or_a_campaign_takes_their_messages() -> TestResult 
             ],
         )
         .await?;
-    exec(
-        &db,
-        &format!("DELETE FROM customers WHERE id = '{leaving}'"),
-    )
-    .await?;
+    // As the customers domain will: in the tenant's own unit of work, as `access_user`.
+    let mut tx = db.tenant(t.new.account.id, Some(t.new.owner.id)).await?;
+    let deleted = diesel::sql_query(format!("DELETE FROM customers WHERE id = '{leaving}'"))
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    assert_eq!(deleted, 1);
     let now = campaigns
         .campaign(&t.actor, t.workspace(), campaign.id)
         .await?;
@@ -735,6 +737,44 @@ async fn the_retrieval_audit_and_data_keys_cannot_be_rewritten_by_requests() -> 
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(error.contains("permission denied"), "{statement}: {error}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn deleting_a_workspace_takes_its_campaigns_messages_and_data_key() -> TestResult {
+    let (_database, db) = database().await?;
+    let campaigns = service(&db, ring(&[1]));
+    let t = tenant(&db, "a@example.com").await?;
+    let second = add_workspace(&db, &t).await?;
+    let campaign = new_campaign(&campaigns, &t, second, Vec::new()).await?;
+    let customer = add_customer(&db, &t, second).await?;
+    campaigns
+        .publish(&t.actor, second, campaign.id, vec![message(customer, 0)])
+        .await?;
+    campaigns
+        .retrieve(
+            &t.actor,
+            second,
+            campaign.id,
+            MessageFilter::default(),
+            &page(5),
+        )
+        .await?;
+    PgIdentityStore::new(db.clone(), Default::default())
+        .delete_workspace(t.new.account.id, second)
+        .await?;
+    for table in [
+        "campaigns",
+        "campaign_messages",
+        "workspace_data_keys",
+        "message_retrievals",
+    ] {
+        assert_eq!(
+            count(&db, &format!("SELECT count(*) AS n FROM {table}")).await?,
+            0,
+            "{table}"
+        );
     }
     Ok(())
 }
