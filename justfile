@@ -21,7 +21,7 @@ fmt:
 # Micro-benchmarks (criterion) of the hot pure functions. The load benchmarks of
 # performance.md arrive with the benchmarks issue.
 bench *args:
-    cargo bench -p nudgescribe-tokens {{args}}
+    cargo bench -p nudgescribe-tokens -p nudgescribe-campaigns {{args}}
 
 # Create and migrate the database, then open psql on it.
 db:

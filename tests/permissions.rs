@@ -40,7 +40,7 @@ const CALLERS: &[(&str, &[&str], Option<&str>)] = &[
 
 /// (method, OpenAPI path, concrete path, body, expected status per caller in CALLERS order,
 /// then without a token). `{ws}` is the default workspace, `{target}` a member to change,
-/// `{nobody}` an id that exists nowhere.
+/// `{nobody}` an id that exists nowhere, `{campaign}` a campaign of the default workspace.
 type Row = (
     &'static str,
     &'static str,
@@ -68,6 +68,17 @@ const MATRIX: &[Row] = &[
     ("get", "/v1/auth/keys", "/v1/auth/keys", None, [200, 200, 200, 200, 200, 200, 401]),
     ("delete", "/v1/auth/keys/{key_id}", "/v1/auth/keys/{nobody}", None, [404, 404, 404, 404, 404, 404, 401]),
     ("post", "/v1/me/mfa/totp/setup", "/v1/me/mfa/totp/setup", None, [200, 200, 200, 200, 200, 200, 401]),
+    ("post", "/v1/workspaces/{workspace_id}/campaigns", "/v1/workspaces/{ws}/campaigns", Some(r#"{"name": "C", "channel": "email", "group_ids": []}"#), [201, 201, 404, 404, 403, 404, 401]),
+    ("get", "/v1/workspaces/{workspace_id}/campaigns", "/v1/workspaces/{ws}/campaigns", None, [200, 200, 404, 404, 200, 404, 401]),
+    ("get", "/v1/workspaces/{workspace_id}/campaigns/pages", "/v1/workspaces/{ws}/campaigns/pages", None, [200, 200, 404, 404, 200, 404, 401]),
+    ("get", "/v1/workspaces/{workspace_id}/campaigns/{campaign_id}", "/v1/workspaces/{ws}/campaigns/{campaign}", None, [200, 200, 404, 404, 200, 404, 401]),
+    ("patch", "/v1/workspaces/{workspace_id}/campaigns/{campaign_id}", "/v1/workspaces/{ws}/campaigns/{campaign}", Some(r#"{"name": "C"}"#), [200, 200, 404, 404, 403, 404, 401]),
+    ("delete", "/v1/workspaces/{workspace_id}/campaigns/{campaign_id}", "/v1/workspaces/{ws}/campaigns/{nobody}", None, [404, 404, 404, 404, 403, 404, 401]),
+    ("post", "/v1/workspaces/{workspace_id}/campaigns/{campaign_id}/messages/publish", "/v1/workspaces/{ws}/campaigns/{campaign}/messages/publish", Some(r#"{"messages": []}"#), [400, 400, 404, 404, 403, 404, 401]),
+    ("post", "/v1/workspaces/{workspace_id}/campaigns/{campaign_id}/messages/retrieve", "/v1/workspaces/{ws}/campaigns/{campaign}/messages/retrieve", Some(r#"{"page": 1, "page_size": 10}"#), [200, 200, 404, 404, 403, 404, 401]),
+    ("post", "/v1/workspaces/{workspace_id}/campaigns/{campaign_id}/messages/pages", "/v1/workspaces/{ws}/campaigns/{campaign}/messages/pages", Some(r#"{"page_size": 10}"#), [200, 200, 404, 404, 403, 404, 401]),
+    ("post", "/v1/campaigns/search", "/v1/campaigns/search", Some(r#"{"page": 1, "page_size": 10}"#), [200, 200, 403, 403, 200, 403, 401]),
+    ("post", "/v1/campaigns/search/pages", "/v1/campaigns/search/pages", Some(r#"{"page_size": 10}"#), [200, 200, 403, 403, 200, 403, 401]),
     // Last: it ends the caller's session.
     ("post", "/v1/auth/logout", "/v1/auth/logout", None, [200, 200, 200, 200, 200, 200, 401]),
 ];
@@ -76,6 +87,7 @@ struct Fixture {
     owner: String,
     workspace: String,
     target: String,
+    campaign: String,
 }
 
 async fn invite_and_accept(
@@ -163,11 +175,22 @@ async fn fixture(app: &TestApp, sink: &SmtpSink) -> Result<(Fixture, Vec<Option<
         tokens.push(Some(token));
     }
     tokens.push(None);
+    let campaign: Value = app
+        .client
+        .post(app.url(&format!("/v1/workspaces/{workspace}/campaigns")))
+        .bearer_auth(&owner)
+        .json(&json!({"name": "Fixture", "channel": "email", "group_ids": []}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let campaign = campaign["id"].as_str().ok_or("campaign")?.to_owned();
     Ok((
         Fixture {
             owner,
             workspace,
             target,
+            campaign,
         },
         tokens,
     ))
@@ -217,7 +240,8 @@ async fn every_role_gets_exactly_its_permissions_on_every_endpoint() -> TestResu
             let path = path
                 .replace("{ws}", &fixture.workspace)
                 .replace("{target}", &fixture.target)
-                .replace("{nobody}", &nobody);
+                .replace("{nobody}", &nobody)
+                .replace("{campaign}", &fixture.campaign);
             let method = Method::from_bytes(method.to_uppercase().as_bytes())?;
             let mut request = app.client.request(method.clone(), app.url(&path));
             if let Some(token) = token {

@@ -37,6 +37,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Result<TestAp
     settings.server.workers = 1;
     settings.auth.bcrypt_cost = 4;
     settings.keys.master_key = Some(SealingKey::generate_base64()?);
+    settings.keys.message_master_keys = Some(SealingKey::generate_base64()?);
     // Every test client signs in from 127.0.0.1; tests of the limit set it back.
     settings.rate_limits.signin_per_ip_per_minute = 1000;
     adjust(&mut settings);

@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use postgres::{Db, PgSigningKeyStore, PoolSettings};
+use postgres::{Db, PgDataKeyStore, PgSigningKeyStore, PoolSettings};
 use tokens::ports::{SigningKeyStore, StoredSigningKey};
 
 use crate::error::AppError;
 use crate::keys::load_master_key;
+use crate::message_keys::{KeySource, MessageKeys};
 use crate::settings::Settings;
 use crate::startup::prepare_database;
 
@@ -72,4 +73,80 @@ pub fn describe(keys: &[StoredSigningKey], now: DateTime<Utc>) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// What `keys rotate-master` did.
+#[derive(Debug)]
+pub struct MasterRotation {
+    /// The id of the key generated into the key file, if one was.
+    pub generated: Option<String>,
+    pub outcome: campaigns::Rewrapped,
+}
+
+async fn data_key_store(settings: &Settings) -> Result<PgDataKeyStore, AppError> {
+    prepare_database(settings).await?;
+    // One connection holds the rotation lock while the other does the work.
+    let db = Db::connect(
+        &settings.database.url,
+        &PoolSettings {
+            max_connections: 2,
+            ..PoolSettings::default()
+        },
+    )?;
+    Ok(PgDataKeyStore::new(db))
+}
+
+/// Re-wraps every workspace data key under the active message master key — first adding a
+/// new key to the key file, unless `rewrap_only` (or the keys come from configuration, where
+/// the operator puts the new key first). Messages are not touched. Running servers keep
+/// working throughout: the older keys stay in the ring, and a server meeting a data key
+/// wrapped under a key it does not know reads its key file again.
+pub async fn rotate_message_master_key(
+    settings: &Settings,
+    rewrap_only: bool,
+) -> Result<MasterRotation, AppError> {
+    let store = data_key_store(settings).await?;
+    let lock = store.rotation_lock().await?;
+    // Loaded under the lock, so that a rotation that just finished is seen.
+    let keys = MessageKeys::load(&settings.keys)?;
+    let generated = match keys.source() {
+        KeySource::File(_) if !rewrap_only => Some(keys.add_generated_key()?),
+        _ => None,
+    };
+    let outcome = campaigns::rewrap_data_keys(&store, &keys)
+        .await
+        .map_err(|e| AppError::Keys(format!("re-wrapping data keys: {e}")))?;
+    lock.commit().await?;
+    tracing::info!(
+        master_key_id = %outcome.master_key_id,
+        rewrapped = outcome.rewrapped,
+        failed = outcome.failed.len(),
+        "message master key rotated"
+    );
+    Ok(MasterRotation { generated, outcome })
+}
+
+/// One line per message master key (active first) with the data keys it wraps, then any
+/// data keys wrapped under a key the ring lacks.
+pub async fn message_master_keys(settings: &Settings) -> Result<Vec<String>, AppError> {
+    let store = data_key_store(settings).await?;
+    let keys = MessageKeys::load(&settings.keys)?;
+    let counts = campaigns::ports::DataKeyStore::data_keys_per_master_key(&store).await?;
+    let ring = keys.ring().ids();
+    let count_of = |id: &str| counts.iter().find(|(k, _)| k == id).map_or(0, |(_, n)| *n);
+    let mut lines: Vec<String> = ring
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let role = if i == 0 { "active" } else { "unwraps" };
+            format!("{id}  {role:<8}  {} workspace data keys", count_of(id))
+        })
+        .collect();
+    lines.extend(
+        counts
+            .iter()
+            .filter(|(id, _)| !ring.contains(id))
+            .map(|(id, n)| format!("{id}  MISSING   {n} workspace data keys (not in the ring!)")),
+    );
+    Ok(lines)
 }

@@ -74,6 +74,8 @@ mod tests {
             master_key_file: dir.join("keys/master.key"),
             signing_key: None,
             signing_key_file: None,
+            message_master_keys: None,
+            message_master_key_file: dir.join("keys/message-master.keys"),
         }
     }
 

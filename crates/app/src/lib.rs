@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod error;
 pub mod keys;
+pub mod message_keys;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

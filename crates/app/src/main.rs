@@ -24,7 +24,7 @@ enum Command {
     Serve,
     /// Create the database if missing and apply pending migrations, then exit.
     Migrate,
-    /// Token signing keys.
+    /// Token signing keys and message master keys.
     Keys {
         #[command(subcommand)]
         action: KeysCommand,
@@ -41,6 +41,15 @@ enum KeysCommand {
     },
     /// List the signing keys and what each is doing.
     List,
+    /// Re-wrap every workspace data key under a new message master key (added to the key file;
+    /// with keys from configuration, put the new one first). Messages are not touched.
+    RotateMaster {
+        /// Re-wrap under the current active key without adding one.
+        #[arg(long)]
+        rewrap_only: bool,
+    },
+    /// List the message master keys and how many workspace data keys each wraps.
+    ListMaster,
 }
 
 fn main() -> ExitCode {
@@ -82,6 +91,40 @@ fn main() -> ExitCode {
             } => {
                 let keys = admin::signing_keys(&settings).await?;
                 for line in admin::describe(&keys, chrono::Utc::now()) {
+                    report(&line);
+                }
+                Ok(())
+            }
+            Command::Keys {
+                action: KeysCommand::RotateMaster { rewrap_only },
+            } => {
+                let rotation = admin::rotate_message_master_key(&settings, rewrap_only).await?;
+                if let Some(id) = &rotation.generated {
+                    report(&format!("added message master key {id} to the key file"));
+                }
+                let outcome = &rotation.outcome;
+                report(&format!(
+                    "re-wrapped {} workspace data keys under message master key {}",
+                    outcome.rewrapped, outcome.master_key_id
+                ));
+                for (workspace, why) in &outcome.failed {
+                    report(&format!(
+                        "could not re-wrap the data key of workspace {workspace}: {why}"
+                    ));
+                }
+                if outcome.failed.is_empty() {
+                    Ok(())
+                } else {
+                    Err(AppError::Keys(format!(
+                        "{} data keys were left as they were",
+                        outcome.failed.len()
+                    )))
+                }
+            }
+            Command::Keys {
+                action: KeysCommand::ListMaster,
+            } => {
+                for line in admin::message_master_keys(&settings).await? {
                     report(&line);
                 }
                 Ok(())

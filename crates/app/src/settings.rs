@@ -19,6 +19,7 @@ pub struct Settings {
     pub geoip: GeoIpSettings,
     pub keys: KeySettings,
     pub log: LogSettings,
+    pub campaigns: CampaignSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -100,6 +101,18 @@ pub struct KeySettings {
     /// An Ed25519 private key (PKCS#8 PEM) to sign tokens with, inline or as a file.
     pub signing_key: Option<String>,
     pub signing_key_file: Option<PathBuf>,
+    /// Comma-separated base64 keys (32 bytes each) wrapping the workspace data keys that
+    /// encrypt messages; the first wraps new data keys, all unwrap. Unset: read from (or
+    /// generated into) `message_master_key_file`.
+    pub message_master_keys: Option<String>,
+    /// One base64 key per line, the first active; rewritten by `keys rotate-master`.
+    pub message_master_key_file: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CampaignSettings {
+    /// Largest JSON body of a message publish request (1,000 messages), in bytes.
+    pub publish_json_limit_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -150,6 +163,11 @@ impl Settings {
             .set_default("rate_limits.client_auth_per_key_per_minute", 300)?
             .set_default("rate_limits.client_auth_per_ip_per_minute", 600)?
             .set_default("keys.master_key_file", ".nudgescribe/master.key")?
+            .set_default(
+                "keys.message_master_key_file",
+                ".nudgescribe/message-master.keys",
+            )?
+            .set_default("campaigns.publish_json_limit_bytes", 16 * 1024 * 1024)?
             .set_default("log.level", "info")?
             .set_default("log.format", "plain")?;
         if let Some(file) = file {
@@ -219,6 +237,17 @@ impl Settings {
         if self.keys.signing_key.is_some() && self.keys.signing_key_file.is_some() {
             problems.push("set keys.signing_key or keys.signing_key_file, not both".to_owned());
         }
+        if let Some(keys) = &self.keys.message_master_keys
+            && let Err(e) = crate::message_keys::parse_message_keys(keys)
+        {
+            problems.push(format!("keys.message_master_keys: {e}"));
+        }
+        if self.campaigns.publish_json_limit_bytes < self.server.json_limit_bytes {
+            problems.push(
+                "campaigns.publish_json_limit_bytes must be at least server.json_limit_bytes"
+                    .to_owned(),
+            );
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -232,8 +261,14 @@ mod tests {
     use super::*;
 
     fn defaults() -> Result<Settings, AppError> {
-        let file =
-            std::env::temp_dir().join(format!("nudgescribe-settings-{}.toml", std::process::id()));
+        // One file per call: the tests of this module run in parallel in one process.
+        let unique: String = kernel::seal::random_bytes::<8>()
+            .map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
+            .unwrap_or_default();
+        let file = std::env::temp_dir().join(format!(
+            "nudgescribe-settings-{}-{unique}.toml",
+            std::process::id()
+        ));
         std::fs::write(&file, "[server]\nport = 9191\n")?;
         let settings = Settings::load(Some(&file));
         std::fs::remove_file(&file)?;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use async_trait::async_trait;
+use campaigns::{CampaignDeps, CampaignPolicy, CampaignService};
 use chrono::Duration as TimeDelta;
 use http::{AppState, HealthCheck, TrustedProxies, build_app};
 use identity::ports::GeoLocator;
@@ -18,8 +19,8 @@ use platform::{
     BcryptHasher, LogMailer, MaxMindLocator, SmtpMailer, SystemClock, UnknownLocations,
 };
 use postgres::{
-    Db, OutboxSettings, OutboxWorker, PgApiKeyStore, PgIdentityStore, PgRateLimiter,
-    PgSessionStore, PgSigningKeyStore, PoolSettings, SessionCache,
+    Db, OutboxSettings, OutboxWorker, PgApiKeyStore, PgAudience, PgCampaignStore, PgDataKeyStore,
+    PgIdentityStore, PgRateLimiter, PgSessionStore, PgSigningKeyStore, PoolSettings, SessionCache,
 };
 use tokens::{
     KeyOrigin, KeyRing, SigningKey, TokenIssuer, TokenPolicy, TokenService, TokenSettings,
@@ -28,6 +29,7 @@ use tokens::{
 
 use crate::error::AppError;
 use crate::keys::{configured_signing_key, load_master_key};
+use crate::message_keys::MessageKeys;
 use crate::settings::Settings;
 
 /// Creates the database when it is missing and applies pending migrations.
@@ -208,6 +210,21 @@ impl Application {
                 Arc::new(UnknownLocations)
             }
         };
+        let message_keys = MessageKeys::load(&settings.keys)?;
+        tracing::info!(
+            key_id = %campaigns::ports::MasterKeys::active(&message_keys).id(),
+            "wrapping new workspace data keys under message master key"
+        );
+        let campaigns = Arc::new(CampaignService::new(
+            CampaignDeps {
+                store: Arc::new(PgCampaignStore::new(db.clone())),
+                audience: Arc::new(PgAudience::new(db.clone())),
+                data_keys: Arc::new(PgDataKeyStore::new(db.clone())),
+                master_keys: Arc::new(message_keys),
+                clock: clock.clone(),
+            },
+            CampaignPolicy::default(),
+        ));
         let identity = Arc::new(IdentityService::new(
             IdentityDeps {
                 store: Arc::new(PgIdentityStore::new(db.clone(), session_cache.clone())),
@@ -250,11 +267,13 @@ impl Application {
         let state = web::Data::new(AppState {
             identity,
             tokens,
+            campaigns,
             health: Arc::new(DbHealth(db)),
             metrics: metrics_handle()?,
             trusted_proxies: TrustedProxies::parse(&settings.server.trusted_proxies)
                 .map_err(|e| AppError::Config(e.to_string()))?,
             json_limit: settings.server.json_limit_bytes,
+            publish_json_limit: settings.campaigns.publish_json_limit_bytes,
         });
 
         let address = format!("{}:{}", settings.server.host, settings.server.port);

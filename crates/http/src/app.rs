@@ -27,6 +27,7 @@ pub const OPENAPI_PATH: &str = "/v1/openapi.json";
         (name = "identity", description = "Accounts, users, sign-in"),
         (name = "workspaces", description = "Workspaces of the account"),
         (name = "tokens", description = "API keys, token exchange and refresh, logout, JWKS"),
+        (name = "campaigns", description = "Campaigns, their encrypted messages, and the account-wide search"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -109,6 +110,18 @@ pub fn build_app(
         .service(routes::tokens::create_key)
         .service(routes::tokens::list_keys)
         .service(routes::tokens::delete_key)
+        // `pages` before `{campaign_id}`, which would otherwise match it.
+        .service(routes::campaigns::pages)
+        .service(routes::campaigns::create)
+        .service(routes::campaigns::list)
+        .service(routes::campaigns::show)
+        .service(routes::campaigns::update)
+        .service(routes::campaigns::remove)
+        .service(routes::campaigns::search)
+        .service(routes::campaigns::search_pages)
+        .service(routes::messages::publish)
+        .service(routes::messages::retrieve)
+        .service(routes::messages::pages)
         .split_for_parts();
     app.service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, api))
         .route(

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use campaigns::{CampaignError, CampaignStatus};
 use identity::IdentityError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -62,6 +63,10 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("the service is temporarily unavailable, try again shortly")]
     Unavailable(String),
+    /// Stored data failed its integrity check (a sealed message that does not open). The
+    /// message is logged, never sent.
+    #[error("stored data failed its integrity check; nothing of it was returned")]
+    Integrity(String),
     /// The message is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -84,6 +89,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
+            Self::Integrity(_) => "message_integrity_error",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -127,7 +133,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) | Self::Integrity(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -136,6 +142,9 @@ impl ResponseError for ApiError {
         match self {
             Self::Internal(detail) => {
                 tracing::error!(%request_id, detail = %detail, "internal error");
+            }
+            Self::Integrity(detail) => {
+                tracing::error!(%request_id, detail = %detail, "stored data failed its integrity check");
             }
             Self::Unavailable(detail) => {
                 tracing::warn!(%request_id, detail = %detail, "service unavailable");
@@ -248,6 +257,39 @@ impl From<actix_web::error::JsonPayloadError> for ApiError {
             }
             E::Deserialize(e) => Self::BadRequest(format!("the body is not valid JSON: {e}")),
             other => Self::BadRequest(format!("the body could not be read: {other}")),
+        }
+    }
+}
+
+impl From<CampaignError> for ApiError {
+    fn from(error: CampaignError) -> Self {
+        use CampaignError as E;
+        match error {
+            E::Validation(fields) => Self::Validation(
+                fields
+                    .into_iter()
+                    .map(|f| FieldProblem {
+                        field: f.field,
+                        message: f.message,
+                    })
+                    .collect(),
+            ),
+            E::Forbidden => Self::Forbidden,
+            E::NotFound => Self::NotFound("not found"),
+            E::IllegalTransition { from, .. } => Self::Conflict(from.rule()),
+            E::NotPublishable(CampaignStatus::Completed) => Self::Conflict(
+                "messages can only be published to draft or active campaigns; this one is completed",
+            ),
+            E::NotPublishable(_) => Self::Conflict(
+                "messages can only be published to draft or active campaigns; this one is paused",
+            ),
+            E::CustomerGone => Self::Conflict(
+                "a customer of the batch was deleted meanwhile; nothing was published",
+            ),
+            error @ E::TooManyMessages { .. } => Self::PayloadTooLarge(error.to_string()),
+            error @ E::Unreadable { .. } => Self::Integrity(error.to_string()),
+            E::Unavailable(why) => Self::Unavailable(why),
+            E::Internal(why) => Self::Internal(why),
         }
     }
 }

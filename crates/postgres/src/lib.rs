@@ -5,12 +5,16 @@
 //! SQL and diesel stop here: every failure leaves this crate as a [`kernel::StoreError`].
 
 pub mod api_key_store;
+pub mod audience;
 mod audit;
+pub mod campaign_store;
 mod customer_import;
 pub mod customer_store;
+pub mod data_key_store;
 pub mod db;
 pub mod error;
 pub mod identity_store;
+mod message_store;
 pub mod migrate;
 pub mod outbox;
 pub mod rate_limiter;
@@ -21,7 +25,10 @@ pub mod session_store;
 pub mod signing_keys;
 
 pub use api_key_store::PgApiKeyStore;
+pub use audience::PgAudience;
+pub use campaign_store::PgCampaignStore;
 pub use customer_store::PgCustomerStore;
+pub use data_key_store::PgDataKeyStore;
 pub use db::{Db, Lookup, PoolSettings, Tx};
 pub use error::DbError;
 pub use identity_store::PgIdentityStore;

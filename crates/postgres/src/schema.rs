@@ -269,3 +269,66 @@ diesel::table! {
 diesel::joinable!(customer_group_members -> customers (customer_id));
 diesel::joinable!(customer_group_members -> customer_groups (group_id));
 diesel::allow_tables_to_appear_in_same_query!(customers, customer_group_members, customer_groups);
+
+diesel::table! {
+    campaigns (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        workspace_id -> Uuid,
+        name -> Text,
+        description -> Text,
+        channel -> Text,
+        status -> Text,
+        message_count -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    campaign_groups (campaign_id, group_id) {
+        campaign_id -> Uuid,
+        group_id -> Uuid,
+        account_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    campaign_messages (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        workspace_id -> Uuid,
+        campaign_id -> Uuid,
+        customer_id -> Uuid,
+        sealed -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    workspace_data_keys (workspace_id) {
+        workspace_id -> Uuid,
+        account_id -> Uuid,
+        master_key_id -> Text,
+        wrapped_key -> Bytea,
+        created_at -> Timestamptz,
+        rewrapped_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    message_retrievals (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        workspace_id -> Uuid,
+        campaign_id -> Uuid,
+        user_id -> Uuid,
+        session_id -> Uuid,
+        retrieved_at -> Timestamptz,
+        message_count -> Int4,
+    }
+}
+
+diesel::joinable!(campaign_groups -> campaigns (campaign_id));
+diesel::joinable!(campaign_messages -> campaigns (campaign_id));
+diesel::allow_tables_to_appear_in_same_query!(campaigns, campaign_groups, campaign_messages);

@@ -1,9 +1,11 @@
 //! One module per area; each handler: extract → one service call → map.
 
 pub mod account;
+pub mod campaigns;
 pub mod health;
 pub mod identity;
 pub mod jwks;
+pub mod messages;
 pub mod tokens;
 pub mod users;
 pub mod workspaces;

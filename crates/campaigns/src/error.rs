@@ -1,0 +1,77 @@
+use kernel::{SealError, StoreError};
+
+use crate::models::{CampaignStatus, MessageId};
+
+/// One invalid field of a request, named as the client sent it (`messages[3].body`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignError {
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    /// The workspace is visible to the actor, who lacks the permission this needs.
+    #[error("you do not have the permission this needs")]
+    Forbidden,
+    /// Missing, in a workspace the actor does not see, or another account's.
+    #[error("not found")]
+    NotFound,
+    #[error("{}", from.rule())]
+    IllegalTransition {
+        from: CampaignStatus,
+        to: CampaignStatus,
+    },
+    #[error("messages can only be published to draft or active campaigns; this one is {0}")]
+    NotPublishable(CampaignStatus),
+    /// A customer named by the batch was deleted while it was being published.
+    #[error("a customer of the batch was deleted meanwhile; nothing was published")]
+    CustomerGone,
+    #[error("at most {limit} messages per request; this one has {got}")]
+    TooManyMessages { limit: usize, got: usize },
+    /// A stored message or data key does not open: tampered with, moved to another workspace
+    /// or campaign, or sealed under a key the ring lacks. Never answered with its content.
+    #[error("stored message data failed its integrity check: {detail}")]
+    Unreadable {
+        message_id: Option<MessageId>,
+        detail: String,
+    },
+    #[error("the service is temporarily unavailable")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for CampaignError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Unavailable(why) => Self::Unavailable(why),
+            StoreError::Duplicate(what) => Self::Internal(format!("unexpected duplicate: {what}")),
+            StoreError::Other(why) => Self::Internal(why),
+        }
+    }
+}
+
+impl From<SealError> for CampaignError {
+    fn from(error: SealError) -> Self {
+        match error {
+            SealError::CannotOpen => Self::Unreadable {
+                message_id: None,
+                detail: error.to_string(),
+            },
+            SealError::BadKey | SealError::Rng => Self::Internal(error.to_string()),
+        }
+    }
+}
