@@ -20,6 +20,7 @@ pub struct Settings {
     pub keys: KeySettings,
     pub log: LogSettings,
     pub campaigns: CampaignSettings,
+    pub customers: CustomerSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -116,6 +117,14 @@ pub struct CampaignSettings {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+pub struct CustomerSettings {
+    /// Largest customer upload (CSV or JSON), in bytes; larger answers 413.
+    pub max_upload_bytes: u64,
+    /// Most items in one bulk update, bulk delete or group membership change.
+    pub max_bulk_items: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
 pub struct LogSettings {
     /// `tracing` filter directives, e.g. `info` or `nudgescribe=debug,info`.
     pub level: String,
@@ -168,6 +177,8 @@ impl Settings {
                 ".nudgescribe/message-master.keys",
             )?
             .set_default("campaigns.publish_json_limit_bytes", 16 * 1024 * 1024)?
+            .set_default("customers.max_upload_bytes", 512_u64 * 1024 * 1024)?
+            .set_default("customers.max_bulk_items", 10_000)?
             .set_default("log.level", "info")?
             .set_default("log.format", "plain")?;
         if let Some(file) = file {

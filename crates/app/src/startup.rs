@@ -9,6 +9,7 @@ use actix_web::{HttpServer, web};
 use async_trait::async_trait;
 use campaigns::{CampaignDeps, CampaignPolicy, CampaignService};
 use chrono::Duration as TimeDelta;
+use customers::{CustomerPolicy, CustomerService};
 use http::{AppState, HealthCheck, TrustedProxies, build_app};
 use identity::ports::GeoLocator;
 use identity::{IdentityDeps, IdentityPolicy, IdentityService};
@@ -19,8 +20,9 @@ use platform::{
     BcryptHasher, LogMailer, MaxMindLocator, SmtpMailer, SystemClock, UnknownLocations,
 };
 use postgres::{
-    Db, OutboxSettings, OutboxWorker, PgApiKeyStore, PgAudience, PgCampaignStore, PgDataKeyStore,
-    PgIdentityStore, PgRateLimiter, PgSessionStore, PgSigningKeyStore, PoolSettings, SessionCache,
+    Db, OutboxSettings, OutboxWorker, PgApiKeyStore, PgAudience, PgCampaignStore, PgCustomerStore,
+    PgDataKeyStore, PgIdentityStore, PgRateLimiter, PgSessionStore, PgSigningKeyStore,
+    PoolSettings, SessionCache,
 };
 use tokens::{
     KeyOrigin, KeyRing, SigningKey, TokenIssuer, TokenPolicy, TokenService, TokenSettings,
@@ -225,6 +227,14 @@ impl Application {
             },
             CampaignPolicy::default(),
         ));
+        let customers = Arc::new(CustomerService::new(
+            Arc::new(PgCustomerStore::new(db.clone())),
+            clock.clone(),
+            CustomerPolicy {
+                max_upload_bytes: settings.customers.max_upload_bytes,
+                max_bulk_items: settings.customers.max_bulk_items,
+            },
+        ));
         let identity = Arc::new(IdentityService::new(
             IdentityDeps {
                 store: Arc::new(PgIdentityStore::new(db.clone(), session_cache.clone())),
@@ -268,6 +278,7 @@ impl Application {
             identity,
             tokens,
             campaigns,
+            customers,
             health: Arc::new(DbHealth(db)),
             metrics: metrics_handle()?,
             trusted_proxies: TrustedProxies::parse(&settings.server.trusted_proxies)

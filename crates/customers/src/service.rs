@@ -374,7 +374,7 @@ impl CustomerService {
         ws: WorkspaceId,
         items: Vec<(CustomerId, CustomerPatch)>,
     ) -> Result<(u64, Vec<BulkItemError>), CustomersError> {
-        require(actor, ws, WRITE)?;
+        self.require_existing(actor, ws, WRITE).await?;
         self.check_bulk_size(items.len(), "customers")?;
         let schema = self.store.profile_fields(actor.account_id, ws).await?;
         let mut updated = 0;
@@ -426,7 +426,7 @@ impl CustomerService {
         ws: WorkspaceId,
         ids: &[CustomerId],
     ) -> Result<u64, CustomersError> {
-        require(actor, ws, WRITE)?;
+        self.require_existing(actor, ws, WRITE).await?;
         self.check_bulk_size(ids.len(), "ids")?;
         Ok(self
             .store

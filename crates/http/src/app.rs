@@ -28,6 +28,7 @@ pub const OPENAPI_PATH: &str = "/v1/openapi.json";
         (name = "workspaces", description = "Workspaces of the account"),
         (name = "tokens", description = "API keys, token exchange and refresh, logout, JWKS"),
         (name = "campaigns", description = "Campaigns, their encrypted messages, and the account-wide search"),
+        (name = "customers", description = "Customers, uploads, groups and profile fields of a workspace"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -122,6 +123,26 @@ pub fn build_app(
         .service(routes::messages::publish)
         .service(routes::messages::retrieve)
         .service(routes::messages::pages)
+        // `pages` and `upload` before `{customer_id}`.
+        .service(routes::customers::pages)
+        .service(routes::customer_upload::upload)
+        .service(routes::customers::remove_many)
+        .service(routes::customers::list)
+        .service(routes::customers::update_many)
+        .service(routes::customers::show)
+        .service(routes::customers::update)
+        .service(routes::customers::remove)
+        .service(routes::customer_groups::create)
+        .service(routes::customer_groups::list)
+        .service(routes::customer_groups::show)
+        .service(routes::customer_groups::update)
+        .service(routes::customer_groups::remove)
+        .service(routes::customer_groups::add_members)
+        .service(routes::customer_groups::remove_members)
+        .service(routes::profile_fields::create)
+        .service(routes::profile_fields::list)
+        .service(routes::profile_fields::update)
+        .service(routes::profile_fields::remove)
         .split_for_parts();
     app.service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, api))
         .route(

@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use campaigns::{CampaignError, CampaignStatus};
+use customers::CustomersError;
 use identity::IdentityError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -56,6 +57,8 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(&'static str),
     #[error("{0}")]
+    ConflictWith(String),
+    #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -84,7 +87,7 @@ impl ApiError {
             Self::Forbidden | Self::ForbiddenBecause(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
-            Self::Conflict(_) => "conflict",
+            Self::Conflict(_) | Self::ConflictWith(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
@@ -128,7 +131,7 @@ impl ResponseError for ApiError {
             Self::Forbidden | Self::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::ConflictWith(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -288,6 +291,43 @@ impl From<CampaignError> for ApiError {
             ),
             error @ E::TooManyMessages { .. } => Self::PayloadTooLarge(error.to_string()),
             error @ E::Unreadable { .. } => Self::Integrity(error.to_string()),
+            E::Unavailable(why) => Self::Unavailable(why),
+            E::Internal(why) => Self::Internal(why),
+        }
+    }
+}
+
+impl From<CustomersError> for ApiError {
+    fn from(error: CustomersError) -> Self {
+        use CustomersError as E;
+        match error {
+            E::Validation(fields) => Self::Validation(
+                fields
+                    .into_iter()
+                    .map(|f| FieldProblem {
+                        field: f.field,
+                        message: f.message,
+                    })
+                    .collect(),
+            ),
+            E::UnknownColumns(columns) => Self::Validation(
+                columns
+                    .into_iter()
+                    .map(|column| FieldProblem {
+                        field: column,
+                        message: "is not a customer field or a profile field key of this \
+                                  workspace"
+                            .into(),
+                    })
+                    .collect(),
+            ),
+            E::BadUpload(why) => Self::BadRequest(why),
+            E::TooLarge { limit_bytes } => {
+                Self::PayloadTooLarge(format!("an upload may be at most {limit_bytes} bytes"))
+            }
+            E::Forbidden(why) => Self::ForbiddenBecause(why),
+            E::NotFound => Self::NotFound("not found"),
+            E::Conflict(why) => Self::ConflictWith(why),
             E::Unavailable(why) => Self::Unavailable(why),
             E::Internal(why) => Self::Internal(why),
         }

@@ -121,6 +121,25 @@ impl<T: Serialize> Paged<T> {
     }
 }
 
+/// How many pages a list has at a page size (the "pages" twin of every list).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PagesBody {
+    pub page_size: i64,
+    pub total_items: i64,
+    pub total_pages: i64,
+}
+
+impl PagesBody {
+    #[must_use]
+    pub fn new(page_size: i64, total_items: i64) -> Self {
+        Self {
+            page_size,
+            total_items,
+            total_pages: (total_items + page_size - 1) / page_size,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

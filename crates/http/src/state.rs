@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use campaigns::CampaignService;
+use customers::CustomerService;
 use identity::IdentityService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokens::TokenService;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub identity: Arc<IdentityService>,
     pub tokens: Arc<TokenService>,
     pub campaigns: Arc<CampaignService>,
+    pub customers: Arc<CustomerService>,
     pub health: Arc<dyn HealthCheck>,
     pub metrics: PrometheusHandle,
     pub trusted_proxies: TrustedProxies,

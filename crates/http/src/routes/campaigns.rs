@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
-use crate::paging::{PageParams, PageRequest, Paged, encode_cursor};
+use crate::paging::{PageParams, PageRequest, Paged, PagesBody, encode_cursor};
 use crate::state::AppState;
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema)]
@@ -132,25 +132,6 @@ impl From<Campaign> for CampaignBody {
             message_count: campaign.message_count,
             created_at: campaign.created_at,
             updated_at: campaign.updated_at,
-        }
-    }
-}
-
-/// How many pages a list has at a page size.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CampaignPagesBody {
-    pub page_size: i64,
-    pub total_items: i64,
-    pub total_pages: i64,
-}
-
-impl CampaignPagesBody {
-    #[must_use]
-    pub fn new(page_size: i64, total_items: i64) -> Self {
-        Self {
-            page_size,
-            total_items,
-            total_pages: (total_items + page_size - 1) / page_size,
         }
     }
 }
@@ -282,7 +263,7 @@ pub struct PagesParams {
     security(("bearer" = [])),
     params(("workspace_id" = Uuid, Path), CampaignListFilter, PagesParams),
     responses(
-        (status = 200, body = CampaignPagesBody),
+        (status = 200, body = PagesBody),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
@@ -296,7 +277,7 @@ pub async fn pages(
     workspace: web::Path<Uuid>,
     filter: web::Query<CampaignListFilter>,
     params: web::Query<PagesParams>,
-) -> Result<web::Json<CampaignPagesBody>, ApiError> {
+) -> Result<web::Json<PagesBody>, ApiError> {
     let size = page_size(params.page_size)?;
     let total = state
         .campaigns
@@ -306,7 +287,7 @@ pub async fn pages(
             filter.status.map(Into::into),
         )
         .await?;
-    Ok(web::Json(CampaignPagesBody::new(size, total)))
+    Ok(web::Json(PagesBody::new(size, total)))
 }
 
 /// One campaign (`campaigns:read`).
@@ -479,7 +460,7 @@ pub async fn search(
     security(("bearer" = [])),
     request_body = SearchPagesRequest,
     responses(
-        (status = 200, body = CampaignPagesBody),
+        (status = 200, body = PagesBody),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
@@ -490,12 +471,12 @@ pub async fn search_pages(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
     body: web::Json<SearchPagesRequest>,
-) -> Result<web::Json<CampaignPagesBody>, ApiError> {
+) -> Result<web::Json<PagesBody>, ApiError> {
     let body = body.into_inner();
     let size = page_size(body.page_size)?;
     let total = state
         .campaigns
         .count_search(&actor, search_input(body.workspace_ids, body.status))
         .await?;
-    Ok(web::Json(CampaignPagesBody::new(size, total)))
+    Ok(web::Json(PagesBody::new(size, total)))
 }

@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
+use crate::paging::PagesBody;
 use crate::paging::{PageParams, Paged, encode_cursor};
-use crate::routes::campaigns::{CampaignPagesBody, page_query, page_size};
+use crate::routes::campaigns::{page_query, page_size};
 use crate::state::AppState;
 
 /// A JSON body under the publish limit (`AppState::publish_json_limit`) rather than the
@@ -234,7 +235,7 @@ pub async fn retrieve(
     params(("workspace_id" = Uuid, Path), ("campaign_id" = Uuid, Path)),
     request_body = MessagePagesRequest,
     responses(
-        (status = 200, body = CampaignPagesBody),
+        (status = 200, body = PagesBody),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
@@ -247,7 +248,7 @@ pub async fn pages(
     Authenticated(actor): Authenticated,
     path: web::Path<(Uuid, Uuid)>,
     body: web::Json<MessagePagesRequest>,
-) -> Result<web::Json<CampaignPagesBody>, ApiError> {
+) -> Result<web::Json<PagesBody>, ApiError> {
     let (workspace, campaign) = ids(path);
     let body = body.into_inner();
     let size = page_size(body.page_size)?;
@@ -255,5 +256,5 @@ pub async fn pages(
         .campaigns
         .count_messages(&actor, workspace, campaign, customers(body.customer_ids))
         .await?;
-    Ok(web::Json(CampaignPagesBody::new(size, total)))
+    Ok(web::Json(PagesBody::new(size, total)))
 }

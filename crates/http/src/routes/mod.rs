@@ -2,10 +2,14 @@
 
 pub mod account;
 pub mod campaigns;
+pub mod customer_groups;
+pub mod customer_upload;
+pub mod customers;
 pub mod health;
 pub mod identity;
 pub mod jwks;
 pub mod messages;
+pub mod profile_fields;
 pub mod tokens;
 pub mod users;
 pub mod workspaces;

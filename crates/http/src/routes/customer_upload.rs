@@ -1,0 +1,201 @@
+//! `POST …/customers/upload`: a CSV (`text/csv` body or multipart `file`) or a JSON array,
+//! parsed, checked and written as it streams in.
+
+use actix_multipart::Multipart;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, post, web};
+use customers::{ImportFormat, ImportMode, ImportReport, Upload};
+use futures_util::{Stream, StreamExt as _};
+use kernel::WorkspaceId;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadMode {
+    /// Check every row, write nothing.
+    Validate,
+    /// Check every row and write the valid ones (the default).
+    #[default]
+    Upsert,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadParams {
+    /// `validate` or `upsert` (default).
+    pub mode: Option<UploadMode>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RowErrorBody {
+    /// The file's line the row starts on (CSV), or its 1-based position (JSON array).
+    pub row: u64,
+    /// The column, or `row` for a row that cannot be read.
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadReportBody {
+    pub total_rows: u64,
+    pub valid_rows: u64,
+    pub invalid_rows: u64,
+    /// Customers created (0 in `validate` mode).
+    pub created: u64,
+    /// Existing customers the file matched and updated (0 in `validate` mode).
+    pub updated: u64,
+    /// The first 1,000 errors, by row.
+    pub errors: Vec<RowErrorBody>,
+    /// Whether there were more errors than listed.
+    pub errors_truncated: bool,
+}
+
+impl From<ImportReport> for UploadReportBody {
+    fn from(r: ImportReport) -> Self {
+        Self {
+            total_rows: r.total_rows,
+            valid_rows: r.valid_rows,
+            invalid_rows: r.invalid_rows,
+            created: r.created,
+            updated: r.updated,
+            errors: r
+                .errors
+                .into_iter()
+                .map(|e| RowErrorBody {
+                    row: e.row,
+                    field: e.field,
+                    message: e.message,
+                })
+                .collect(),
+            errors_truncated: r.errors_truncated,
+        }
+    }
+}
+
+/// Upload customers (`customers:write`). The body is `text/csv`, `application/json` (an array
+/// of objects), or `multipart/form-data` with the file in a part named `file`. The first CSV
+/// row names the columns: `external_id`, `email`, `phone`, `first_name`, `last_name` and the
+/// workspace's profile field keys. Rows are upserted by `external_id`, else `email`, all in one
+/// transaction: a failed upload writes nothing.
+#[utoipa::path(
+    tag = "customers",
+    security(("bearer" = [])),
+    params(("workspace_id" = Uuid, Path), UploadParams),
+    request_body(
+        content(
+            (String = "text/csv"),
+            (Vec<Object> = "application/json"),
+            (String = "multipart/form-data"),
+        ),
+        description = "The file; see docs/api.md for the CSV format",
+    ),
+    responses(
+        (status = 200, body = UploadReportBody),
+        (status = 400, description = "Unknown columns, no header, or a file that cannot be read", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody),
+    )
+)]
+#[post("/v1/workspaces/{workspace_id}/customers/upload")]
+pub async fn upload(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    workspace: web::Path<Uuid>,
+    params: web::Query<UploadParams>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<web::Json<UploadReportBody>, ApiError> {
+    let mode = match params.mode.unwrap_or_default() {
+        UploadMode::Validate => ImportMode::Validate,
+        UploadMode::Upsert => ImportMode::Upsert,
+    };
+    let ws = WorkspaceId::from_uuid(workspace.into_inner());
+    let media = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let report = match media.as_str() {
+        "text/csv" | "application/csv" => {
+            let upload = state
+                .customers
+                .start_upload(&actor, ws, mode, ImportFormat::Csv)
+                .await?;
+            feed(upload, payload).await?
+        }
+        "application/json" => {
+            let upload = state
+                .customers
+                .start_upload(&actor, ws, mode, ImportFormat::Json)
+                .await?;
+            feed(upload, payload).await?
+        }
+        "multipart/form-data" => {
+            let mut parts = Multipart::new(request.headers(), payload);
+            loop {
+                let Some(part) = parts.next().await else {
+                    return Err(ApiError::BadRequest(
+                        "the form has no part named `file`".into(),
+                    ));
+                };
+                let part = part.map_err(|e| ApiError::BadRequest(format!("bad form: {e}")))?;
+                if part.name() != Some("file") {
+                    continue;
+                }
+                let is_json = part
+                    .content_type()
+                    .is_some_and(|m| m.essence_str() == "application/json")
+                    || part
+                        .content_disposition()
+                        .and_then(|d| d.get_filename())
+                        .is_some_and(|f| f.to_ascii_lowercase().ends_with(".json"));
+                let format = if is_json {
+                    ImportFormat::Json
+                } else {
+                    ImportFormat::Csv
+                };
+                let upload = state
+                    .customers
+                    .start_upload(&actor, ws, mode, format)
+                    .await?;
+                break feed(upload, part).await?;
+            }
+        }
+        _ => {
+            return Err(ApiError::UnsupportedMediaType(
+                "upload text/csv, application/json, or multipart/form-data with a `file` part"
+                    .into(),
+            ));
+        }
+    };
+    Ok(web::Json(report.into()))
+}
+
+/// Streams the body into the upload; nothing is written unless every chunk arrived.
+async fn feed<S, B, E>(mut session: Upload, mut body: S) -> Result<ImportReport, ApiError>
+where
+    S: Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("the upload was cut short: {e}")))?;
+        session.push(chunk.as_ref()).await?;
+    }
+    Ok(session.finish().await?)
+}
