@@ -146,7 +146,7 @@ impl CsvRows {
                 ReadRecordResult::Record => {
                     let record = Record {
                         line: self.record_line.unwrap_or(self.line),
-                        quotes_balanced: self.quotes % 2 == 0,
+                        quotes_balanced: self.quotes.is_multiple_of(2),
                         bytes: &self.output[..self.output_len],
                         ends: &self.ends[..self.ends_len],
                     };

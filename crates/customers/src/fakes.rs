@@ -78,10 +78,10 @@ fn with_groups(state: &State, mut customer: Customer) -> Customer {
 }
 
 fn matches(state: &State, customer: &Customer, filter: &CustomerFilter) -> bool {
-    if let Some(group) = filter.group_id {
-        if !state.members.contains(&(group, customer.id)) {
-            return false;
-        }
+    if let Some(group) = filter.group_id
+        && !state.members.contains(&(group, customer.id))
+    {
+        return false;
     }
     let Some(search) = &filter.search else {
         return true;
@@ -306,12 +306,12 @@ impl CustomerStore for MemoryCustomerStore {
             same.then(|| StoreError::Duplicate(rule.into()))
         };
         for (_, other) in state.customers.values() {
-            if other.id != id && other.workspace_id == ws {
-                if let Some(e) = clash(other, "customers_email_key")
+            if other.id != id
+                && other.workspace_id == ws
+                && let Some(e) = clash(other, "customers_email_key")
                     .or_else(|| clash(other, "customers_external_id_key"))
-                {
-                    return Err(e);
-                }
+            {
+                return Err(e);
             }
         }
         state.customers.insert(id, (account, updated.clone()));

@@ -319,10 +319,10 @@ impl Rows {
                 self.unknown.insert(key.clone());
                 continue;
             }
-            if let Target::Attribute(i) = target {
-                if let Some(seen) = has_attribute.get_mut(i) {
-                    *seen = !value.is_null();
-                }
+            if let Target::Attribute(i) = target
+                && let Some(seen) = has_attribute.get_mut(i)
+            {
+                *seen = !value.is_null();
             }
             let cell = (!value.is_null()).then_some(Cell::Json(value));
             builder.set(key, target, &self.schema, cell);
@@ -360,15 +360,15 @@ impl Rows {
     }
 
     fn check_duplicates(&self, builder: &mut RowBuilder) {
-        if let Some(id) = &builder.row.external_id {
-            if let Some(first) = self.seen_external_ids.get(&self.hasher.hash_one(id)) {
-                builder.error("external_id", format!("duplicates row {first}"));
-            }
+        if let Some(id) = &builder.row.external_id
+            && let Some(first) = self.seen_external_ids.get(&self.hasher.hash_one(id))
+        {
+            builder.error("external_id", format!("duplicates row {first}"));
         }
-        if let Some(email) = &builder.row.email {
-            if let Some(first) = self.seen_emails.get(&self.hasher.hash_one(email)) {
-                builder.error("email", format!("duplicates row {first}"));
-            }
+        if let Some(email) = &builder.row.email
+            && let Some(first) = self.seen_emails.get(&self.hasher.hash_one(email))
+        {
+            builder.error("email", format!("duplicates row {first}"));
         }
     }
 
@@ -397,7 +397,7 @@ impl From<ArrayError> for CustomersError {
 }
 
 enum Parser {
-    Csv(CsvRows),
+    Csv(Box<CsvRows>),
     Json(JsonRows),
 }
 
@@ -421,7 +421,7 @@ impl Upload {
         limit_bytes: u64,
     ) -> Self {
         let parser = match format {
-            ImportFormat::Csv => Parser::Csv(CsvRows::new(MAX_ROW_BYTES)),
+            ImportFormat::Csv => Parser::Csv(Box::new(CsvRows::new(MAX_ROW_BYTES))),
             ImportFormat::Json => Parser::Json(JsonRows::new(MAX_ROW_BYTES)),
         };
         Self {

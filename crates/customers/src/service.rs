@@ -317,13 +317,13 @@ impl CustomerService {
         filter: &CustomerFilter,
     ) -> Result<(), CustomersError> {
         self.require_existing(actor, ws, READ).await?;
-        if let Some(search) = &filter.search {
-            if search.chars().count() > 255 {
-                return Err(CustomersError::invalid(
-                    "search",
-                    "must be at most 255 characters",
-                ));
-            }
+        if let Some(search) = &filter.search
+            && search.chars().count() > 255
+        {
+            return Err(CustomersError::invalid(
+                "search",
+                "must be at most 255 characters",
+            ));
         }
         if let Some(group) = filter.group_id {
             self.store.group(actor.account_id, ws, group).await?;
