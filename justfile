@@ -21,7 +21,12 @@ fmt:
 # Micro-benchmarks (criterion) of the hot pure functions. The load benchmarks of
 # performance.md arrive with the benchmarks issue.
 bench *args:
-    cargo bench -p nudgescribe-tokens -p nudgescribe-campaigns {{args}}
+    cargo bench -p nudgescribe-tokens -p nudgescribe-campaigns -p nudgescribe-customers {{args}}
+    scripts/bench-upload.sh
+
+# performance.md #6 alone: upload ROWS customers (default 1,000,000) against the copy baseline.
+bench-upload rows="1000000":
+    ROWS={{rows}} scripts/bench-upload.sh
 
 # Create and migrate the database, then open psql on it.
 db:
