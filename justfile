@@ -18,11 +18,13 @@ lint:
 fmt:
     cargo fmt --all
 
-# Micro-benchmarks (criterion) of the hot pure functions. The load benchmarks of
-# performance.md arrive with the benchmarks issue.
+# Criterion micro-benchmarks of the hot pure functions, then the HTTP workloads measured so far
+# (#6 upload, #7 publish, #8 retrieve) on a release server. The full harness of performance.md
+# (baselines hello/db-read/db-write/bcrypt, targets #1–#5, #9, #10) is the benchmarks issue.
 bench *args:
     cargo bench -p nudgescribe-tokens -p nudgescribe-campaigns -p nudgescribe-customers {{args}}
     scripts/bench-upload.sh
+    scripts/bench-messages.sh
 
 # performance.md #6 alone: upload ROWS customers (default 1,000,000) against the copy baseline.
 bench-upload rows="1000000":
