@@ -1,16 +1,8 @@
 //! Who may do what: the workspace rules of identity, applied to campaigns and messages.
 
-use kernel::{AccountRole, Actor, Permission, WorkspaceId};
+use kernel::{Actor, Permission, WorkspaceId};
 
 use crate::error::CampaignError;
-
-/// Whether the actor sees `workspace` at all: owners and admins see every workspace of their
-/// account, anyone else only those they hold a role in (as `identity` decides for workspaces).
-fn sees(actor: &Actor, workspace: WorkspaceId) -> bool {
-    actor.has_role(AccountRole::Owner)
-        || actor.has_role(AccountRole::Admin)
-        || actor.workspace_roles.iter().any(|(w, _)| *w == workspace)
-}
 
 /// A workspace the actor does not see answers like a missing one (404); one they see without
 /// the permission is a 403. Another account's workspace is caught by the store (404).
@@ -19,7 +11,7 @@ pub(crate) fn require_in(
     workspace: WorkspaceId,
     permission: Permission,
 ) -> Result<(), CampaignError> {
-    if !sees(actor, workspace) {
+    if !actor.sees_workspace(workspace) {
         Err(CampaignError::NotFound)
     } else if actor.can_in_workspace(workspace, permission) {
         Ok(())
@@ -60,7 +52,7 @@ pub(crate) fn readable_workspaces(
 
 #[cfg(test)]
 mod tests {
-    use kernel::{AccountId, PermissionSet, SessionId, UserId, WorkspaceRole};
+    use kernel::{AccountId, AccountRole, PermissionSet, SessionId, UserId, WorkspaceRole};
 
     use super::*;
 

@@ -3,9 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use kernel::{
-    AccountRole, Actor, Clock, CustomerId, GroupId, Permission, ProfileFieldId, WorkspaceId,
-};
+use kernel::{Actor, Clock, CustomerId, GroupId, Permission, ProfileFieldId, WorkspaceId};
 
 use crate::error::{CustomersError, FieldError};
 use crate::fields;
@@ -50,16 +48,8 @@ pub struct BulkItemError {
     pub message: String,
 }
 
-/// Whether the actor sees the workspace at all: owners and admins see every workspace of the
-/// account, anyone else those they hold a role in. One they do not see answers 404.
-fn sees(actor: &Actor, ws: WorkspaceId) -> bool {
-    actor.has_role(AccountRole::Owner)
-        || actor.has_role(AccountRole::Admin)
-        || actor.workspace_roles.iter().any(|(w, _)| *w == ws)
-}
-
 fn require(actor: &Actor, ws: WorkspaceId, permission: Permission) -> Result<(), CustomersError> {
-    if !sees(actor, ws) {
+    if !actor.sees_workspace(ws) {
         return Err(CustomersError::NotFound);
     }
     if !actor.can_in_workspace(ws, permission) {

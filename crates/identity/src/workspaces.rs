@@ -1,24 +1,19 @@
 //! Workspaces: who sees which, and who may change them.
 
-use kernel::{AccountRole, Actor, Permission, WorkspaceId};
+use kernel::{Actor, Permission, WorkspaceId};
 
 use crate::error::IdentityError;
 use crate::models::{Workspace, parse_name};
 use crate::service::{IdentityService, require};
 
-/// Whether the actor sees `workspace`: account-wide content access (owners, admins) sees every
-/// workspace of the account; anyone else only those they hold a role in.
-fn sees(actor: &Actor, workspace: WorkspaceId) -> bool {
-    actor.has_role(AccountRole::Owner)
-        || actor.has_role(AccountRole::Admin)
-        || actor.workspace_roles.iter().any(|(w, _)| *w == workspace)
-}
-
 impl IdentityService {
     /// The workspaces the actor sees, oldest first.
     pub async fn workspaces(&self, actor: &Actor) -> Result<Vec<Workspace>, IdentityError> {
         let all = self.store().workspaces(actor.account_id).await?;
-        Ok(all.into_iter().filter(|w| sees(actor, w.id)).collect())
+        Ok(all
+            .into_iter()
+            .filter(|w| actor.sees_workspace(w.id))
+            .collect())
     }
 
     /// One workspace; one the actor does not see answers like a missing one.
@@ -27,7 +22,7 @@ impl IdentityService {
         actor: &Actor,
         id: WorkspaceId,
     ) -> Result<Workspace, IdentityError> {
-        if !sees(actor, id) {
+        if !actor.sees_workspace(id) {
             return Err(IdentityError::NotFound);
         }
         Ok(self.store().workspace(actor.account_id, id).await?)

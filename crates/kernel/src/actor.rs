@@ -74,6 +74,16 @@ impl Actor {
     pub fn has_role(&self, role: AccountRole) -> bool {
         self.account_roles.contains(&role)
     }
+
+    /// Whether the actor sees `workspace` at all: owners and admins see every workspace of
+    /// their account, anyone else only those they hold a role in. Every domain answers a
+    /// workspace the actor does not see like a missing one (404).
+    #[must_use]
+    pub fn sees_workspace(&self, workspace: WorkspaceId) -> bool {
+        self.has_role(AccountRole::Owner)
+            || self.has_role(AccountRole::Admin)
+            || self.workspace_roles.iter().any(|(w, _)| *w == workspace)
+    }
 }
 
 #[cfg(test)]
@@ -110,5 +120,9 @@ mod tests {
         assert!(!member.can_in_workspace(ws, Permission::CustomersWrite));
         assert!(!member.can_in_workspace(WorkspaceId::generate(), Permission::CustomersRead));
         assert!(!member.can(Permission::CustomersRead));
+        assert!(member.sees_workspace(ws));
+        assert!(!member.sees_workspace(WorkspaceId::generate()));
+        let owner = actor(vec![AccountRole::Owner], PermissionSet::all());
+        assert!(owner.sees_workspace(WorkspaceId::generate()));
     }
 }
