@@ -54,6 +54,16 @@ impl PageParams {
     }
 }
 
+/// The page size of a "pages" twin: 1..=500, default 50, checked like a list's.
+pub fn page_size_only(page_size: Option<i64>) -> Result<i64, ApiError> {
+    let params = PageParams {
+        page: None,
+        page_size,
+        cursor: None,
+    };
+    Ok(params.resolve()?.page_size)
+}
+
 /// A cursor for the position after the item at (`at`, `id`).
 #[must_use]
 pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
-use crate::paging::{PageParams, PageRequest, Paged, PagesBody, encode_cursor};
+use crate::paging::{PageParams, PageRequest, Paged, PagesBody, encode_cursor, page_size_only};
 use crate::state::AppState;
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema)]
@@ -151,16 +151,6 @@ pub(crate) fn page_query(request: &PageRequest) -> PageQuery {
     }
 }
 
-/// The page size of a "pages" twin: 1..=500, default 50.
-pub(crate) fn page_size(page_size: Option<i64>) -> Result<i64, ApiError> {
-    let params = PageParams {
-        page: None,
-        page_size,
-        cursor: None,
-    };
-    Ok(params.resolve()?.page_size)
-}
-
 fn paged(page: campaigns::Page<Campaign>, request: &PageRequest) -> Paged<CampaignBody> {
     let next = page
         .items
@@ -278,7 +268,7 @@ pub async fn pages(
     filter: web::Query<CampaignListFilter>,
     params: web::Query<PagesParams>,
 ) -> Result<web::Json<PagesBody>, ApiError> {
-    let size = page_size(params.page_size)?;
+    let size = page_size_only(params.page_size)?;
     let total = state
         .campaigns
         .count_campaigns(
@@ -473,7 +463,7 @@ pub async fn search_pages(
     body: web::Json<SearchPagesRequest>,
 ) -> Result<web::Json<PagesBody>, ApiError> {
     let body = body.into_inner();
-    let size = page_size(body.page_size)?;
+    let size = page_size_only(body.page_size)?;
     let total = state
         .campaigns
         .count_search(&actor, search_input(body.workspace_ids, body.status))

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
-use crate::paging::{PageParams, PageRequest, Paged, PagesBody, encode_cursor};
+use crate::paging::{PageParams, PageRequest, Paged, PagesBody, encode_cursor, page_size_only};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -121,33 +121,12 @@ impl From<CustomerPatchRequest> for CustomerPatch {
     }
 }
 
+/// One item of a bulk update: the customer's id and the same changes as a single PATCH.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BulkPatchItem {
     pub id: Uuid,
     #[serde(flatten)]
-    pub changes: BulkPatchChanges,
-}
-
-/// The same fields as a single PATCH.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct BulkPatchChanges {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, nullable)]
-    pub external_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, nullable)]
-    pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, nullable)]
-    pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, nullable)]
-    pub first_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, nullable)]
-    pub last_name: Option<Option<String>>,
-    #[schema(value_type = Option<Object>)]
-    pub attributes: Option<Map<String, Value>>,
+    pub changes: CustomerPatchRequest,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -264,13 +243,7 @@ pub async fn pages(
     query: web::Query<CustomerQuery>,
     size: web::Query<PagesParams>,
 ) -> Result<web::Json<PagesBody>, ApiError> {
-    let page_size = PageParams {
-        page: None,
-        page_size: size.page_size,
-        cursor: None,
-    }
-    .resolve()?
-    .page_size;
+    let page_size = page_size_only(size.page_size)?;
     let total = state
         .customers
         .count_customers(
@@ -391,18 +364,7 @@ pub async fn update_many(
         .into_inner()
         .customers
         .into_iter()
-        .map(|item| {
-            let c = item.changes;
-            let patch = CustomerPatch {
-                external_id: c.external_id,
-                email: c.email,
-                phone: c.phone,
-                first_name: c.first_name,
-                last_name: c.last_name,
-                attributes: c.attributes,
-            };
-            (CustomerId::from_uuid(item.id), patch)
-        })
+        .map(|item| (CustomerId::from_uuid(item.id), item.changes.into()))
         .collect();
     let (updated, errors) = state
         .customers
@@ -450,4 +412,22 @@ pub async fn remove_many(
         .delete_customers(&actor, WorkspaceId::from_uuid(workspace.into_inner()), &ids)
         .await?;
     Ok(web::Json(BulkDeleteBody { deleted }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_items_carry_the_single_patch_rules() {
+        let item: Result<BulkPatchItem, _> = serde_json::from_value(serde_json::json!({
+            "id": "00000000-0000-7000-8000-000000000000",
+            "first_name": "Ada",
+            "phone": null,
+        }));
+        let changes = item.map(|i| i.changes).unwrap_or_default();
+        assert_eq!(changes.first_name, Some(Some("Ada".into())));
+        assert_eq!(changes.phone, Some(None), "null clears");
+        assert_eq!(changes.email, None, "absent keeps");
+    }
 }

@@ -16,9 +16,8 @@ use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
-use crate::paging::PagesBody;
-use crate::paging::{PageParams, Paged, encode_cursor};
-use crate::routes::campaigns::{page_query, page_size};
+use crate::paging::{PageParams, Paged, PagesBody, encode_cursor, page_size_only};
+use crate::routes::campaigns::page_query;
 use crate::state::AppState;
 
 /// A JSON body under the publish limit (`AppState::publish_json_limit`) rather than the
@@ -251,7 +250,7 @@ pub async fn pages(
 ) -> Result<web::Json<PagesBody>, ApiError> {
     let (workspace, campaign) = ids(path);
     let body = body.into_inner();
-    let size = page_size(body.page_size)?;
+    let size = page_size_only(body.page_size)?;
     let total = state
         .campaigns
         .count_messages(&actor, workspace, campaign, customers(body.customer_ids))
