@@ -230,6 +230,24 @@ fn filtered<'a>(ws: WorkspaceId, filter: &CustomerFilter) -> CustomerQuery<'a> {
     query
 }
 
+/// Keyset paging: the rows of `table` after `(at, id)` in `(created_at, id)` order — a row
+/// comparison, so the `(workspace_id, created_at, id)` index serves it.
+fn after_key(
+    table: &'static str,
+    at: DateTime<Utc>,
+    id: Uuid,
+) -> diesel::expression::SqlLiteral<Bool, impl diesel::query_builder::QueryFragment<Pg>> {
+    sql::<Bool>("(")
+        .sql(table)
+        .sql(".created_at, ")
+        .sql(table)
+        .sql(".id) > (")
+        .bind::<Timestamptz, _>(at)
+        .sql(", ")
+        .bind::<SqlUuid, _>(id)
+        .sql(")")
+}
+
 #[derive(Queryable)]
 struct GroupRow {
     id: Uuid,
@@ -488,13 +506,7 @@ impl CustomerStore for PgCustomerStore {
                 .limit(page.page_size)
                 .select(CUSTOMER_COLUMNS);
             query = match page.after {
-                Some((at, id)) => query.filter(
-                    sql::<Bool>("(customers.created_at, customers.id) > (")
-                        .bind::<Timestamptz, _>(at)
-                        .sql(", ")
-                        .bind::<SqlUuid, _>(id)
-                        .sql(")"),
-                ),
+                Some((at, id)) => query.filter(after_key("customers", at, id)),
                 None => query.offset(page.offset),
             };
             let rows = query.load::<CustomerRow>(tx.conn()).await?;
@@ -622,13 +634,7 @@ impl CustomerStore for PgCustomerStore {
                 ))
                 .into_boxed();
             query = match page.after {
-                Some((at, id)) => query.filter(
-                    sql::<Bool>("(customer_groups.created_at, customer_groups.id) > (")
-                        .bind::<Timestamptz, _>(at)
-                        .sql(", ")
-                        .bind::<SqlUuid, _>(id)
-                        .sql(")"),
-                ),
+                Some((at, id)) => query.filter(after_key("customer_groups", at, id)),
                 None => query.offset(page.offset),
             };
             let rows = query.load::<GroupRow>(tx.conn()).await?;
