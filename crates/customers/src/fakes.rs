@@ -545,19 +545,19 @@ impl ImportSink for MemoryImport {
         for (target, row) in plan {
             match target {
                 Some(id) => {
-                    applied.updated += 1;
                     if !apply {
                         continue;
                     }
+                    applied.updated += 1;
                     if let Some((_, c)) = state.customers.get_mut(&id) {
                         merge(c, row, now);
                     }
                 }
                 None => {
-                    applied.created += 1;
                     if !apply {
                         continue;
                     }
+                    applied.created += 1;
                     let mut customer = Customer {
                         id: row.id,
                         workspace_id: self.ws,

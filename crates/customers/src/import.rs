@@ -485,13 +485,12 @@ impl Upload {
         errors.extend(applied.rejected);
         errors.sort_by_key(|e| e.row);
         errors.truncate(MAX_REPORTED_ERRORS);
-        let written = self.mode == ImportMode::Upsert;
         Ok(ImportReport {
             total_rows: rows.total,
             valid_rows: rows.total - rows.invalid,
             invalid_rows: rows.invalid,
-            created: if written { applied.created } else { 0 },
-            updated: if written { applied.updated } else { 0 },
+            created: applied.created,
+            updated: applied.updated,
             errors_truncated: rows.error_count > errors.len() as u64,
             errors,
         })

@@ -180,6 +180,7 @@ pub struct ImportApplied {
 pub trait ImportSink: Send {
     async fn write(&mut self, rows: &[ImportRow]) -> Result<(), StoreError>;
     /// Matches the rows to stored customers, rejects those that conflict, and — when `apply`
-    /// — writes the rest at once. Without `apply` nothing is written.
+    /// — writes the rest at once. Without `apply` nothing is written and only `rejected` is
+    /// reported (`created` and `updated` stay 0).
     async fn finish(self: Box<Self>, apply: bool) -> Result<ImportApplied, StoreError>;
 }

@@ -237,6 +237,13 @@ impl ImportSink for PgImport {
                 .await
                 .map_err(failure)?;
         }
+        if !apply {
+            client.batch_execute("ROLLBACK").await.map_err(failure)?;
+            return Ok(ImportApplied {
+                rejected,
+                ..ImportApplied::default()
+            });
+        }
         let matched: i64 = client
             .query_one(
                 "SELECT count(*) FROM import_matched WHERE target IS NOT NULL",
@@ -246,22 +253,6 @@ impl ImportSink for PgImport {
             .and_then(|row| row.try_get(0))
             .map_err(failure)?;
         let updated = u64::try_from(matched).unwrap_or_default();
-        if !apply {
-            let unmatched: i64 = client
-                .query_one(
-                    "SELECT count(*) FROM import_matched WHERE target IS NULL",
-                    &[],
-                )
-                .await
-                .and_then(|row| row.try_get(0))
-                .map_err(failure)?;
-            client.batch_execute("ROLLBACK").await.map_err(failure)?;
-            return Ok(ImportApplied {
-                created: u64::try_from(unmatched).unwrap_or_default(),
-                updated,
-                rejected,
-            });
-        }
         client.execute(UPDATE, &[]).await.map_err(failure)?;
         let created = client
             .execute(INSERT, &[&self.account, &self.workspace])
