@@ -484,6 +484,42 @@ async fn groups_count_members_filter_lists_and_leave_customers_when_deleted() ->
     )
     .await?;
     assert_eq!(listed["items"][0]["member_count"], 2);
+    o.call(
+        &app,
+        Method::POST,
+        "/customer-groups",
+        Some(json!({"name": "Later"})),
+    )
+    .await?;
+    let first = json_of(
+        o.call(&app, Method::GET, "/customer-groups?page_size=1", None)
+            .await?,
+        StatusCode::OK,
+    )
+    .await?;
+    assert_eq!(
+        (
+            first["items"][0]["name"].as_str(),
+            first["total_items"].as_i64()
+        ),
+        (Some("VIP"), Some(2))
+    );
+    let cursor = first["next_cursor"].as_str().ok_or("cursor")?;
+    let next = json_of(
+        o.call(
+            &app,
+            Method::GET,
+            &format!("/customer-groups?page_size=1&cursor={cursor}"),
+            None,
+        )
+        .await?,
+        StatusCode::OK,
+    )
+    .await?;
+    assert_eq!(
+        next["items"][0]["name"], "Later",
+        "the cursor continues after VIP"
+    );
     let members = o.list(&app, &format!("?group_id={gid}")).await?;
     assert_eq!(members["total_items"], 2);
     assert_eq!(members["items"][0]["group_ids"], json!([gid]));
