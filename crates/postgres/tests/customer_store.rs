@@ -392,3 +392,26 @@ async fn search_and_groups_filter_lists() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn an_upload_dropped_midway_writes_nothing() -> TestResult {
+    let (_database, db) = database().await?;
+    let t = tenant(&db, "dropped@example.com").await?;
+    t.field("tier", "string", None).await;
+    t.field("score", "number", None).await;
+    let mut upload = t
+        .service
+        .start_upload(&t.owner, t.ws, ImportMode::Upsert, ImportFormat::Csv)
+        .await?;
+    // Enough rows that batches have already been copied to Postgres.
+    upload.push(rows(5_000).as_bytes()).await?;
+    drop(upload);
+    assert!(
+        t.all().await.is_empty(),
+        "a connection cut mid-upload rolls back"
+    );
+    // And the workspace is not left locked for the next upload.
+    let next = t.upload(ImportMode::Upsert, &rows(3)).await?;
+    assert_eq!(next.created, 3);
+    Ok(())
+}
