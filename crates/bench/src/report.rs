@@ -264,6 +264,11 @@ pub fn markdown(runs: &Runs, context: &Context) -> String {
             spread(runs, &format!("{name}-p99"), "ms"),
         );
     }
+    let _ = writeln!(
+        out,
+        "\nServer peak RSS over a whole run (upload included): {}.",
+        spread(runs, "run-peak-rss", "MiB")
+    );
     let errors = runs.errors();
     if errors.is_empty() {
         out.push_str("\nNo request failed.\n");

@@ -212,6 +212,7 @@ pub async fn run(plan: &Plan) -> Result<Runs> {
         if plan.includes("half-peak") {
             half_peak(plan, &api, ids, content, &mut figures).await?;
         }
+        figures.set("run-peak-rss", server.peak_rss_kib()? as f64 / 1024.0);
         runs.0.push(figures);
     }
     drop(baseline_server);
