@@ -970,3 +970,121 @@ async fn a_response_is_never_a_500_for_a_body_of_the_wrong_shape() -> TestResult
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_known_path_with_a_method_it_does_not_serve_is_405_with_allow() -> TestResult {
+    let app = spawn_app().await?;
+    let owner = owner(&app, "methods@example.com").await?;
+    for (method, path, allow) in [
+        (Method::TRACE, "/health/live".to_owned(), "GET"),
+        (Method::DELETE, "/v1/me".to_owned(), "GET"),
+        (Method::PUT, "/v1/signup".to_owned(), "POST"),
+        // Paths that a `{customer_id}` or `{campaign_id}` route would also match.
+        (Method::PATCH, owner.ws("/customers/pages"), "GET"),
+        (Method::DELETE, owner.ws("/campaigns/pages"), "GET"),
+        (Method::GET, owner.ws("/customers/upload"), "POST"),
+    ] {
+        let response = owner.call(&app, method.clone(), &path).send().await?;
+        let allowed = response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        expect_error(
+            response,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        )
+        .await?;
+        assert_eq!(allowed.as_deref(), Some(allow), "{method} {path}");
+    }
+    // A path that is documented nowhere stays a 404.
+    let response = owner
+        .call(&app, Method::GET, "/v1/nowhere/at/all")
+        .send()
+        .await?;
+    expect_error(response, StatusCode::NOT_FOUND, "not_found").await?;
+    Ok(())
+}
+
+/// Every `$ref` in `value`.
+fn references(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("$ref", Value::String(reference)) => found.push(reference.clone()),
+                    _ => references(inner, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| references(v, found)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_document_lists_every_status_the_extractors_answer_with() -> TestResult {
+    let app = spawn_app().await?;
+    let doc: Value = app
+        .client
+        .get(app.url("/v1/openapi.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_object().ok_or("paths")? {
+        for (method, operation) in item.as_object().ok_or("item")? {
+            let responses = &operation["responses"];
+            let parameters = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let mut want = Vec::new();
+            if operation.get("requestBody").is_some() {
+                want.extend(["400", "413", "415"]);
+            }
+            if parameters.iter().any(|p| p["in"] == "path") {
+                want.extend(["400", "404"]);
+            }
+            if operation["security"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty())
+            {
+                want.push("401");
+            }
+            for status in want {
+                if responses.get(status).is_none() {
+                    missing.push(format!("{method} {path}: {status}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "undocumented: {missing:?}");
+
+    // Every reference resolves, and two types never share one schema name (the logout's
+    // `{message}` once resolved to a campaign message).
+    let mut found = Vec::new();
+    references(&doc, &mut found);
+    for reference in found {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "{reference} does not resolve"
+        );
+    }
+    let logout = &doc["paths"]["/v1/auth/logout"]["post"]["responses"]["200"]["content"]["application/json"]
+        ["schema"]["$ref"];
+    let name = logout
+        .as_str()
+        .ok_or("logout schema")?
+        .trim_start_matches("#/components/schemas/");
+    assert!(
+        doc["components"]["schemas"][name]["properties"]
+            .get("message")
+            .is_some(),
+        "{name}"
+    );
+    Ok(())
+}

@@ -91,14 +91,19 @@ rel_start_server() {
   return 1
 }
 
-# Signs an account up on the server at $1 (email $2) and prints an access token.
+# Signs an account up on the server at $1 (email $2), gives its owner the developer role too
+# (so that API keys can be made), and prints an access token.
 rel_token() {
-  local api=$1 email=$2
-  curl -sf -X POST "$api/v1/signup" -H 'content-type: application/json' \
-    -d "{\"email\":\"$email\",\"password\":\"correct horse battery\",\"full_name\":\"Rel\",\"account_name\":\"Reliability $email\"}" >/dev/null
-  curl -sf -X POST "$api/v1/auth/login" -H 'content-type: application/json' \
+  local api=$1 email=$2 user token
+  user=$(curl -sf -X POST "$api/v1/signup" -H 'content-type: application/json' \
+    -d "{\"email\":\"$email\",\"password\":\"correct horse battery\",\"full_name\":\"Rel\",\"account_name\":\"Reliability $email\"}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["id"])')
+  token=$(curl -sf -X POST "$api/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"email\":\"$email\",\"password\":\"correct horse battery\"}" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -sf -X PUT "$api/v1/users/$user/roles" -H "authorization: Bearer $token" \
+    -H 'content-type: application/json' -d '{"account_roles":["developer"],"workspace_roles":[]}' >/dev/null
+  echo "$token"
 }
 
 rel_cleanup() {
