@@ -70,11 +70,11 @@ faults-quick:
     DURATION=15 DOWN=2 ROWS=200000 scripts/reliability/fault-injection.sh
 
 # Mixed load at about half capacity, RSS and errors sampled into target/reliability/soak.csv.
-soak duration="600" rate="40":
+soak duration="600" rate="150":
     DURATION={{duration}} RATE={{rate}} scripts/reliability/soak.sh
 
 soak-quick:
-    DURATION=30 RATE=20 scripts/reliability/soak.sh
+    DURATION=30 RATE=100 scripts/reliability/soak.sh
 
 # The quick versions of everything above that CI runs after the test suite.
 reliability-quick: fuzz-api-quick faults-quick soak-quick
