@@ -51,3 +51,41 @@ geoip:
     mkdir -p .nudgescribe/geoip
     cd .nudgescribe/geoip && npm pack @ip-location-db/geo-whois-asn-country-mmdb >/dev/null && tar xzf ip-location-db-geo-whois-asn-country-mmdb-*.tgz
     @echo "NUDGESCRIBE__GEOIP__DATABASE=$PWD/.nudgescribe/geoip/package/geo-whois-asn-country.mmdb"
+
+# --- Reliability and security suite (issue #9; results in docs/reliability.md) ---------------
+
+# Property tests (importer chunking, token parsing, request bodies) with more cases than CI.
+proptest cases="2000":
+    PROPTEST_CASES={{cases}} cargo test -p nudgescribe-customers import_props
+    PROPTEST_CASES={{cases}} cargo test -p nudgescribe-tokens --test props
+    PROPTEST_CASES={{cases}} cargo test -p nudgescribe-http --test wire_props
+
+# Bad input, the tenant sweep (with the RLS check of every tenant table) and multi-instance.
+reliability-tests:
+    cargo test -p nudgescribe-e2e --test bad_input --test tenant_sweep
+    cargo test -p nudgescribe-postgres --test rls
+    cargo test -p nudgescribe --test two_instances
+
+# schemathesis from /v1/openapi.json, every phase and check, EXAMPLES per operation.
+fuzz-api examples="100":
+    MAX_EXAMPLES={{examples}} scripts/reliability/fuzz-api.sh
+
+fuzz-api-quick:
+    MAX_EXAMPLES=5 scripts/reliability/fuzz-api.sh
+
+# Postgres (a throwaway cluster of the script's own) stopped under load; SIGKILL mid-upload.
+faults duration="60":
+    DURATION={{duration}} scripts/reliability/fault-injection.sh
+
+faults-quick:
+    DURATION=15 DOWN=2 ROWS=200000 scripts/reliability/fault-injection.sh
+
+# Mixed load at about half capacity, RSS and errors sampled into target/reliability/soak.csv.
+soak duration="600" rate="150":
+    DURATION={{duration}} RATE={{rate}} scripts/reliability/soak.sh
+
+soak-quick:
+    DURATION=30 RATE=100 scripts/reliability/soak.sh
+
+# The quick versions of everything above that CI runs after the test suite.
+reliability-quick: fuzz-api-quick faults-quick soak-quick

@@ -107,8 +107,21 @@ impl CampaignService {
         else {
             return Err(CampaignError::Validation(errors));
         };
-        self.check_groups_exist(actor, workspace, &input.group_ids)
-            .await?;
+        if let Err(unknown) = self
+            .check_groups_exist(actor, workspace, &input.group_ids)
+            .await
+        {
+            // A workspace that is not the caller's has none of the groups either: that is a
+            // 404 for the workspace (as for any other request into it), not a 400 on groups.
+            if !self
+                .store
+                .workspace_exists(actor.account_id, workspace)
+                .await?
+            {
+                return Err(CampaignError::NotFound);
+            }
+            return Err(unknown);
+        }
         let now = self.now();
         let campaign = Campaign {
             id: CampaignId::generate(),
@@ -205,8 +218,12 @@ impl CampaignService {
         require_in(actor, workspace, Permission::CampaignsWrite)?;
         let requested_groups = changes.group_ids.clone();
         let changes = self.valid_changes(changes)?;
-        if let Some(groups) = &requested_groups {
-            self.check_groups_exist(actor, workspace, groups).await?;
+        if let Some(groups) = &requested_groups
+            && let Err(unknown) = self.check_groups_exist(actor, workspace, groups).await
+        {
+            // A campaign that is not the caller's is a 404, whatever the groups asked for.
+            self.store.campaign(actor.account_id, workspace, id).await?;
+            return Err(unknown);
         }
         for _ in 0..UPDATE_ATTEMPTS {
             let current = self.store.campaign(actor.account_id, workspace, id).await?;
@@ -409,6 +426,12 @@ fn valid_description(raw: &str, errors: &mut Vec<FieldError>) -> Option<String> 
         errors.push(FieldError::new(
             "description",
             "must be at most 2000 characters",
+        ));
+        None
+    } else if !kernel::text::is_multi_line(description) {
+        errors.push(FieldError::new(
+            "description",
+            "must not contain control characters other than line breaks and tabs",
         ));
         None
     } else {

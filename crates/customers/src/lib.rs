@@ -17,6 +17,8 @@ pub mod service;
 pub mod values;
 
 #[cfg(test)]
+mod import_props;
+#[cfg(test)]
 mod service_tests;
 
 pub use error::{CustomersError, FieldError, RowError};

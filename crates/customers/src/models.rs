@@ -46,6 +46,9 @@ impl FieldKind {
                 {
                     return Err("options must be 1 to 200 characters".into());
                 }
+                if !options.iter().all(|o| kernel::text::is_single_line(o)) {
+                    return Err("options must not contain control characters".into());
+                }
                 let mut seen = std::collections::HashSet::new();
                 if !options.iter().all(|o| seen.insert(o)) {
                     return Err("options must be distinct".into());

@@ -315,6 +315,15 @@ impl CustomerService {
                 "must be at most 255 characters",
             ));
         }
+        // Nothing stored can hold a control character, and PostgreSQL refuses NUL outright.
+        if let Some(search) = &filter.search
+            && !kernel::text::is_single_line(search)
+        {
+            return Err(CustomersError::invalid(
+                "search",
+                "must not contain control characters",
+            ));
+        }
         if let Some(group) = filter.group_id {
             self.store.group(actor.account_id, ws, group).await?;
         }
@@ -580,15 +589,22 @@ impl CustomerService {
 }
 
 fn check_label(label: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    bounded_text("label", label, 1, 200, errors)
+    bounded_text("label", label, 1, 200, Lines::One, errors)
 }
 
 fn check_group_name(name: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    bounded_text("name", name, 1, 200, errors)
+    bounded_text("name", name, 1, 200, Lines::One, errors)
 }
 
 fn check_description(description: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    bounded_text("description", description, 0, 2000, errors)
+    bounded_text("description", description, 0, 2000, Lines::Many, errors)
+}
+
+/// Whether a text may span lines (tabs and line breaks allowed) or not.
+#[derive(Clone, Copy)]
+enum Lines {
+    One,
+    Many,
 }
 
 fn bounded_text(
@@ -596,6 +612,7 @@ fn bounded_text(
     raw: &str,
     min: usize,
     max: usize,
+    lines: Lines,
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
     let value = raw.trim();
@@ -605,6 +622,20 @@ fn bounded_text(
             field,
             format!("must be {min} to {max} characters"),
         ));
+        return None;
+    }
+    let (allowed, rule) = match lines {
+        Lines::One => (
+            kernel::text::is_single_line(value),
+            "must not contain control characters",
+        ),
+        Lines::Many => (
+            kernel::text::is_multi_line(value),
+            "must not contain control characters other than line breaks and tabs",
+        ),
+    };
+    if !allowed {
+        errors.push(FieldError::new(field, rule));
         return None;
     }
     Some(value.to_owned())

@@ -23,6 +23,10 @@ pub enum Cell<'a> {
 pub fn typed_value(kind: &FieldKind, cell: Cell<'_>) -> Result<Value, String> {
     match cell {
         Cell::Text(text) => from_text(kind, text),
+        // A string for a string field: the same rules (and messages) as CSV text.
+        Cell::Json(Value::String(text)) if matches!(kind, FieldKind::String) => {
+            from_text(kind, text)
+        }
         Cell::Json(value) => {
             if fits(kind, value) {
                 Ok(value.clone())
@@ -37,7 +41,9 @@ pub fn typed_value(kind: &FieldKind, cell: Cell<'_>) -> Result<Value, String> {
 #[must_use]
 pub fn fits(kind: &FieldKind, value: &Value) -> bool {
     match (kind, value) {
-        (FieldKind::String, Value::String(s)) => s.chars().count() <= MAX_STRING_CHARS,
+        (FieldKind::String, Value::String(s)) => {
+            s.chars().count() <= MAX_STRING_CHARS && kernel::text::is_multi_line(s)
+        }
         (FieldKind::Number, Value::Number(_)) | (FieldKind::Boolean, Value::Bool(_)) => true,
         (FieldKind::Date, Value::String(s)) => parse_date(s).is_some(),
         (FieldKind::Enum(options), Value::String(s)) => options.iter().any(|o| o == s),
@@ -51,6 +57,8 @@ fn from_text(kind: &FieldKind, text: &str) -> Result<Value, String> {
         FieldKind::String => {
             if text.chars().count() > MAX_STRING_CHARS {
                 Err(format!("must be at most {MAX_STRING_CHARS} characters"))
+            } else if !kernel::text::is_multi_line(text) {
+                Err("must not contain control characters other than line breaks and tabs".into())
             } else {
                 Ok(Value::String(text.to_owned()))
             }

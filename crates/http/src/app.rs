@@ -2,14 +2,16 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpResponse, web};
+use actix_web::{App, HttpRequest, HttpResponse, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt as _;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
+use crate::known_routes::{KnownRoutes, document_extractor_errors};
 use crate::observe::observe;
 use crate::routes;
 use crate::state::AppState;
@@ -23,6 +25,8 @@ pub const OPENAPI_PATH: &str = "/v1/openapi.json";
         description = "Multi-tenant marketing backend: identity, tokens, customers and campaigns.",
     ),
     modifiers(&BearerAuth),
+    // Referenced only from query parameters, which utoipa-actix-web does not collect.
+    components(schemas(routes::customer_upload::UploadMode)),
     tags(
         (name = "identity", description = "Accounts, users, sign-in"),
         (name = "workspaces", description = "Workspaces of the account"),
@@ -66,8 +70,17 @@ pub fn build_app(
     let json = web::JsonConfig::default()
         .limit(state.json_limit)
         .error_handler(|error, _| ApiError::from(error).into());
-    let path = web::PathConfig::default()
-        .error_handler(|error, _| ApiError::BadRequest(format!("invalid path: {error}")).into());
+    let path = web::PathConfig::default().error_handler(|error, request| {
+        // `PATCH …/customers/pages` reaches `PATCH …/customers/{customer_id}` with "pages" as
+        // the id: the path is known, only the method is not.
+        let refusal = request
+            .app_data::<web::Data<KnownRoutes>>()
+            .and_then(|routes| routes.method_not_allowed(request));
+        match refusal {
+            Some(response) => InternalError::from_response(error, response).into(),
+            None => ApiError::BadRequest(format!("invalid path: {error}")).into(),
+        }
+    });
     let query = web::QueryConfig::default().error_handler(|error, _| {
         ApiError::BadRequest(format!("invalid query string: {error}")).into()
     });
@@ -144,7 +157,11 @@ pub fn build_app(
         .service(routes::profile_fields::update)
         .service(routes::profile_fields::remove)
         .split_for_parts();
-    app.service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, api))
+    let mut api = api;
+    document_extractor_errors(&mut api);
+    let routes = web::Data::new(KnownRoutes::from_openapi(&api));
+    app.app_data(routes.clone())
+        .service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, api))
         .route(
             "/docs",
             web::get().to(|| async {
@@ -153,5 +170,9 @@ pub fn build_app(
                     .finish()
             }),
         )
+        .default_service(web::to(move |request: HttpRequest| {
+            let routes = routes.clone();
+            async move { routes.fallback(&request) }
+        }))
         .wrap(from_fn(observe))
 }

@@ -14,6 +14,7 @@ pub mod mail;
 pub mod rate_limit;
 pub mod rbac;
 pub mod seal;
+pub mod text;
 
 pub use actor::{Actor, Roles};
 pub use audit::{AuthEvent, AuthEventKind};

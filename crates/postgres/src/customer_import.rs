@@ -125,6 +125,9 @@ fn failure(error: tokio_postgres::Error) -> StoreError {
         if *db.code() == SqlState::UNIQUE_VIOLATION {
             return StoreError::Duplicate(db.constraint().unwrap_or("unique").to_owned());
         }
+        if crate::error::is_unavailable_state(db.code().code()) {
+            return StoreError::Unavailable(db.message().to_owned());
+        }
         return StoreError::Other(db.message().to_owned());
     }
     if error.is_closed() {

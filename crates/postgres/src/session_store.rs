@@ -256,6 +256,9 @@ impl SessionStore for PgSessionStore {
             if used_at.is_some_and(|used| now - used >= rotation.overlap) {
                 revoke(tx.conn(), session, "refresh token reuse", now).await?;
                 tx.commit().await?;
+                // As in `revoke_session`: this instance does not wait for its own
+                // notification, so the theft's very next request is refused here too.
+                self.cache.invalidate(Invalidation::Session(session));
                 return Ok(Rotation::Reused {
                     account_id: account,
                     user_id: user,

@@ -416,6 +416,9 @@ impl TokenService {
                 format!("must be between 1 and {API_KEY_NAME_MAX_CHARS} characters"),
             ));
         }
+        if !kernel::text::is_single_line(name) {
+            errors.push(("name", "must not contain control characters".to_owned()));
+        }
         let scopes = match scopes.map(parse_scopes).transpose() {
             Ok(scopes) => scopes,
             Err(TokenError::Validation(mut more)) => {

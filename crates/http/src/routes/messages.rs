@@ -85,7 +85,7 @@ pub struct MessagePagesRequest {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MessageBody {
+pub struct CampaignMessageBody {
     pub id: Uuid,
     pub campaign_id: Uuid,
     pub customer_id: Uuid,
@@ -96,7 +96,7 @@ pub struct MessageBody {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<Message> for MessageBody {
+impl From<Message> for CampaignMessageBody {
     fn from(message: Message) -> Self {
         Self {
             id: message.id.as_uuid(),
@@ -180,7 +180,7 @@ pub async fn publish(
     params(("workspace_id" = Uuid, Path), ("campaign_id" = Uuid, Path)),
     request_body = RetrieveRequest,
     responses(
-        (status = 200, body = Paged<MessageBody>),
+        (status = 200, body = Paged<CampaignMessageBody>),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
@@ -194,7 +194,7 @@ pub async fn retrieve(
     Authenticated(actor): Authenticated,
     path: web::Path<(Uuid, Uuid)>,
     body: web::Json<RetrieveRequest>,
-) -> Result<web::Json<Paged<MessageBody>>, ApiError> {
+) -> Result<web::Json<Paged<CampaignMessageBody>>, ApiError> {
     let (workspace, campaign) = ids(path);
     let body = body.into_inner();
     let request = PageParams {
@@ -217,7 +217,11 @@ pub async fn retrieve(
         .items
         .last()
         .map(|m| encode_cursor(m.created_at, m.id.as_uuid()));
-    let items = page.items.into_iter().map(MessageBody::from).collect();
+    let items = page
+        .items
+        .into_iter()
+        .map(CampaignMessageBody::from)
+        .collect();
     Ok(web::Json(Paged::new(
         items,
         &request,

@@ -38,6 +38,7 @@ fn assignment(
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
+        (status = 404, description = "A workspace of `workspace_roles` is not the account's", body = ErrorBody),
         (status = 409, description = "The email is taken", body = ErrorBody),
     )
 )]
