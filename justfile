@@ -40,3 +40,9 @@ geoip:
     mkdir -p .nudgescribe/geoip
     cd .nudgescribe/geoip && npm pack @ip-location-db/geo-whois-asn-country-mmdb >/dev/null && tar xzf ip-location-db-geo-whois-asn-country-mmdb-*.tgz
     @echo "NUDGESCRIBE__GEOIP__DATABASE=$PWD/.nudgescribe/geoip/package/geo-whois-asn-country.mmdb"
+
+# The client SDK's integrator example against a running server: set NUDGESCRIBE_API_KEY (and
+# NUDGESCRIBE_URL, default http://127.0.0.1:8080); optional args: WORKSPACE_ID CSV_FILE.
+# README.md, "The Rust client", shows how to get a key.
+example *args:
+    cargo run -p nudgescribe-client --example integrator -- {{args}}

@@ -16,7 +16,7 @@ pub mod rbac;
 pub mod seal;
 
 pub use actor::{Actor, Roles};
-pub use audit::{AuthEvent, AuthEventKind};
+pub use audit::{AuthEvent, AuthEventKind, OPERATOR};
 pub use clock::{Clock, ManualClock};
 pub use email::{EmailAddress, InvalidEmail};
 pub use error::StoreError;
