@@ -92,6 +92,8 @@
 //! "0.13", features = ["rustls"] }`; Cargo unifies the features), or pass a configured
 //! `reqwest::Client` to [`Client::with_api_key_and`].
 
+#![warn(missing_docs)]
+
 mod auth;
 mod campaigns;
 mod client;
