@@ -351,10 +351,7 @@ impl Client {
         let body = body
             .map(serde_json::to_vec)
             .transpose()
-            .map_err(|e| Error::Decode {
-                status: StatusCode::OK,
-                reason: format!("encoding the request: {e}"),
-            })?;
+            .map_err(|e| Error::Encode(e.to_string()))?;
         self.execute(auth, |http, base| {
             let mut request = http.request(endpoint.method(), format!("{base}{path}"));
             if let Some(query) = query {
@@ -377,10 +374,7 @@ impl Client {
         endpoint: &Endpoint,
         body: &B,
     ) -> Result<T, Error> {
-        let body = serde_json::to_vec(body).map_err(|e| Error::Decode {
-            status: StatusCode::OK,
-            reason: format!("encoding the request: {e}"),
-        })?;
+        let body = serde_json::to_vec(body).map_err(|e| Error::Encode(e.to_string()))?;
         let response = self
             .execute_public(|http, base| {
                 Ok(Some(

@@ -27,6 +27,9 @@ pub enum Error {
         /// What did not fit.
         reason: String,
     },
+    /// A request body could not be encoded as JSON (a map with non-string keys, say).
+    #[error("encoding the request body: {0}")]
+    Encode(String),
     /// The base URL given to the constructor is not an `http(s)://` URL.
     #[error("invalid base URL `{0}`: it must start with http:// or https://")]
     InvalidBaseUrl(String),

@@ -1,4 +1,4 @@
-//! A Rust client for the [NudgeScribe](https://github.com/nudgescribe/nudgescribe) REST API.
+//! A Rust client for the NudgeScribe REST API.
 //!
 //! - **Typed calls** for every operation of the API ([`Client`]'s methods; request and
 //!   response bodies in [`types`]), checked against the server's OpenAPI document by the
