@@ -672,3 +672,33 @@ async fn the_integrator_example_runs_against_a_fresh_server() -> TestResult {
     assert!(!setup.access_token.is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn a_signed_in_client_refreshes_and_stops_cleanly_when_its_session_ends() -> TestResult {
+    let app = spawn_app().await?;
+    let signed = app.signup("ada@example.com").await?;
+    let public = Client::new(&app.address)?;
+    let LoginResponse::Tokens(tokens) = public.login(&signed.email, &signed.password).await? else {
+        return Err("no MFA was set up".into());
+    };
+    let client = Client::with_tokens(&app.address, &tokens)?;
+    client.expire_token().await;
+    client.me().await?;
+    assert_eq!(count_events(&app, "token_refreshed").await?, 1);
+    assert_ne!(
+        client.refresh_token().await,
+        Some(tokens.refresh_token.clone())
+    );
+
+    client.logout().await?;
+    let ended = client.me().await.err().ok_or("the session has ended")?;
+    assert!(ended.is_unauthenticated(), "{ended:?}");
+    assert_eq!(
+        client.refresh_token().await,
+        None,
+        "a refused refresh token is dropped, never presented again"
+    );
+    assert!(client.me().await.is_err());
+    assert_eq!(count_events(&app, "refresh_token_reused").await?, 0);
+    Ok(())
+}

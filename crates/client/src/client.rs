@@ -206,7 +206,7 @@ impl Client {
             }
         }
         let generation = guard.as_ref().map_or(1, |c| c.generation + 1);
-        let refresh = guard.as_ref().and_then(|c| c.refresh.clone());
+        let mut refresh = guard.as_ref().and_then(|c| c.refresh.clone());
         let next = match &self.inner.tokens.credentials {
             Credentials::None => return Err(Error::NoCredentials),
             Credentials::Source(source) => {
@@ -221,15 +221,14 @@ impl Client {
                 }
             }
             Credentials::Session { api_key } => {
-                let tokens = self.renew_session(refresh, api_key.as_ref()).await;
+                let tokens = self.renew_session(&mut refresh, api_key.as_ref()).await;
                 match tokens {
                     Ok(tokens) => TokenCache::session_tokens(&tokens, generation),
                     Err(error) => {
-                        // A refresh token that was refused is spent; never present it again.
-                        if error.is_unauthenticated() {
-                            if let Some(current) = guard.as_mut() {
-                                current.refresh = None;
-                            }
+                        // `refresh` is gone if the server refused it: it is spent, and is
+                        // never presented again.
+                        if let Some(current) = guard.as_mut() {
+                            current.refresh = refresh;
                         }
                         return Err(error);
                     }
@@ -246,15 +245,23 @@ impl Client {
 
     /// Refresh when there is a refresh token; exchange the API key when there is none, or when
     /// the refresh token is refused (401: revoked, expired, or reused).
+    /// A refresh token the server refuses is taken out of `refresh`. One whose answer was
+    /// lost (a transport error) stays: the server may or may not have retired it, and trying
+    /// it again is the only way to tell.
     async fn renew_session(
         &self,
-        refresh: Option<String>,
+        refresh: &mut Option<String>,
         api_key: Option<&ApiKey>,
     ) -> Result<Tokens, Error> {
-        if let Some(refresh) = refresh {
-            match self.refresh_tokens(&refresh).await {
+        if let Some(token) = refresh.as_deref() {
+            match self.refresh_tokens(token).await {
                 Ok(tokens) => return Ok(tokens),
-                Err(error) if error.is_unauthenticated() && api_key.is_some() => {}
+                Err(error) if error.is_unauthenticated() => {
+                    *refresh = None;
+                    if api_key.is_none() {
+                        return Err(error);
+                    }
+                }
                 Err(error) => return Err(error),
             }
         }
