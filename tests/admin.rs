@@ -251,5 +251,12 @@ async fn keys_rotate_is_audited_with_the_new_key() -> TestResult {
         rotations[0]["activates_at"],
         key.activates_at.to_rfc3339().as_str()
     );
+
+    let keys = app::admin::signing_keys(&app.settings).await?;
+    assert_eq!(keys.len(), 2);
+    assert_eq!(
+        details_of(&app, "signing_keys_listed").await?,
+        vec![json!({"by": "operator", "keys": "2"})]
+    );
     Ok(())
 }

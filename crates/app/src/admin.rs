@@ -11,7 +11,7 @@ use postgres::{
     Db, PgApiKeyStore, PgDataKeyStore, PgIdentityStore, PgRateLimiter, PgSessionStore,
     PgSigningKeyStore, PoolSettings, SessionCache,
 };
-use tokens::ports::{SigningKeyStore, StoredSigningKey};
+use tokens::ports::StoredSigningKey;
 use tokens::{TokenIssuer, TokenPolicy, TokenService, TokenSettings, load_key_ring};
 
 use crate::error::AppError;
@@ -47,9 +47,9 @@ pub async fn rotate_signing_key(
     Ok(key)
 }
 
-/// Every stored signing key, newest first.
+/// Every stored signing key, newest first (audited as `signing_keys_listed`).
 pub async fn signing_keys(settings: &Settings) -> Result<Vec<StoredSigningKey>, AppError> {
-    Ok(key_store(settings).await?.signing_keys().await?)
+    Ok(tokens::list_signing_keys(&key_store(settings).await?, Utc::now()).await?)
 }
 
 /// One line per key: kid, activation, and whether it signs, waits, or only verifies.

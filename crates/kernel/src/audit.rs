@@ -36,6 +36,8 @@ pub enum AuthEventKind {
     SessionsRevoked,
     /// An operator added a token signing key.
     SigningKeyRotated,
+    /// An operator listed the token signing keys.
+    SigningKeysListed,
 }
 
 impl AuthEventKind {
@@ -66,10 +68,11 @@ impl AuthEventKind {
             Self::MfaFailed => "mfa_failed",
             Self::SessionsRevoked => "sessions_revoked",
             Self::SigningKeyRotated => "signing_key_rotated",
+            Self::SigningKeysListed => "signing_keys_listed",
         }
     }
 
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 25] = [
         Self::Signup,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -94,6 +97,7 @@ impl AuthEventKind {
         Self::MfaFailed,
         Self::SessionsRevoked,
         Self::SigningKeyRotated,
+        Self::SigningKeysListed,
     ];
 
     /// The kind named `name`, if any.

@@ -113,6 +113,15 @@ impl SigningKeyStore for PgSigningKeyStore {
         .await
     }
 
+    async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.system().await?;
+            crate::audit::insert_event(tx.conn(), event).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
     async fn add_rotated_signing_key(
         &self,
         key: &StoredSigningKey,

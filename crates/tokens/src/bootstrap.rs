@@ -114,6 +114,20 @@ pub async fn rotate_signing_key(
     Ok(sealed)
 }
 
+/// Every signing key, newest first, for an operator — who is recorded as having looked
+/// (`signing_keys_listed`, `detail.by = "operator"`).
+pub async fn list_signing_keys(
+    store: &dyn SigningKeyStore,
+    now: DateTime<Utc>,
+) -> Result<Vec<StoredSigningKey>, TokenError> {
+    let keys = store.signing_keys().await?;
+    let event = AuthEvent::new(AuthEventKind::SigningKeysListed, now, None, true)
+        .by_operator()
+        .with_detail("keys", keys.len().to_string());
+    store.record_event(&event).await?;
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -152,6 +166,10 @@ mod tests {
             if !keys.iter().any(|k| k.kid == key.kid) {
                 keys.push(key.clone());
             }
+            Ok(())
+        }
+
+        async fn record_event(&self, _event: &kernel::AuthEvent) -> Result<(), StoreError> {
             Ok(())
         }
 
