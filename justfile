@@ -18,17 +18,22 @@ lint:
 fmt:
     cargo fmt --all
 
-# Criterion micro-benchmarks of the hot pure functions, then the HTTP workloads measured so far
-# (#6 upload, #7 publish, #8 retrieve) on a release server. The full harness of performance.md
-# (baselines hello/db-read/db-write/bcrypt, targets #1–#5, #9, #10) is the benchmarks issue.
-bench *args:
-    cargo bench -p nudgescribe-tokens -p nudgescribe-campaigns -p nudgescribe-customers {{args}}
-    scripts/bench-upload.sh
-    scripts/bench-messages.sh
-
-# performance.md #6 alone: upload ROWS customers (default 1,000,000) against the copy baseline.
-bench-upload rows="1000000":
-    ROWS={{rows}} scripts/bench-upload.sh
+# performance.md: criterion micro-benchmarks of the hot pure functions, then every workload and
+# baseline against a release server (3 runs; about 25 minutes), written to docs/benchmarks.md.
+# `just bench quick`: seconds per workload on a debug build, only to prove the bench still
+# works (CI runs it; its figures mean nothing).
+bench mode="full":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    target="${CARGO_TARGET_DIR:-target}"
+    if [ "{{mode}}" = quick ]; then
+        cargo build -q -p nudgescribe -p nudgescribe-bench
+        "$target/debug/nudgescribe-bench" run --quick --server "$target/debug/nudgescribe"
+    else
+        cargo bench -p nudgescribe-tokens -p nudgescribe-campaigns -p nudgescribe-customers
+        cargo build --release -q -p nudgescribe -p nudgescribe-bench
+        "$target/release/nudgescribe-bench" run --server "$target/release/nudgescribe" --write docs/benchmarks.md
+    fi
 
 # Create and migrate the database, then open psql on it.
 db:

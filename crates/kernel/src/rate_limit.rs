@@ -42,6 +42,41 @@ pub trait RateLimiter: Send + Sync + 'static {
         limit: RateLimit,
         now: DateTime<Utc>,
     ) -> Result<Verdict, StoreError>;
+
+    /// Counts one hit on each of `buckets` (distinct names) and says whether all are within
+    /// their limits; when several are over, the longest wait wins. Adapters that can count
+    /// several buckets at once override this.
+    async fn hit_each(
+        &self,
+        buckets: &[(String, RateLimit)],
+        now: DateTime<Utc>,
+    ) -> Result<Verdict, StoreError> {
+        let mut verdict = Verdict::Allowed;
+        for (bucket, limit) in buckets {
+            verdict = verdict.and(self.hit(bucket, *limit, now).await?);
+        }
+        Ok(verdict)
+    }
+}
+
+impl Verdict {
+    /// Both verdicts together: limited if either is, for the longer of their waits.
+    #[must_use]
+    pub fn and(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::Allowed, other) | (other, Self::Allowed) => other,
+            (
+                Self::Limited {
+                    retry_after_secs: a,
+                },
+                Self::Limited {
+                    retry_after_secs: b,
+                },
+            ) => Self::Limited {
+                retry_after_secs: a.max(b),
+            },
+        }
+    }
 }
 
 /// The fixed window `now` falls in: its start, and the seconds until it ends (at least 1).
@@ -63,6 +98,17 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn verdicts_combine_to_the_strictest() {
+        let limited = |s| Verdict::Limited {
+            retry_after_secs: s,
+        };
+        assert_eq!(Verdict::Allowed.and(Verdict::Allowed), Verdict::Allowed);
+        assert_eq!(Verdict::Allowed.and(limited(3)), limited(3));
+        assert_eq!(limited(3).and(Verdict::Allowed), limited(3));
+        assert_eq!(limited(3).and(limited(9)), limited(9));
+    }
 
     #[test]
     fn windows_align_to_the_minute() {

@@ -1,11 +1,13 @@
 //! Adapters for what the operating system, the network and local data files provide: the wall
-//! clock, CPU-bound password hashing on the blocking pool, email delivery over SMTP, and IP
+//! clock, CPU-bound password hashing on low-priority threads of its own, email delivery over SMTP, and IP
 //! geolocation from a MaxMind-format database.
 
 mod geo;
+mod hashing;
 mod mail;
 
 pub use geo::{GeoError, MaxMindLocator, UnknownLocations};
+pub use hashing::HashingThreads;
 pub use mail::{LogMailer, SmtpMailer};
 
 use async_trait::async_trait;
@@ -31,17 +33,22 @@ const MAX_COST: u32 = 31;
 /// (`bcrypt::non_truncating_*` would also refuse exactly 72, which bcrypt handles whole).
 const MAX_PASSWORD_BYTES: usize = 72;
 
-/// bcrypt at a configured cost, run on tokio's blocking pool so it never stalls a worker.
-#[derive(Clone, Copy, Debug)]
+/// bcrypt at a configured cost, run on [`HashingThreads`] so it never stalls a worker nor
+/// crowds out other requests.
+#[derive(Clone, Debug)]
 pub struct BcryptHasher {
     cost: u32,
+    threads: HashingThreads,
 }
 
 impl BcryptHasher {
     /// `cost` must lie in bcrypt's range (4..=31).
     pub fn new(cost: u32) -> Result<Self, HashError> {
         if (MIN_COST..=MAX_COST).contains(&cost) {
-            Ok(Self { cost })
+            Ok(Self {
+                cost,
+                threads: HashingThreads::start()?,
+            })
         } else {
             Err(HashError(format!(
                 "bcrypt cost must be between {} and {}, not {cost}",
@@ -49,14 +56,6 @@ impl BcryptHasher {
             )))
         }
     }
-}
-
-async fn off_reactor<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
-) -> Result<T, HashError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| HashError(format!("hashing task failed: {e}")))?
 }
 
 #[async_trait]
@@ -68,8 +67,9 @@ impl PasswordHasher for BcryptHasher {
                 "bcrypt would ignore bytes past {MAX_PASSWORD_BYTES}"
             )));
         }
-        off_reactor(move || bcrypt::hash(password, cost).map_err(|e| HashError(e.to_string())))
-            .await
+        self.threads
+            .run(move || bcrypt::hash(password, cost).map_err(|e| HashError(e.to_string())))
+            .await?
     }
 
     async fn verify(&self, candidate: &str, hash: &str) -> Result<bool, HashError> {
@@ -77,7 +77,9 @@ impl PasswordHasher for BcryptHasher {
             return Ok(false);
         }
         let (candidate, hash) = (candidate.to_owned(), hash.to_owned());
-        off_reactor(move || Ok(bcrypt::verify(candidate, &hash).unwrap_or(false))).await
+        self.threads
+            .run(move || bcrypt::verify(candidate, &hash).unwrap_or(false))
+            .await
     }
 }
 

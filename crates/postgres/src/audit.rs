@@ -9,7 +9,7 @@ use crate::error::DbError;
 use crate::schema::auth_events;
 
 pub(crate) async fn insert_event(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     event: &AuthEvent,
 ) -> Result<(), DbError> {
     let mut detail = serde_json::Map::new();
@@ -39,7 +39,7 @@ pub(crate) async fn insert_event(
             auth_events::failed_validation_attempts.eq(event.failed_validation_attempts),
             auth_events::detail.eq(detail),
         ))
-        .execute(conn)
+        .execute(&mut &*conn)
         .await?;
     Ok(())
 }

@@ -106,6 +106,12 @@ const INSERT: &str = "
       FROM import_matched WHERE target IS NULL
      ORDER BY row_no";
 
+/// New rows from this many on leave the planner's picture of `customers` stale enough that it
+/// sorts a whole workspace instead of walking the page index (measured: 100 ms a page at 200,000
+/// customers, against under 1 ms). Statistics are refreshed at once rather than whenever
+/// autovacuum gets round to it.
+const ANALYZE_AFTER_ROWS: u64 = 10_000;
+
 /// An open import: a connection inside a transaction, with `COPY` running into the staging table.
 pub struct PgImport {
     client: Client,
@@ -259,6 +265,15 @@ impl ImportSink for PgImport {
             .await
             .map_err(failure)?;
         client.batch_execute("COMMIT").await.map_err(failure)?;
+        if created >= ANALYZE_AFTER_ROWS {
+            // After the answer, not before it: the rows are committed; only the statistics lag.
+            let PgImport { client, .. } = *self;
+            tokio::spawn(async move {
+                if let Err(error) = client.batch_execute("ANALYZE customers").await {
+                    tracing::warn!(%error, "could not refresh the statistics of customers");
+                }
+            });
+        }
         Ok(ImportApplied {
             created,
             updated,

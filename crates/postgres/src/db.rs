@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use diesel::sql_types::{Nullable, Text};
-use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
@@ -116,9 +116,25 @@ impl Db {
     /// A unit of work for a signed-in user (or, with `user` unset, for work on behalf of an
     /// account): only that account's rows are visible or writable.
     pub async fn tenant(&self, account: AccountId, user: Option<UserId>) -> Result<Tx, DbError> {
-        let mut tx = self.begin().await?;
-        tx.become_tenant(account, user).await?;
-        Ok(tx)
+        let mut conn = self.pool.get().await.map_err(DbError::from)?;
+        // BEGIN and the tenant settings in one round trip (a simple-query batch): every request
+        // opens one of these. The values are UUIDs we format ourselves, never caller text.
+        let begin = format!(
+            "BEGIN; SELECT set_config('role', 'access_user', true), \
+                    set_config('app.account_id', '{account}', true), \
+                    set_config('app.user_id', '{}', true), \
+                    set_config('app.user_email', '', true), \
+                    set_config('app.api_key_id', '', true), \
+                    set_config('app.refresh_digest', '', true)",
+            user.map(|u| u.to_string()).unwrap_or_default()
+        );
+        if let Err(e) = AnsiTransactionManager::begin_transaction_sql(&mut *conn, &begin).await {
+            // The batch may have left the server inside a transaction the manager does not
+            // know of: this connection must never be handed out again.
+            drop(Object::take(conn));
+            return Err(e.into());
+        }
+        Ok(Tx { conn })
     }
 
     /// A unit of work for the anonymous authentication paths: it sees only the one row that
@@ -146,6 +162,13 @@ impl Db {
         self.begin().await
     }
 
+    /// A connection outside any transaction, as the server's own login role: for one
+    /// statement on a global table (rate-limit counters), which commits on its own and so
+    /// saves the BEGIN and COMMIT round trips. Never for tenant data.
+    pub(crate) async fn single_statement(&self) -> Result<Object<AsyncPgConnection>, DbError> {
+        self.pool.get().await.map_err(DbError::from)
+    }
+
     async fn begin(&self) -> Result<Tx, DbError> {
         let mut conn = self.pool.get().await.map_err(DbError::from)?;
         AnsiTransactionManager::begin_transaction(&mut *conn).await?;
@@ -160,7 +183,7 @@ fn deadpool_runtime() -> deadpool::Runtime {
 /// An open transaction. [`Tx::commit`] ends it; dropping it instead rolls it back (the
 /// connection, left inside a transaction, is discarded by the pool and the server aborts it).
 pub struct Tx {
-    conn: diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>,
+    conn: Object<AsyncPgConnection>,
 }
 
 impl Tx {

@@ -1,10 +1,10 @@
-//! [`RateLimiter`] on Postgres: one upsert per hit on an unlogged table, so every instance
-//! counts against the same numbers.
+//! [`RateLimiter`] on Postgres: one upsert statement per request, on an unlogged table, so
+//! every instance counts against the same numbers.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel::upsert::excluded;
+use diesel::sql_types::{Array, Integer, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use kernel::rate_limit::window_of;
 use kernel::{RateLimit, RateLimiter, StoreError, Verdict};
@@ -43,6 +43,14 @@ impl PgRateLimiter {
     }
 }
 
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = Text)]
+    bucket: String,
+    #[diesel(sql_type = Integer)]
+    hits: i32,
+}
+
 #[async_trait]
 impl RateLimiter for PgRateLimiter {
     async fn hit(
@@ -51,32 +59,52 @@ impl RateLimiter for PgRateLimiter {
         limit: RateLimit,
         now: DateTime<Utc>,
     ) -> Result<Verdict, StoreError> {
-        let (window_start, retry_after_secs) = window_of(limit, now);
-        let hits = store(async {
-            let mut tx = self.db.system().await?;
-            let hits = diesel::insert_into(rate_limit_hits::table)
-                .values((
-                    rate_limit_hits::bucket.eq(bucket),
-                    rate_limit_hits::window_start.eq(window_start),
-                    rate_limit_hits::hits.eq(1),
-                ))
-                .on_conflict((rate_limit_hits::bucket, rate_limit_hits::window_start))
-                .do_update()
-                .set(
-                    rate_limit_hits::hits
-                        .eq(rate_limit_hits::hits + excluded(rate_limit_hits::hits)),
+        self.hit_each(&[(bucket.to_owned(), limit)], now).await
+    }
+
+    /// Every bucket counted by one statement, committed on its own (no BEGIN/COMMIT round
+    /// trips): this runs before every sign-in and key exchange.
+    async fn hit_each(
+        &self,
+        buckets: &[(String, RateLimit)],
+        now: DateTime<Utc>,
+    ) -> Result<Verdict, StoreError> {
+        let windows: Vec<_> = buckets
+            .iter()
+            .map(|(_, limit)| window_of(*limit, now))
+            .collect();
+        let counts = store(async {
+            let mut conn = self.db.single_statement().await?;
+            Ok::<_, DbError>(
+                diesel::sql_query(
+                    "INSERT INTO rate_limit_hits (bucket, window_start, hits) \
+                     SELECT bucket, window_start, 1 FROM unnest($1::text[], $2::timestamptz[]) \
+                         AS hit (bucket, window_start) \
+                     ON CONFLICT (bucket, window_start) \
+                         DO UPDATE SET hits = rate_limit_hits.hits + 1 \
+                     RETURNING bucket, hits",
                 )
-                .returning(rate_limit_hits::hits)
-                .get_result::<i32>(tx.conn())
-                .await?;
-            tx.commit().await?;
-            Ok::<_, DbError>(hits)
+                .bind::<Array<Text>, _>(buckets.iter().map(|(b, _)| b.as_str()).collect::<Vec<_>>())
+                .bind::<Array<Timestamptz>, _>(
+                    windows.iter().map(|(start, _)| *start).collect::<Vec<_>>(),
+                )
+                .load::<Count>(&mut conn)
+                .await?,
+            )
         })
         .await?;
-        if u32::try_from(hits).unwrap_or(u32::MAX) <= limit.limit {
-            Ok(Verdict::Allowed)
-        } else {
-            Ok(Verdict::Limited { retry_after_secs })
+        let mut verdict = Verdict::Allowed;
+        for ((bucket, limit), (_, retry_after_secs)) in buckets.iter().zip(&windows) {
+            let hits = counts
+                .iter()
+                .find(|c| &c.bucket == bucket)
+                .map_or(i32::MAX, |c| c.hits);
+            if u32::try_from(hits).unwrap_or(u32::MAX) > limit.limit {
+                verdict = verdict.and(Verdict::Limited {
+                    retry_after_secs: *retry_after_secs,
+                });
+            }
         }
+        Ok(verdict)
     }
 }

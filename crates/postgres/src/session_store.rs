@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::TryFutureExt as _;
 use kernel::{AccountId, AuthEvent, Roles, SessionId, StoreError, UserId};
 use tokens::ports::{RefreshRotation, Rotation, SessionGrant, SessionStore};
 use tokens::{NewSession, SessionKind};
@@ -97,7 +98,12 @@ impl SessionStore for PgSessionStore {
                 ))
                 .execute(conn)
                 .await?;
-            if let Some(digest) = session.refresh_token_digest {
+            // The session row first (the rest refer to it), then the rest pipelined.
+            let conn: &AsyncPgConnection = conn;
+            let refresh = async {
+                let Some(digest) = session.refresh_token_digest else {
+                    return Ok(0);
+                };
                 diesel::insert_into(refresh_tokens::table)
                     .values((
                         refresh_tokens::token_hash.eq(digest.as_slice()),
@@ -106,10 +112,14 @@ impl SessionStore for PgSessionStore {
                         refresh_tokens::created_at.eq(session.created_at),
                         refresh_tokens::expires_at.eq(session.expires_at),
                     ))
-                    .execute(conn)
-                    .await?;
-            }
-            if let Some(key) = session.api_key_id {
+                    .execute(&mut &*conn)
+                    .await
+                    .map_err(DbError::from)
+            };
+            let key_used = async {
+                let Some(key) = session.api_key_id else {
+                    return Ok(0);
+                };
                 // Coalesced: at most one write a minute per key, inside a write we make anyway.
                 diesel::update(api_keys::table)
                     .filter(api_keys::id.eq(key))
@@ -118,10 +128,11 @@ impl SessionStore for PgSessionStore {
                             .lt(session.created_at - chrono::Duration::minutes(1))),
                     )
                     .set(api_keys::last_used_at.eq(session.created_at))
-                    .execute(conn)
-                    .await?;
-            }
-            insert_event(conn, event).await?;
+                    .execute(&mut &*conn)
+                    .await
+                    .map_err(DbError::from)
+            };
+            futures_util::future::try_join3(refresh, key_used, insert_event(conn, event)).await?;
             tx.commit().await
         })
         .await
@@ -251,12 +262,14 @@ impl SessionStore for PgSessionStore {
                     session_id: session,
                 });
             }
-            diesel::update(refresh_tokens::table)
+            // Everything left is independent of each other: pipelined, one round trip.
+            let conn: &AsyncPgConnection = tx.conn();
+            let mark_used = diesel::update(refresh_tokens::table)
                 .filter(refresh_tokens::token_hash.eq(rotation.presented.as_slice()))
                 .set(refresh_tokens::used_at.eq(used_at.unwrap_or(now)))
-                .execute(tx.conn())
-                .await?;
-            diesel::insert_into(refresh_tokens::table)
+                .execute(&mut &*conn)
+                .map_err(DbError::from);
+            let successor = diesel::insert_into(refresh_tokens::table)
                 .values((
                     refresh_tokens::token_hash.eq(rotation.successor.as_slice()),
                     refresh_tokens::account_id.eq(account_id),
@@ -264,26 +277,33 @@ impl SessionStore for PgSessionStore {
                     refresh_tokens::created_at.eq(now),
                     refresh_tokens::expires_at.eq(rotation.successor_expires_at),
                 ))
-                .execute(tx.conn())
-                .await?;
-            diesel::update(sessions::table)
+                .execute(&mut &*conn)
+                .map_err(DbError::from);
+            let extend = diesel::update(sessions::table)
                 .filter(sessions::id.eq(session_id))
                 .set(sessions::expires_at.eq(rotation.successor_expires_at))
-                .execute(tx.conn())
-                .await?;
-            let api_key_live = match api_key_id {
-                Some(key) => {
-                    api_keys::table
-                        .filter(api_keys::id.eq(key))
-                        .filter(api_keys::deleted_at.is_null())
-                        .count()
-                        .get_result::<i64>(tx.conn())
-                        .await?
-                        > 0
-                }
-                None => false,
+                .execute(&mut &*conn)
+                .map_err(DbError::from);
+            let key_live = async {
+                let Some(key) = api_key_id else {
+                    return Ok(false);
+                };
+                let live = api_keys::table
+                    .filter(api_keys::id.eq(key))
+                    .filter(api_keys::deleted_at.is_null())
+                    .count()
+                    .get_result::<i64>(&mut &*conn)
+                    .await?;
+                Ok::<_, DbError>(live > 0)
             };
-            let roles = load_roles(tx.conn(), user_id).await?;
+            let (_, _, _, api_key_live, roles) = futures_util::future::try_join5(
+                mark_used,
+                successor,
+                extend,
+                key_live,
+                load_roles(conn, user_id),
+            )
+            .await?;
             tx.commit().await?;
             let kind = SessionKind::parse(&kind)
                 .ok_or_else(|| DbError::Corrupt(format!("unknown session kind `{kind}`")))?;

@@ -1,10 +1,12 @@
-//! Signing and verifying access tokens: the per-request cost of authentication.
+//! Signing and verifying access tokens, and checking API keys: the per-request cost of
+//! authentication.
 
 use std::hint::black_box;
 
 use chrono::{Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use kernel::{AccountId, SessionId, UserId};
+use tokens::api_key::{GeneratedApiKey, PresentedApiKey};
 use tokens::{
     KeyRing, RefreshToken, SessionClaims, SigningKey, TokenIssuer, TokenKind, TokenSettings,
 };
@@ -53,6 +55,14 @@ fn tokens(c: &mut Criterion) {
     });
     c.bench_function("refresh token digest", |b| {
         b.iter(|| black_box(RefreshToken::digest_of(black_box(&refresh.secret))));
+    });
+    let key = GeneratedApiKey::generate().unwrap_or_else(|e| panic!("{e}"));
+    c.bench_function("API key parse and digest check", |b| {
+        b.iter(|| {
+            let presented = PresentedApiKey::parse(black_box(&key.plaintext))
+                .unwrap_or_else(|| panic!("a generated key parses"));
+            black_box(presented.matches(black_box(&key.digest)))
+        });
     });
 }
 

@@ -510,14 +510,12 @@ impl TokenService {
                 self.policy.client_auth_per_key,
             ));
         }
-        for (bucket, limit) in buckets {
-            if let Verdict::Limited { retry_after_secs } =
-                self.limiter.hit(&bucket, limit, now).await?
-            {
-                return Err(TokenError::RateLimited { retry_after_secs });
+        match self.limiter.hit_each(&buckets, now).await? {
+            Verdict::Limited { retry_after_secs } => {
+                Err(TokenError::RateLimited { retry_after_secs })
             }
+            Verdict::Allowed => Ok(()),
         }
-        Ok(())
     }
 
     /// Checks a presented key: well-formed, existing, secret matching, owner a developer.
