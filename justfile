@@ -35,6 +35,12 @@ bench mode="full":
         "$target/release/nudgescribe-bench" run --server "$target/release/nudgescribe" --write docs/benchmarks.md
     fi
 
+# One run of every workload with ROWS customers uploaded (`just bench-rows 200000` for a quicker
+# look); prints the table, writes nothing.
+bench-rows rows="1000000":
+    cargo build --release -q -p nudgescribe -p nudgescribe-bench
+    "${CARGO_TARGET_DIR:-target}/release/nudgescribe-bench" run --server "${CARGO_TARGET_DIR:-target}/release/nudgescribe" --runs 1 --rows {{rows}}
+
 # Create and migrate the database, then open psql on it.
 db:
     cargo run -p nudgescribe -- migrate

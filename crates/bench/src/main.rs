@@ -83,6 +83,10 @@ struct RunArgs {
     /// The server's database pool size (and the baseline server's).
     #[arg(long, default_value_t = 16)]
     pool_size: usize,
+    /// Only these workload groups: baselines, tokens, reads, logins, messages, half-peak
+    /// (e.g. to profile one); all by default.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -130,6 +134,7 @@ async fn run(args: RunArgs) -> Result<(), BenchError> {
         app_port: 18_190,
         baseline_port: 18_191,
         pool_size: args.pool_size,
+        only: args.only,
     };
     let runs = workloads::run(&plan).await?;
     let context = report::Context {

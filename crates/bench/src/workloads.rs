@@ -38,6 +38,9 @@ pub struct Plan {
     pub app_port: u16,
     pub baseline_port: u16,
     pub pool_size: usize,
+    /// Only these groups of workloads (`baselines`, `tokens`, `reads`, `logins`, `messages`,
+    /// `half-peak`); all when empty. The upload always runs: the others read what it wrote.
+    pub only: Vec<String>,
 }
 
 const APP_DATABASE: &str = "nudgescribe_bench";
@@ -47,6 +50,10 @@ const MESSAGES_PER_BATCH: u64 = 1000;
 const MESSAGES_PER_PAGE: u64 = 500;
 
 impl Plan {
+    fn includes(&self, group: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|g| g == group)
+    }
+
     fn app_database_url(&self) -> String {
         format!("{}/{APP_DATABASE}", self.postgres)
     }
@@ -187,12 +194,24 @@ pub async fn run(plan: &Plan) -> Result<Runs> {
             .as_ref()
             .ok_or_else(|| crate::error::BenchError::Measure("no content".into()))?;
 
-        baselines(plan, &baseline_api, &mut figures).await?;
-        tokens(plan, &api, ids, &mut figures).await?;
-        reads(plan, &api, ids, content, &mut figures).await?;
-        logins(plan, &api, ids, content, &mut figures).await?;
-        messages(plan, &api, ids, content, &mut figures).await?;
-        half_peak(plan, &api, ids, content, &mut figures).await?;
+        if plan.includes("baselines") {
+            baselines(plan, &baseline_api, &mut figures).await?;
+        }
+        if plan.includes("tokens") || plan.includes("half-peak") {
+            tokens(plan, &api, ids, &mut figures).await?;
+        }
+        if plan.includes("reads") || plan.includes("half-peak") {
+            reads(plan, &api, ids, content, &mut figures).await?;
+        }
+        if plan.includes("logins") {
+            logins(plan, &api, ids, content, &mut figures).await?;
+        }
+        if plan.includes("messages") {
+            messages(plan, &api, ids, content, &mut figures).await?;
+        }
+        if plan.includes("half-peak") {
+            half_peak(plan, &api, ids, content, &mut figures).await?;
+        }
         runs.0.push(figures);
     }
     drop(baseline_server);

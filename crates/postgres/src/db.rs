@@ -116,10 +116,9 @@ impl Db {
     /// A unit of work for a signed-in user (or, with `user` unset, for work on behalf of an
     /// account): only that account's rows are visible or writable.
     pub async fn tenant(&self, account: AccountId, user: Option<UserId>) -> Result<Tx, DbError> {
-        let mut conn = self.pool.get().await.map_err(DbError::from)?;
         // BEGIN and the tenant settings in one round trip (a simple-query batch): every request
         // opens one of these. The values are UUIDs we format ourselves, never caller text.
-        let begin = format!(
+        self.begin_with(&format!(
             "BEGIN; SELECT set_config('role', 'access_user', true), \
                     set_config('app.account_id', '{account}', true), \
                     set_config('app.user_id', '{}', true), \
@@ -127,14 +126,8 @@ impl Db {
                     set_config('app.api_key_id', '', true), \
                     set_config('app.refresh_digest', '', true)",
             user.map(|u| u.to_string()).unwrap_or_default()
-        );
-        if let Err(e) = AnsiTransactionManager::begin_transaction_sql(&mut *conn, &begin).await {
-            // The batch may have left the server inside a transaction the manager does not
-            // know of: this connection must never be handed out again.
-            drop(Object::take(conn));
-            return Err(e.into());
-        }
-        Ok(Tx { conn })
+        ))
+        .await
     }
 
     /// A unit of work for the anonymous authentication paths: it sees only the one row that
@@ -142,19 +135,30 @@ impl Db {
     /// record attempts that name no known account. Once that row names the account,
     /// [`Tx::become_tenant`] continues the same transaction as that tenant.
     pub async fn anonymous(&self, lookup: Lookup<'_>) -> Result<Tx, DbError> {
-        let mut tx = self.begin().await?;
         let (setting, value) = match lookup {
             Lookup::Nothing => ("app.user_email", String::new()),
             Lookup::UserByEmail(email) => ("app.user_email", email.as_str().to_owned()),
             Lookup::ApiKey(id) => ("app.api_key_id", id.to_string()),
             Lookup::RefreshToken(digest) => ("app.refresh_digest", hex(digest)),
         };
-        diesel::sql_query("SELECT set_config('role', 'anon_user', true), set_config($1, $2, true)")
+        if let Lookup::UserByEmail(_) = lookup {
+            // An address is caller text: it goes as a bound parameter, never into SQL text.
+            let mut tx = self.begin().await?;
+            diesel::sql_query(
+                "SELECT set_config('role', 'anon_user', true), set_config($1, $2, true)",
+            )
             .bind::<Text, _>(setting)
             .bind::<Text, _>(value)
             .execute(tx.conn())
             .await?;
-        Ok(tx)
+            return Ok(tx);
+        }
+        // A key id or a digest is hex we formatted ourselves: BEGIN and the settings go as one
+        // batch, one round trip (these paths run on every key exchange and refresh).
+        self.begin_with(&format!(
+            "BEGIN; SELECT set_config('role', 'anon_user', true), set_config('{setting}', '{value}', true)"
+        ))
+        .await
     }
 
     /// A unit of work as the server's own login role: for global tables (signing keys) only.
@@ -167,6 +171,18 @@ impl Db {
     /// saves the BEGIN and COMMIT round trips. Never for tenant data.
     pub(crate) async fn single_statement(&self) -> Result<Object<AsyncPgConnection>, DbError> {
         self.pool.get().await.map_err(DbError::from)
+    }
+
+    /// Opens a transaction with `batch` (which starts with `BEGIN`) as one simple query.
+    async fn begin_with(&self, batch: &str) -> Result<Tx, DbError> {
+        let mut conn = self.pool.get().await.map_err(DbError::from)?;
+        if let Err(e) = AnsiTransactionManager::begin_transaction_sql(&mut *conn, batch).await {
+            // The batch may have left the server inside a transaction the manager does not
+            // know of: this connection must never be handed out again.
+            drop(Object::take(conn));
+            return Err(e.into());
+        }
+        Ok(Tx { conn })
     }
 
     async fn begin(&self) -> Result<Tx, DbError> {

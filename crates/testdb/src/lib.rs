@@ -4,7 +4,9 @@
 //! so an edited migration makes a new one) under an advisory lock that serialises every test
 //! process of the run; each test then gets `CREATE DATABASE … TEMPLATE` — a file copy, not a
 //! re-migration — and the database is dropped when the [`TestDatabase`] is. Leftovers of
-//! crashed runs (older than two hours) and outdated templates are swept while the lock is held.
+//! crashed runs and templates of other migration sets, each unused for two hours, are swept
+//! while the lock is held (not at once: another checkout on the same machine — a branch with a
+//! new migration — may be testing with its own template right now).
 //!
 //! The server to use comes from `DATABASE_URL` (any database on it; default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). Everything needed — roles, template — is
@@ -167,6 +169,9 @@ struct Named {
     datname: String,
     #[diesel(sql_type = Bool)]
     datistemplate: bool,
+    /// For templates: when a run last used it (unix seconds), kept as the database's comment.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    last_used: Option<String>,
 }
 
 async fn prepare_template(server: String, migrations: EmbeddedMigrations) -> Result<String, Error> {
@@ -191,16 +196,18 @@ async fn prepare_locked(
     migrations: EmbeddedMigrations,
 ) -> Result<(), Error> {
     let databases = diesel::sql_query(
-        "SELECT datname, datistemplate FROM pg_database \
-         WHERE datname LIKE 'nudgescribe\\_test\\_%' OR datname LIKE 'nudgescribe\\_template\\_%'",
+        "SELECT datname, datistemplate, shobj_description(oid, 'pg_database') AS last_used \
+         FROM pg_database WHERE datname LIKE 'nudgescribe\\_test\\_%' OR datname LIKE 'nudgescribe\\_template\\_%'",
     )
     .load::<Named>(admin)
     .await?;
     sweep(admin, &databases, template).await?;
+    let mark_used = format!("COMMENT ON DATABASE {template} IS '{}'", unix_now());
     if databases
         .iter()
         .any(|d| d.datname == template && d.datistemplate)
     {
+        diesel::sql_query(mark_used).execute(admin).await?;
         return Ok(());
     }
     // A template left half-made by a crashed run is rebuilt from scratch.
@@ -221,10 +228,12 @@ async fn prepare_locked(
     diesel::sql_query(format!("ALTER DATABASE {template} WITH IS_TEMPLATE true"))
         .execute(admin)
         .await?;
+    diesel::sql_query(mark_used).execute(admin).await?;
     Ok(())
 }
 
-/// Drops outdated templates and test databases older than [`LEFTOVER_AGE`].
+/// Drops test databases older than [`LEFTOVER_AGE`], and templates of other migration sets unused
+/// for as long.
 async fn sweep(
     admin: &mut AsyncPgConnection,
     databases: &[Named],
@@ -239,7 +248,13 @@ async fn sweep(
                 .and_then(|secs| secs.parse::<u64>().ok())
                 .is_some_and(|created| created < cutoff)
         } else {
+            // A template without the mark predates it (or was left half-made): outdated.
             name != current_template
+                && database
+                    .last_used
+                    .as_deref()
+                    .and_then(|secs| secs.parse::<u64>().ok())
+                    .is_none_or(|used| used < cutoff)
         };
         if !stale {
             continue;
