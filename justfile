@@ -89,3 +89,9 @@ soak-quick:
 
 # The quick versions of everything above that CI runs after the test suite.
 reliability-quick: fuzz-api-quick faults-quick soak-quick
+
+# The client SDK's integrator example against a running server: set NUDGESCRIBE_API_KEY (and
+# NUDGESCRIBE_URL, default http://127.0.0.1:8080); optional args: WORKSPACE_ID CSV_FILE.
+# README.md, "The Rust client", shows how to get a key.
+example *args:
+    cargo run -p nudgescribe-client --example integrator -- {{args}}

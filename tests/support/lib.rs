@@ -261,3 +261,28 @@ pub async fn expect_error(
     );
     Ok(body)
 }
+
+impl TestApp {
+    /// Each audit row's event name and `detail` (as the database owner sees them), oldest first.
+    pub async fn audit_details(&self) -> Result<Vec<(String, Value)>, Error> {
+        use diesel_async::RunQueryDsl as _;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            event: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        let db = postgres::Db::connect(self.database.url(), &postgres::PoolSettings::default())?;
+        let mut tx = db.system().await?;
+        let rows = diesel::sql_query(
+            "SELECT event, detail::text AS detail FROM auth_events ORDER BY at, id",
+        )
+        .load::<Row>(tx.conn())
+        .await?;
+        tx.commit().await?;
+        rows.into_iter()
+            .map(|r| Ok((r.event, serde_json::from_str(&r.detail)?)))
+            .collect()
+    }
+}

@@ -1,13 +1,21 @@
 //! Operator commands that work on the database directly (no server needed).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use postgres::{Db, PgDataKeyStore, PgSigningKeyStore, PoolSettings};
-use tokens::ports::{SigningKeyStore, StoredSigningKey};
+use chrono::{DateTime, Duration as TimeDelta, Utc};
+use identity::{IdentityDeps, IdentityPolicy, IdentityService};
+use kernel::{Clock, RateLimit};
+use platform::{BcryptHasher, SystemClock, UnknownLocations};
+use postgres::{
+    Db, PgApiKeyStore, PgDataKeyStore, PgIdentityStore, PgRateLimiter, PgSessionStore,
+    PgSigningKeyStore, PoolSettings, SessionCache,
+};
+use tokens::ports::StoredSigningKey;
+use tokens::{TokenIssuer, TokenPolicy, TokenService, TokenSettings, load_key_ring};
 
 use crate::error::AppError;
-use crate::keys::load_master_key;
+use crate::keys::{configured_signing_key, load_master_key};
 use crate::message_keys::{KeySource, MessageKeys};
 use crate::settings::Settings;
 use crate::startup::prepare_database;
@@ -39,9 +47,9 @@ pub async fn rotate_signing_key(
     Ok(key)
 }
 
-/// Every stored signing key, newest first.
+/// Every stored signing key, newest first (audited as `signing_keys_listed`).
 pub async fn signing_keys(settings: &Settings) -> Result<Vec<StoredSigningKey>, AppError> {
-    Ok(key_store(settings).await?.signing_keys().await?)
+    Ok(tokens::list_signing_keys(&key_store(settings).await?, Utc::now()).await?)
 }
 
 /// One line per key: kid, activation, and whether it signs, waits, or only verifies.
@@ -149,4 +157,161 @@ pub async fn message_master_keys(settings: &Settings) -> Result<Vec<String>, App
             .map(|(id, n)| format!("{id}  MISSING   {n} workspace data keys (not in the ring!)")),
     );
     Ok(lines)
+}
+
+/// The identity service as the operator commands need it: the same stores and token service
+/// as a server's, on a small pool, without the listeners and workers of a running server.
+/// Sessions revoked here are announced over `NOTIFY`, so every running instance drops them
+/// at once.
+async fn operator_identity(settings: &Settings) -> Result<IdentityService, AppError> {
+    prepare_database(settings).await?;
+    let db = Db::connect(
+        &settings.database.url,
+        &PoolSettings {
+            max_connections: 2,
+            ..PoolSettings::default()
+        },
+    )?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let auth = &settings.auth;
+    let master = Arc::new(load_master_key(&settings.keys)?);
+    let max_token_lifetime = TimeDelta::seconds(auth.access_ttl_secs)
+        .max(TimeDelta::minutes(tokens::service::SHORT_LIVED_MAX_MINUTES))
+        + TimeDelta::seconds(auth.leeway_secs);
+    let (ring, _) = load_key_ring(
+        &PgSigningKeyStore::new(db.clone()),
+        &master,
+        configured_signing_key(&settings.keys)?.as_ref(),
+        clock.now(),
+        max_token_lifetime,
+    )
+    .await?;
+    let issuer = Arc::new(TokenIssuer::new(
+        TokenSettings {
+            issuer: auth.issuer.clone(),
+            audience: auth.audience.clone(),
+            leeway: TimeDelta::seconds(auth.leeway_secs),
+        },
+        ring,
+    ));
+    let cache = Arc::new(SessionCache::default());
+    let limiter = Arc::new(PgRateLimiter::new(db.clone()));
+    let tokens = Arc::new(TokenService::new(
+        issuer,
+        Arc::new(PgSessionStore::new(db.clone(), cache.clone())),
+        Arc::new(PgApiKeyStore::new(db.clone(), cache.clone())),
+        limiter.clone(),
+        clock.clone(),
+        TokenPolicy {
+            access_ttl: TimeDelta::seconds(auth.access_ttl_secs),
+            refresh_ttl: TimeDelta::seconds(auth.refresh_ttl_secs),
+            refresh_overlap: TimeDelta::seconds(auth.refresh_overlap_secs),
+            client_auth_per_key: RateLimit::per_minute(
+                settings.rate_limits.client_auth_per_key_per_minute,
+            ),
+            client_auth_per_ip: RateLimit::per_minute(
+                settings.rate_limits.client_auth_per_ip_per_minute,
+            ),
+        },
+    ));
+    let hasher =
+        BcryptHasher::new(auth.bcrypt_cost).map_err(|e| AppError::Config(e.to_string()))?;
+    Ok(IdentityService::new(
+        IdentityDeps {
+            store: Arc::new(PgIdentityStore::new(db, cache)),
+            hasher: Arc::new(hasher),
+            tokens,
+            limiter,
+            secrets: master,
+            // Operator commands sign no one in: no locations to look up.
+            geo: Arc::new(UnknownLocations),
+            clock,
+        },
+        IdentityPolicy::default(),
+    ))
+}
+
+/// Where `admin create-account` got the owner's password.
+#[derive(Debug)]
+pub enum PasswordSource {
+    /// Given by the operator (environment or stdin): not shown again.
+    Given(String),
+    /// Generated here: shown once, for the operator to hand over.
+    Generated(String),
+}
+
+impl PasswordSource {
+    fn expose(&self) -> &str {
+        match self {
+            Self::Given(p) | Self::Generated(p) => p,
+        }
+    }
+}
+
+/// A random password of 24 URL-safe characters (144 bits from the OS RNG).
+pub fn generate_password() -> Result<String, AppError> {
+    use base64::Engine as _;
+    let bytes = kernel::seal::random_bytes::<18>()?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// What `admin create-account` made.
+#[derive(Debug)]
+pub struct CreatedAccount {
+    pub outcome: identity::SignupOutcome,
+    /// The generated password, if one was: print it once.
+    pub generated_password: Option<String>,
+}
+
+/// Creates an account, its owner (with `password`) and its default workspace, audited as
+/// `signup` with `detail.by = "operator"`.
+pub async fn create_account(
+    settings: &Settings,
+    email: &str,
+    full_name: &str,
+    account_name: &str,
+    password: PasswordSource,
+) -> Result<CreatedAccount, AppError> {
+    let identity = operator_identity(settings).await?;
+    let outcome = identity
+        .operator_create_account(identity::SignupInput {
+            email: email.to_owned(),
+            password: password.expose().to_owned(),
+            full_name: full_name.to_owned(),
+            account_name: account_name.to_owned(),
+        })
+        .await?;
+    tracing::info!(
+        user_id = %outcome.user.id,
+        account_id = %outcome.account.id,
+        "account created by an operator"
+    );
+    Ok(CreatedAccount {
+        outcome,
+        generated_password: match password {
+            PasswordSource::Generated(p) => Some(p),
+            PasswordSource::Given(_) => None,
+        },
+    })
+}
+
+/// Turns the user's MFA off and deletes their recovery codes (audited as `mfa_disabled` with
+/// `detail.by = "operator"`).
+pub async fn reset_mfa(
+    settings: &Settings,
+    email: &str,
+) -> Result<(identity::User, identity::MfaReset), AppError> {
+    let identity = operator_identity(settings).await?;
+    let reset = identity.operator_reset_mfa(email).await?;
+    tracing::info!(user_id = %reset.0.id, outcome = ?reset.1, "MFA reset by an operator");
+    Ok(reset)
+}
+
+/// Ends every session of the user on every instance (audited as `sessions_revoked` with
+/// `detail.by = "operator"`).
+pub async fn revoke_sessions(settings: &Settings, email: &str) -> Result<identity::User, AppError> {
+    let identity = operator_identity(settings).await?;
+    let user = identity.operator_revoke_sessions(email).await?;
+    tracing::info!(user_id = %user.id, "sessions revoked by an operator");
+    Ok(user)
 }

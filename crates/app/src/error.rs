@@ -17,6 +17,25 @@ pub enum AppError {
     Bind { address: String, reason: String },
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// An operator command refused its input (unknown email, invalid field, taken email).
+    #[error("{0}")]
+    Operator(String),
+}
+
+impl From<identity::IdentityError> for AppError {
+    fn from(error: identity::IdentityError) -> Self {
+        use identity::IdentityError as E;
+        Self::Operator(match error {
+            E::NotFound => "no user has that email".to_owned(),
+            E::EmailTaken => "a user with that email already exists".to_owned(),
+            E::Validation(fields) => fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        })
+    }
 }
 
 impl From<config::ConfigError> for AppError {

@@ -29,6 +29,46 @@ enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Accounts and users, for operators (each command is recorded in the audit trail with
+    /// detail {"by": "operator"}).
+    Admin {
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+}
+
+/// Where `admin create-account` reads a password from, when the operator gives one.
+const ADMIN_PASSWORD_ENV: &str = "NUDGESCRIBE_ADMIN_PASSWORD";
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account with its owner and a default workspace. The owner's password comes
+    /// from NUDGESCRIBE_ADMIN_PASSWORD, or from stdin with --password-stdin; otherwise one is
+    /// generated and printed once. (Never a command-line argument: those show in `ps` and in
+    /// shell history.)
+    CreateAccount {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        full_name: String,
+        #[arg(long)]
+        account_name: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Turn a user's MFA off and delete their recovery codes, so they sign in with their
+    /// password and can enrol again.
+    ResetMfa {
+        #[arg(long)]
+        email: String,
+    },
+    /// End every session of a user at once, on every instance: all their access and refresh
+    /// tokens stop working. Their API keys stay.
+    RevokeSessions {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -121,6 +161,7 @@ fn main() -> ExitCode {
                     )))
                 }
             }
+            Command::Admin { action } => run_admin(&settings, action).await,
             Command::Keys {
                 action: KeysCommand::ListMaster,
             } => {
@@ -134,6 +175,73 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),
+    }
+}
+
+async fn run_admin(settings: &Settings, action: AdminCommand) -> Result<(), AppError> {
+    match action {
+        AdminCommand::CreateAccount {
+            email,
+            full_name,
+            account_name,
+            password_stdin,
+        } => {
+            let password = admin_password(password_stdin)?;
+            let created =
+                admin::create_account(settings, &email, &full_name, &account_name, password)
+                    .await?;
+            let outcome = &created.outcome;
+            report(&format!(
+                "created account {} ({}), owner {} ({}), workspace {} ({})",
+                outcome.account.id,
+                outcome.account.name,
+                outcome.user.id,
+                outcome.user.email,
+                outcome.workspace.id,
+                outcome.workspace.name,
+            ));
+            if let Some(password) = &created.generated_password {
+                report(&format!(
+                    "generated password (shown this once; hand it over safely): {password}"
+                ));
+            }
+            Ok(())
+        }
+        AdminCommand::ResetMfa { email } => {
+            let (user, outcome) = admin::reset_mfa(settings, &email).await?;
+            report(&match outcome {
+                identity::MfaReset::Cleared => format!(
+                    "MFA turned off for {} ({}); recovery codes deleted",
+                    user.email, user.id
+                ),
+                identity::MfaReset::WasOff => {
+                    format!("{} ({}) had no MFA; nothing changed", user.email, user.id)
+                }
+            });
+            Ok(())
+        }
+        AdminCommand::RevokeSessions { email } => {
+            let user = admin::revoke_sessions(settings, &email).await?;
+            report(&format!(
+                "every session of {} ({}) is revoked",
+                user.email, user.id
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// The password for `admin create-account`: from the environment, from stdin, or generated.
+fn admin_password(from_stdin: bool) -> Result<admin::PasswordSource, AppError> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        return Ok(admin::PasswordSource::Given(password));
+    }
+    match std::env::var(ADMIN_PASSWORD_ENV) {
+        Ok(password) if !password.is_empty() => Ok(admin::PasswordSource::Given(password)),
+        _ => Ok(admin::PasswordSource::Generated(admin::generate_password()?)),
     }
 }
 

@@ -377,7 +377,8 @@ pub struct AuditEventBody {
     pub ip: Option<String>,
     pub country: Option<String>,
     pub success: bool,
-    /// Why, and the user's failure counters at the time.
+    /// Why, who acted when not the user (`by`: `operator` for operator commands), and the
+    /// user's failure counters at the time.
     pub detail: serde_json::Value,
 }
 
@@ -394,6 +395,7 @@ impl From<identity::models::AuditRecord> for AuditEventBody {
             success: record.success,
             detail: serde_json::json!({
                 "reason": record.reason,
+                "by": record.by,
                 "failed_signin_attempts": record.failed_signin_attempts,
                 "failed_validation_attempts": record.failed_validation_attempts,
             }),

@@ -10,6 +10,7 @@ pub mod error;
 mod invitations;
 mod mfa;
 pub mod models;
+mod operator;
 pub mod ports;
 mod reset;
 pub mod service;
@@ -23,4 +24,5 @@ pub use models::{
     AcceptInput, Account, InviteInput, LoginInput, LoginOutcome, Member, Password, Profile,
     RoleAssignment, SignupInput, SignupOutcome, User, Workspace,
 };
+pub use operator::MfaReset;
 pub use service::{IdentityDeps, IdentityPolicy, IdentityService};

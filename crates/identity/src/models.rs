@@ -158,6 +158,8 @@ pub struct AuditRecord {
     pub failed_signin_attempts: i32,
     pub failed_validation_attempts: i32,
     pub reason: Option<String>,
+    /// Who acted when not the user: `operator` for the operator commands.
+    pub by: Option<String>,
 }
 
 /// Which audit events to list: newest first, filtered, one page.

@@ -99,6 +99,15 @@ impl IdentityService {
 
     /// Creates an account, its first user (who owns it) and a default workspace.
     pub async fn signup(&self, input: SignupInput) -> Result<SignupOutcome, IdentityError> {
+        self.create_account(input, false).await
+    }
+
+    /// [`IdentityService::signup`], audited as the user's own or (`by_operator`) an operator's.
+    pub(crate) async fn create_account(
+        &self,
+        input: SignupInput,
+        by_operator: bool,
+    ) -> Result<SignupOutcome, IdentityError> {
         let mut errors = Vec::new();
         let email = EmailAddress::parse(&input.email)
             .map_err(|e| errors.push(field("email", e.to_string())))
@@ -138,12 +147,15 @@ impl IdentityService {
             name: DEFAULT_WORKSPACE_NAME.to_owned(),
             created_at: now,
         };
-        let event = AuthEvent::new(
+        let mut event = AuthEvent::new(
             AuthEventKind::Signup,
             now,
             Some((account.id, owner.id)),
             true,
         );
+        if by_operator {
+            event = event.by_operator();
+        }
         let new = NewAccount {
             account,
             owner,

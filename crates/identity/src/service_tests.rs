@@ -751,3 +751,97 @@ async fn a_password_reset_does_not_bypass_mfa() -> Result<(), IdentityError> {
     assert!(matches!(login, LoginStep::MfaRequired { .. }));
     Ok(())
 }
+
+#[tokio::test]
+async fn an_operator_reset_turns_mfa_off_and_is_audited_as_the_operators()
+-> Result<(), IdentityError> {
+    let h = harness();
+    let actor = owner_actor(&h).await?;
+    h.service.setup_totp(&actor).await?;
+    h.store
+        .enable_totp(
+            actor.account_id,
+            actor.user_id,
+            0,
+            &[[1; 32]],
+            &kernel::AuthEvent::new(
+                AuthEventKind::MfaEnabled,
+                Utc::now(),
+                Some((actor.account_id, actor.user_id)),
+                true,
+            ),
+        )
+        .await?;
+    let (user, outcome) = h.service.operator_reset_mfa("ADA@example.com").await?;
+    assert_eq!(outcome, crate::MfaReset::Cleared);
+    assert_eq!(user.id, actor.user_id);
+    h.login(login_input("ada@example.com", "correct horse"))
+        .await?;
+    let reset = h
+        .store
+        .events()
+        .into_iter()
+        .rfind(|e| e.kind == AuthEventKind::MfaDisabled)
+        .ok_or(IdentityError::NotFound)?;
+    assert_eq!(reset.by, Some(kernel::OPERATOR));
+    assert_eq!(
+        h.service.operator_reset_mfa("ada@example.com").await?.1,
+        crate::MfaReset::WasOff
+    );
+    assert!(matches!(
+        h.service.operator_reset_mfa("nobody@example.com").await,
+        Err(IdentityError::NotFound)
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_operator_revocation_ends_every_session_of_the_user() -> Result<(), IdentityError> {
+    let h = harness();
+    h.service.signup(signup_input("ada@example.com")).await?;
+    let first = h
+        .login(login_input("ada@example.com", "correct horse"))
+        .await?;
+    let second = h
+        .login(login_input("ada@example.com", "correct horse"))
+        .await?;
+    h.service
+        .operator_revoke_sessions("ada@example.com")
+        .await?;
+    for outcome in [first, second] {
+        assert!(
+            h.tokens
+                .authenticate(&outcome.tokens.access_token, Accept::AccessOnly)
+                .await
+                .is_err()
+        );
+    }
+    let revoked = h
+        .store
+        .events()
+        .into_iter()
+        .rfind(|e| e.kind == AuthEventKind::SessionsRevoked)
+        .ok_or(IdentityError::NotFound)?;
+    assert_eq!(revoked.by, Some(kernel::OPERATOR));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_operator_made_account_is_audited_as_the_operators() -> Result<(), IdentityError> {
+    let h = harness();
+    let outcome = h
+        .service
+        .operator_create_account(signup_input("ada@example.com"))
+        .await?;
+    h.login(login_input("ada@example.com", "correct horse"))
+        .await?;
+    let signup = h
+        .store
+        .events()
+        .into_iter()
+        .find(|e| e.kind == AuthEventKind::Signup)
+        .ok_or(IdentityError::NotFound)?;
+    assert_eq!(signup.by, Some(kernel::OPERATOR));
+    assert_eq!(signup.user_id, Some(outcome.user.id));
+    Ok(())
+}

@@ -32,6 +32,12 @@ pub enum AuthEventKind {
     MfaEnabled,
     MfaDisabled,
     MfaFailed,
+    /// An operator revoked every session of a user.
+    SessionsRevoked,
+    /// An operator added a token signing key.
+    SigningKeyRotated,
+    /// An operator listed the token signing keys.
+    SigningKeysListed,
 }
 
 impl AuthEventKind {
@@ -60,10 +66,13 @@ impl AuthEventKind {
             Self::MfaEnabled => "mfa_enabled",
             Self::MfaDisabled => "mfa_disabled",
             Self::MfaFailed => "mfa_failed",
+            Self::SessionsRevoked => "sessions_revoked",
+            Self::SigningKeyRotated => "signing_key_rotated",
+            Self::SigningKeysListed => "signing_keys_listed",
         }
     }
 
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 25] = [
         Self::Signup,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -86,6 +95,9 @@ impl AuthEventKind {
         Self::MfaEnabled,
         Self::MfaDisabled,
         Self::MfaFailed,
+        Self::SessionsRevoked,
+        Self::SigningKeyRotated,
+        Self::SigningKeysListed,
     ];
 
     /// The kind named `name`, if any.
@@ -115,7 +127,15 @@ pub struct AuthEvent {
     /// The user's consecutive failed sign-ins and failed code validations (MFA), after this event.
     pub failed_signin_attempts: i32,
     pub failed_validation_attempts: i32,
+    /// Who acted, when not the user themselves: [`OPERATOR`] for the operator commands of the
+    /// `nudgescribe` binary.
+    pub by: Option<&'static str>,
+    /// Further facts worth keeping with the event (e.g. the `kid` of a new signing key).
+    pub details: Vec<(&'static str, String)>,
 }
+
+/// The actor marker of events caused by an operator command (`detail.by`).
+pub const OPERATOR: &str = "operator";
 
 impl AuthEvent {
     /// An event at `at`, about `who` (account, user) if known.
@@ -140,7 +160,23 @@ impl AuthEvent {
             reason: None,
             failed_signin_attempts: 0,
             failed_validation_attempts: 0,
+            by: None,
+            details: Vec::new(),
         }
+    }
+
+    /// Marks the event as caused by an operator command, not by the user.
+    #[must_use]
+    pub fn by_operator(mut self) -> Self {
+        self.by = Some(OPERATOR);
+        self
+    }
+
+    /// Adds a fact to the event's detail.
+    #[must_use]
+    pub fn with_detail(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.details.push((key, value.into()));
+        self
     }
 
     #[must_use]

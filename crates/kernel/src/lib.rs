@@ -17,7 +17,7 @@ pub mod seal;
 pub mod text;
 
 pub use actor::{Actor, Roles};
-pub use audit::{AuthEvent, AuthEventKind};
+pub use audit::{AuthEvent, AuthEventKind, OPERATOR};
 pub use clock::{Clock, ManualClock};
 pub use email::{EmailAddress, InvalidEmail};
 pub use error::StoreError;

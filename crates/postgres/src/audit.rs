@@ -12,10 +12,17 @@ pub(crate) async fn insert_event(
     conn: &AsyncPgConnection,
     event: &AuthEvent,
 ) -> Result<(), DbError> {
-    let detail = match event.reason {
-        Some(reason) => serde_json::json!({ "reason": reason }),
-        None => serde_json::json!({}),
-    };
+    let mut detail = serde_json::Map::new();
+    if let Some(reason) = event.reason {
+        detail.insert("reason".into(), reason.into());
+    }
+    if let Some(by) = event.by {
+        detail.insert("by".into(), by.into());
+    }
+    for (key, value) in &event.details {
+        detail.insert((*key).into(), value.as_str().into());
+    }
+    let detail = serde_json::Value::Object(detail);
     diesel::insert_into(auth_events::table)
         .values((
             auth_events::id.eq(event.id),

@@ -189,6 +189,7 @@ fn audit_record(
         failed_signin_attempts: signins,
         failed_validation_attempts: validations,
         reason: detail["reason"].as_str().map(str::to_owned),
+        by: detail["by"].as_str().map(str::to_owned),
     }
 }
 

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use kernel::StoreError;
+use kernel::{AuthEvent, StoreError};
 use tokens::ports::{SigningKeyStore, StoredSigningKey};
 
 use crate::db::Db;
@@ -108,6 +108,29 @@ impl SigningKeyStore for PgSigningKeyStore {
         store(async {
             let mut tx = self.db.system().await?;
             insert(tx.conn(), key).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.system().await?;
+            crate::audit::insert_event(tx.conn(), event).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    async fn add_rotated_signing_key(
+        &self,
+        key: &StoredSigningKey,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError> {
+        store(async {
+            let mut tx = self.db.system().await?;
+            insert(tx.conn(), key).await?;
+            crate::audit::insert_event(tx.conn(), event).await?;
             tx.commit().await
         })
         .await

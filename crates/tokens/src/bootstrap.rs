@@ -2,7 +2,7 @@
 //! server can open, else a new one (generated once, even when several instances start at once).
 
 use chrono::{DateTime, Duration, Utc};
-use kernel::SealingKey;
+use kernel::{AuthEvent, AuthEventKind, SealingKey};
 
 use crate::TokenError;
 use crate::keys::{KeyRing, SigningKey};
@@ -105,8 +105,27 @@ pub async fn rotate_signing_key(
     let key = SigningKey::generate()?;
     let mut sealed = key.seal(master, now)?;
     sealed.activates_at = now + activate_in;
-    store.add_signing_key(&sealed).await?;
+    // Keys are global: the event names no account, so only operators see it.
+    let event = AuthEvent::new(AuthEventKind::SigningKeyRotated, now, None, true)
+        .by_operator()
+        .with_detail("kid", sealed.kid.clone())
+        .with_detail("activates_at", sealed.activates_at.to_rfc3339());
+    store.add_rotated_signing_key(&sealed, &event).await?;
     Ok(sealed)
+}
+
+/// Every signing key, newest first, for an operator — who is recorded as having looked
+/// (`signing_keys_listed`, `detail.by = "operator"`).
+pub async fn list_signing_keys(
+    store: &dyn SigningKeyStore,
+    now: DateTime<Utc>,
+) -> Result<Vec<StoredSigningKey>, TokenError> {
+    let keys = store.signing_keys().await?;
+    let event = AuthEvent::new(AuthEventKind::SigningKeysListed, now, None, true)
+        .by_operator()
+        .with_detail("keys", keys.len().to_string());
+    store.record_event(&event).await?;
+    Ok(keys)
 }
 
 #[cfg(test)]
@@ -148,6 +167,18 @@ mod tests {
                 keys.push(key.clone());
             }
             Ok(())
+        }
+
+        async fn record_event(&self, _event: &kernel::AuthEvent) -> Result<(), StoreError> {
+            Ok(())
+        }
+
+        async fn add_rotated_signing_key(
+            &self,
+            key: &StoredSigningKey,
+            _event: &kernel::AuthEvent,
+        ) -> Result<(), StoreError> {
+            self.add_signing_key(key).await
         }
 
         async fn add_first_signing_key(

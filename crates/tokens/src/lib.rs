@@ -18,7 +18,7 @@ pub mod session;
 pub mod testing;
 
 pub use api_key::ApiKey;
-pub use bootstrap::{KeyOrigin, load_key_ring, rotate_signing_key};
+pub use bootstrap::{KeyOrigin, list_signing_keys, load_key_ring, rotate_signing_key};
 pub use claims::{AccessClaims, TokenKind};
 pub use error::TokenError;
 pub use issuer::{IssuedTokens, SessionClaims, TokenIssuer, TokenSettings};

@@ -31,6 +31,16 @@ pub trait SigningKeyStore: Send + Sync + 'static {
     /// (two instances starting at once may both try).
     async fn add_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
 
+    /// Appends an operator's act on the keys to the audit trail (an event of no account).
+    async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError>;
+
+    /// Stores a key an operator added, and `event` (the audit of it), in one unit of work.
+    async fn add_rotated_signing_key(
+        &self,
+        key: &StoredSigningKey,
+        event: &AuthEvent,
+    ) -> Result<(), StoreError>;
+
     /// Stores `key` only if no unretired key with a private half exists yet, atomically with
     /// respect to other callers (two instances starting on an empty database agree on one
     /// key). Returns every key afterwards, newest first.
