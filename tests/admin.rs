@@ -2,7 +2,7 @@
 //! binary runs them — `app::admin` on the server's settings, against its real database — with
 //! their effects checked over HTTP and in the audit trail.
 
-use aws_lc_rs::hmac;
+use nudgescribe_e2e::totp::{base32, now, totp};
 use nudgescribe_e2e::{TestApp, TestResult, expect_error, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -16,43 +16,6 @@ async fn details_of(app: &TestApp, event: &str) -> Result<Vec<Value>, nudgescrib
         .filter(|(name, _)| name == event)
         .map(|(_, detail)| detail)
         .collect())
-}
-
-/// RFC 4648 base32 (no padding) to bytes.
-fn base32(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut value, mut out) = (0u32, 0u32, Vec::new());
-    for c in text.trim_end_matches('=').bytes() {
-        let Some(index) = ALPHABET.iter().position(|a| *a == c.to_ascii_uppercase()) else {
-            continue;
-        };
-        value = (value << 5) | u32::try_from(index).unwrap_or(0);
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((value >> bits) & 0xff).unwrap_or(0));
-        }
-    }
-    out
-}
-
-/// RFC 6238 TOTP (SHA-1, 6 digits) for now.
-fn totp_now(secret: &[u8]) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
-    let tag = hmac::sign(&key, &(now / 30).to_be_bytes());
-    let mac = tag.as_ref();
-    let offset = usize::from(mac[mac.len() - 1] & 0x0f);
-    let binary = u32::from_be_bytes([
-        mac[offset] & 0x7f,
-        mac[offset + 1],
-        mac[offset + 2],
-        mac[offset + 3],
-    ]);
-    format!("{:06}", binary % 1_000_000)
 }
 
 #[tokio::test]
@@ -128,7 +91,7 @@ async fn reset_mfa_lets_the_user_sign_in_with_the_password_and_enrol_again() -> 
         .client
         .post(app.url("/v1/me/mfa/totp/activate"))
         .bearer_auth(&token)
-        .json(&json!({"code": totp_now(&secret)}))
+        .json(&json!({"code": totp(&secret, now())}))
         .send()
         .await?;
     assert_eq!(activated.status(), StatusCode::OK);

@@ -1,6 +1,7 @@
 //! Test support: the real application on a random port, on a database of its own.
 
 pub mod smtp;
+pub mod totp;
 
 use app::{Application, Settings};
 use kernel::SealingKey;
