@@ -76,6 +76,11 @@ fuzz-api-quick:
 # Postgres (a throwaway cluster of the script's own) stopped under load; SIGKILL mid-upload.
 faults duration="60":
     DURATION={{duration}} scripts/reliability/fault-injection.sh
+    scripts/reliability/outbox-kill.sh
+
+# The server SIGKILLed while an email is in flight to SMTP; the restart delivers it once (~65 s).
+faults-outbox:
+    scripts/reliability/outbox-kill.sh
 
 faults-quick:
     DURATION=15 DOWN=2 ROWS=200000 scripts/reliability/fault-injection.sh
@@ -88,7 +93,7 @@ soak-quick:
     DURATION=30 RATE=100 scripts/reliability/soak.sh
 
 # The quick versions of everything above that CI runs after the test suite.
-reliability-quick: fuzz-api-quick faults-quick soak-quick
+reliability-quick: fuzz-api-quick faults-quick faults-outbox soak-quick
 
 # The client SDK's integrator example against a running server: set NUDGESCRIBE_API_KEY (and
 # NUDGESCRIBE_URL, default http://127.0.0.1:8080); optional args: WORKSPACE_ID CSV_FILE.
