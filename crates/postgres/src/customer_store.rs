@@ -193,6 +193,15 @@ fn prefix_pattern(prefix: &str) -> String {
     pattern
 }
 
+/// The search text of `filter`, if it has any besides blanks.
+fn search_term(filter: &CustomerFilter) -> Option<&str> {
+    filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
 /// The customers of `ws` that `filter` selects. The name expressions match the indexes of the
 /// migration, so prefix searches can use them.
 fn filtered<'a>(ws: WorkspaceId, filter: &CustomerFilter) -> CustomerQuery<'a> {
@@ -208,12 +217,7 @@ fn filtered<'a>(ws: WorkspaceId, filter: &CustomerFilter) -> CustomerQuery<'a> {
             ),
         );
     }
-    if let Some(search) = filter
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    if let Some(search) = search_term(filter) {
         let exact = prefix_pattern(search);
         let lower = exact.to_lowercase();
         query = query.filter(
@@ -326,8 +330,7 @@ async fn total(
     ws: WorkspaceId,
     filter: &CustomerFilter,
 ) -> Result<i64, DbError> {
-    let unfiltered =
-        filter.group_id.is_none() && filter.search.as_deref().is_none_or(|s| s.trim().is_empty());
+    let unfiltered = filter.group_id.is_none() && search_term(filter).is_none();
     if !unfiltered {
         return Ok(filtered(ws, filter)
             .select(count_star())
