@@ -242,20 +242,7 @@ async fn sweep(
     let cutoff = unix_now().saturating_sub(LEFTOVER_AGE.as_secs());
     for database in databases {
         let name = &database.datname;
-        let stale = if let Some(rest) = name.strip_prefix(TEST_PREFIX) {
-            rest.split('_')
-                .next()
-                .and_then(|secs| secs.parse::<u64>().ok())
-                .is_some_and(|created| created < cutoff)
-        } else {
-            // A template without the mark predates it (or was left half-made): outdated.
-            name != current_template
-                && database
-                    .last_used
-                    .as_deref()
-                    .and_then(|secs| secs.parse::<u64>().ok())
-                    .is_none_or(|used| used < cutoff)
-        };
+        let stale = is_stale(database, current_template, cutoff);
         if !stale {
             continue;
         }
@@ -271,9 +258,73 @@ async fn sweep(
     Ok(())
 }
 
+/// Whether a test database was made, or a template of another migration set last used, before
+/// `cutoff` (unix seconds).
+fn is_stale(database: &Named, current_template: &str, cutoff: u64) -> bool {
+    let name = &database.datname;
+    if let Some(rest) = name.strip_prefix(TEST_PREFIX) {
+        return rest
+            .split('_')
+            .next()
+            .and_then(|secs| secs.parse::<u64>().ok())
+            .is_some_and(|created| created < cutoff);
+    }
+    // A template without the mark predates it (or was left half-made): outdated.
+    name != current_template
+        && database
+            .last_used
+            .as_deref()
+            .and_then(|secs| secs.parse::<u64>().ok())
+            .is_none_or(|used| used < cutoff)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn template(name: &str, last_used: Option<&str>) -> Named {
+        Named {
+            datname: name.to_owned(),
+            datistemplate: true,
+            last_used: last_used.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn another_checkouts_template_is_kept_until_it_has_gone_unused_for_long() {
+        let current = "nudgescribe_template_aaaa";
+        let cutoff = 1_000;
+        assert!(!is_stale(&template(current, None), current, cutoff));
+        assert!(!is_stale(
+            &template("nudgescribe_template_bbbb", Some("1500")),
+            current,
+            cutoff
+        ));
+        assert!(is_stale(
+            &template("nudgescribe_template_bbbb", Some("900")),
+            current,
+            cutoff
+        ));
+        assert!(is_stale(
+            &template("nudgescribe_template_bbbb", None),
+            current,
+            cutoff
+        ));
+        let test_db = |name: &str| Named {
+            datistemplate: false,
+            ..template(name, None)
+        };
+        assert!(is_stale(
+            &test_db(&format!("{TEST_PREFIX}900_1")),
+            current,
+            cutoff
+        ));
+        assert!(!is_stale(
+            &test_db(&format!("{TEST_PREFIX}1500_1")),
+            current,
+            cutoff
+        ));
+    }
 
     #[test]
     fn replaces_the_database_name() -> Result<(), Error> {
