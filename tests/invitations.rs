@@ -44,7 +44,7 @@ async fn accept(
 ) -> Result<reqwest::Response, nudgescribe_e2e::Error> {
     app.post_json(
         "/v1/invitations/accept",
-        &json!({"email": email, "code": code, "password": "bobs own password"}),
+        &json!({"email": email, "code": code, "password": "river stone own kettle"}),
     )
     .await
 }
@@ -95,7 +95,8 @@ async fn an_invitation_arrives_by_smtp_and_its_code_works_once() -> TestResult {
         "bad_request",
     )
     .await?;
-    app.login("bob@example.com", "bobs own password").await?;
+    app.login("bob@example.com", "river stone own kettle")
+        .await?;
 
     // Before accepting, an invited user cannot sign in at all.
     let second = invite(&app, &token, "carl@example.com").await?;
@@ -226,7 +227,7 @@ async fn removing_a_user_ends_their_sessions_and_a_role_change_applies_at_once()
     let login = app
         .post_json(
             "/v1/auth/login",
-            &json!({"email": "bob@example.com", "password": "bobs own password"}),
+            &json!({"email": "bob@example.com", "password": "river stone own kettle"}),
         )
         .await?;
     expect_error(login, StatusCode::UNAUTHORIZED, "invalid_credentials").await?;

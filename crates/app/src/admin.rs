@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Duration as TimeDelta, Utc};
 use identity::{IdentityDeps, IdentityPolicy, IdentityService};
-use kernel::{Clock, RateLimit};
+use kernel::Clock;
 use platform::{BcryptHasher, SystemClock, UnknownLocations};
 use postgres::{
     Db, PgApiKeyStore, PgDataKeyStore, PgIdentityStore, PgRateLimiter, PgSessionStore,
     PgSigningKeyStore, PoolSettings, SessionCache,
 };
 use tokens::ports::StoredSigningKey;
-use tokens::{TokenIssuer, TokenPolicy, TokenService, TokenSettings, load_key_ring};
+use tokens::{TokenIssuer, TokenService, TokenSettings, load_key_ring};
 
 use crate::error::AppError;
 use crate::keys::{configured_signing_key, load_master_key};
@@ -202,17 +202,7 @@ async fn operator_identity(settings: &Settings) -> Result<IdentityService, AppEr
         Arc::new(PgApiKeyStore::new(db.clone(), cache.clone())),
         limiter.clone(),
         clock.clone(),
-        TokenPolicy {
-            access_ttl: TimeDelta::seconds(auth.access_ttl_secs),
-            refresh_ttl: TimeDelta::seconds(auth.refresh_ttl_secs),
-            refresh_overlap: TimeDelta::seconds(auth.refresh_overlap_secs),
-            client_auth_per_key: RateLimit::per_minute(
-                settings.rate_limits.client_auth_per_key_per_minute,
-            ),
-            client_auth_per_ip: RateLimit::per_minute(
-                settings.rate_limits.client_auth_per_ip_per_minute,
-            ),
-        },
+        settings.token_policy(),
     ));
     let hasher =
         BcryptHasher::new(auth.bcrypt_cost).map_err(|e| AppError::Config(e.to_string()))?;

@@ -50,6 +50,9 @@ pub struct AuthSettings {
     pub audience: String,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
+    /// A session's absolute lifetime; unset (or shorter), `refresh_ttl_secs`. Refreshes never
+    /// extend a session past it.
+    pub session_max_secs: Option<i64>,
     /// A refresh token used less than this many seconds ago may be presented again without
     /// counting as reuse (a client retrying a lost response). 0: never.
     pub refresh_overlap_secs: i64,
@@ -159,6 +162,7 @@ impl Settings {
             .set_default("auth.access_ttl_secs", 14 * 24 * 3600)?
             .set_default("auth.refresh_ttl_secs", 15 * 24 * 3600)?
             .set_default("auth.refresh_overlap_secs", 0)?
+            .set_default("auth.session_max_secs", None::<i64>)?
             .set_default("auth.leeway_secs", 30)?
             .set_default("auth.invitation_ttl_secs", 7 * 24 * 3600)?
             .set_default("auth.max_failed_signins", 5)?
@@ -202,6 +206,25 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The token model's lifetimes and client-auth limits, as configured.
+    #[must_use]
+    pub fn token_policy(&self) -> tokens::TokenPolicy {
+        let auth = &self.auth;
+        let limits = &self.rate_limits;
+        tokens::TokenPolicy {
+            access_ttl: chrono::TimeDelta::seconds(auth.access_ttl_secs),
+            refresh_ttl: chrono::TimeDelta::seconds(auth.refresh_ttl_secs),
+            session_max: chrono::TimeDelta::seconds(
+                auth.session_max_secs.unwrap_or(auth.refresh_ttl_secs),
+            ),
+            refresh_overlap: chrono::TimeDelta::seconds(auth.refresh_overlap_secs),
+            client_auth_per_key: kernel::RateLimit::per_minute(
+                limits.client_auth_per_key_per_minute,
+            ),
+            client_auth_per_ip: kernel::RateLimit::per_minute(limits.client_auth_per_ip_per_minute),
+        }
+    }
+
     fn validate(&self) -> Result<(), AppError> {
         let mut problems = Vec::new();
         if !(self.database.url.starts_with("postgres://")
@@ -218,6 +241,9 @@ impl Settings {
         if self.auth.access_ttl_secs <= 0 || self.auth.refresh_ttl_secs <= 0 {
             problems
                 .push("auth.access_ttl_secs and auth.refresh_ttl_secs must be positive".to_owned());
+        }
+        if self.auth.session_max_secs.is_some_and(|secs| secs <= 0) {
+            problems.push("auth.session_max_secs must be positive when set".to_owned());
         }
         if !(0..=300).contains(&self.auth.refresh_overlap_secs) {
             problems.push("auth.refresh_overlap_secs must be between 0 and 300".to_owned());

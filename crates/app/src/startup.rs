@@ -25,8 +25,7 @@ use postgres::{
     PoolSettings, SessionCache,
 };
 use tokens::{
-    KeyOrigin, KeyRing, SigningKey, TokenIssuer, TokenPolicy, TokenService, TokenSettings,
-    load_key_ring,
+    KeyOrigin, KeyRing, SigningKey, TokenIssuer, TokenService, TokenSettings, load_key_ring,
 };
 
 use crate::error::AppError;
@@ -191,13 +190,7 @@ impl Application {
             Arc::new(PgApiKeyStore::new(db.clone(), session_cache.clone())),
             limiter.clone(),
             clock.clone(),
-            TokenPolicy {
-                access_ttl: TimeDelta::seconds(auth.access_ttl_secs),
-                refresh_ttl: TimeDelta::seconds(auth.refresh_ttl_secs),
-                refresh_overlap: TimeDelta::seconds(auth.refresh_overlap_secs),
-                client_auth_per_key: RateLimit::per_minute(limits.client_auth_per_key_per_minute),
-                client_auth_per_ip: RateLimit::per_minute(limits.client_auth_per_ip_per_minute),
-            },
+            settings.token_policy(),
         ));
         let hasher =
             BcryptHasher::new(auth.bcrypt_cost).map_err(|e| AppError::Config(e.to_string()))?;

@@ -64,6 +64,7 @@ mod tests {
             account_roles: account,
             workspace_roles: workspaces,
             scope: PermissionSet::all(),
+            credential: kernel::CredentialKind::HumanSession,
         }
     }
 

@@ -40,6 +40,7 @@ fn actor(account: AccountId, roles: Vec<AccountRole>) -> Actor {
         account_roles: roles,
         workspace_roles: Vec::new(),
         scope: PermissionSet::all(),
+        credential: kernel::CredentialKind::HumanSession,
     }
 }
 

@@ -45,6 +45,7 @@ fn validate(c: &mut Criterion) {
         account_roles: vec![AccountRole::Owner],
         workspace_roles: Vec::new(),
         scope: PermissionSet::all(),
+        credential: kernel::CredentialKind::HumanSession,
     };
     runtime.block_on(async {
         for (key, kind, options) in [

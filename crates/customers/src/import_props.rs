@@ -164,6 +164,7 @@ fn upload(format: ImportFormat, pieces: &[&[u8]]) -> String {
             account_roles: vec![AccountRole::Owner],
             workspace_roles: vec![],
             scope: PermissionSet::all(),
+            credential: kernel::CredentialKind::HumanSession,
         };
         let field = NewProfileField {
             key: "score".into(),

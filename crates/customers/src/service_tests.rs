@@ -33,6 +33,7 @@ fn actor(
         account_roles: roles,
         workspace_roles: ws,
         scope: PermissionSet::all(),
+        credential: kernel::CredentialKind::HumanSession,
     }
 }
 

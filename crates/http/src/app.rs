@@ -124,6 +124,10 @@ pub fn build_app(
         .service(routes::tokens::create_key)
         .service(routes::tokens::list_keys)
         .service(routes::tokens::delete_key)
+        .service(routes::credentials::account_keys)
+        .service(routes::credentials::revoke_account_key)
+        .service(routes::credentials::sessions)
+        .service(routes::credentials::end_session)
         // `pages` before `{campaign_id}`, which would otherwise match it.
         .service(routes::campaigns::pages)
         .service(routes::campaigns::create)

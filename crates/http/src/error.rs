@@ -48,6 +48,12 @@ pub enum ApiError {
     InvalidCode,
     #[error("you are not allowed to do this")]
     Forbidden,
+    /// The credential's kind may never be used for this (docs/security.md, "Credential kinds").
+    #[error("{0}; see the credential kinds in the security documentation")]
+    CredentialNotAllowed(kernel::CredentialNotAllowed),
+    /// A password too easy to guess, with the field it came in.
+    #[error("the password is too easy to guess")]
+    WeakPassword(Vec<FieldProblem>),
     #[error("{0}")]
     ForbiddenBecause(&'static str),
     #[error("{0}")]
@@ -85,6 +91,8 @@ impl ApiError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidCode => "invalid_code",
             Self::Forbidden | Self::ForbiddenBecause(_) => "forbidden",
+            Self::CredentialNotAllowed(_) => "credential_not_allowed",
+            Self::WeakPassword(_) => "weak_password",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) | Self::ConflictWith(_) => "conflict",
@@ -124,11 +132,15 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) | Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::Validation(_) | Self::WeakPassword(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidCode => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::Forbidden | Self::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::ForbiddenBecause(_) | Self::CredentialNotAllowed(_) => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::ConflictWith(_) => StatusCode::CONFLICT,
@@ -159,7 +171,7 @@ impl ResponseError for ApiError {
             code: self.code(),
             request_id,
             fields: match self {
-                Self::Validation(fields) => Some(fields.clone()),
+                Self::Validation(fields) | Self::WeakPassword(fields) => Some(fields.clone()),
                 _ => None,
             },
         };
@@ -198,6 +210,11 @@ impl From<IdentityError> for ApiError {
             IdentityError::InvalidCredentials => Self::InvalidCredentials,
             IdentityError::NotFound => Self::NotFound("not found"),
             IdentityError::Forbidden(why) => Self::ForbiddenBecause(why),
+            IdentityError::CredentialNotAllowed(denied) => Self::CredentialNotAllowed(denied),
+            IdentityError::WeakPassword(f) => Self::WeakPassword(vec![FieldProblem {
+                field: f.field.to_owned(),
+                message: f.message,
+            }]),
             IdentityError::Conflict(why) => Self::Conflict(why),
             IdentityError::RateLimited { retry_after_secs } => {
                 Self::RateLimited { retry_after_secs }
@@ -225,7 +242,9 @@ impl From<tokens::TokenError> for ApiError {
                 Self::Unauthenticated
             }
             E::Forbidden(why) => Self::ForbiddenBecause(why),
+            E::CredentialNotAllowed(denied) => Self::CredentialNotAllowed(denied),
             E::NotFound => Self::NotFound("API key not found"),
+            E::SessionNotFound => Self::NotFound("session not found"),
             E::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
             E::Validation(fields) => Self::Validation(
                 fields
@@ -239,6 +258,12 @@ impl From<tokens::TokenError> for ApiError {
             E::Store(kernel::StoreError::Unavailable(why)) => Self::Unavailable(why),
             other => Self::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<kernel::CredentialNotAllowed> for ApiError {
+    fn from(denied: kernel::CredentialNotAllowed) -> Self {
+        Self::CredentialNotAllowed(denied)
     }
 }
 

@@ -301,6 +301,71 @@ pub struct ApiKeyBody {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
+/// An API key of the account, as its administrators see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountApiKeyBody {
+    pub key_id: Uuid,
+    pub name: String,
+    pub scopes: Option<Vec<&'static str>>,
+    /// The key's owner.
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<tokens::ApiKey> for AccountApiKeyBody {
+    fn from(key: tokens::ApiKey) -> Self {
+        Self {
+            key_id: key.key_id,
+            name: key.name,
+            scopes: scope_list(key.scopes),
+            user_id: key.user_id.as_uuid(),
+            created_at: key.created_at,
+            last_used_at: key.last_used_at,
+        }
+    }
+}
+
+/// One of the caller's live sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionBody {
+    pub id: Uuid,
+    /// `login` (a person's sign-in), `api_key` (a key exchange) or `short_lived`.
+    #[schema(example = "login")]
+    pub kind: &'static str,
+    pub created_at: DateTime<Utc>,
+    /// When its tokens were last issued: its start or its latest refresh.
+    pub last_seen_at: DateTime<Utc>,
+    /// The address it was last seen from.
+    #[schema(value_type = Option<String>)]
+    pub ip: Option<std::net::IpAddr>,
+    /// The country of its start, where a GeoIP database knows it.
+    pub country: Option<String>,
+    /// The API key it came from, by name.
+    pub key_name: Option<String>,
+    /// When it ends for good.
+    pub expires_at: DateTime<Utc>,
+    /// Whether this is the session of the token making the request.
+    pub current: bool,
+}
+
+impl SessionBody {
+    #[must_use]
+    pub fn new(session: tokens::SessionSummary, current: kernel::SessionId) -> Self {
+        Self {
+            id: session.id.as_uuid(),
+            kind: session.kind.as_str(),
+            created_at: session.created_at,
+            last_seen_at: session.last_seen_at,
+            ip: session.ip,
+            country: session.country,
+            key_name: session.key_name,
+            expires_at: session.expires_at,
+            current: session.id == current,
+        }
+    }
+}
+
 fn scope_list(scopes: Option<kernel::PermissionSet>) -> Option<Vec<&'static str>> {
     scopes.map(|s| s.iter().map(kernel::Permission::as_str).collect())
 }

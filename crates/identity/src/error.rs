@@ -28,9 +28,15 @@ pub enum IdentityError {
     /// Too many attempts; try again after this many seconds.
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
+    /// A password that is too easy to guess (common, or built on the email address).
+    #[error("the password is too easy to guess")]
+    WeakPassword(FieldError),
     /// Signed in, but not allowed to do this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// This kind of credential may never do this (the capability rule).
+    #[error(transparent)]
+    CredentialNotAllowed(#[from] kernel::CredentialNotAllowed),
     #[error("not found")]
     NotFound,
     /// The change would break a rule of the account (e.g. its last owner).

@@ -8,7 +8,9 @@ use crate::error::IdentityError;
 use crate::models::{
     AcceptInput, InviteInput, LoginOutcome, Member, NewInvitation, Password, User, parse_name,
 };
-use crate::service::{IdentityService, field, parse_assignment, require};
+use crate::service::{
+    IdentityService, field, parse_assignment, require_administration, strong_password,
+};
 
 impl IdentityService {
     /// Creates a user in the actor's account (`users:manage`) with the given roles, and emails
@@ -18,7 +20,7 @@ impl IdentityService {
         actor: &Actor,
         input: InviteInput,
     ) -> Result<Member, IdentityError> {
-        require(actor, Permission::UsersManage)?;
+        require_administration(actor, Permission::UsersManage)?;
         let mut errors = Vec::new();
         let email = EmailAddress::parse(&input.email)
             .map_err(|e| errors.push(field("email", e.to_string())))
@@ -103,6 +105,7 @@ impl IdentityService {
         let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
             return Err(IdentityError::Validation(errors));
         };
+        strong_password("password", &password, &email)?;
 
         let now = self.now();
         let pending = self.store().invitation(&email).await?;

@@ -7,10 +7,12 @@
 
 mod codes;
 pub mod error;
+mod fresh_proof;
 mod invitations;
 mod mfa;
 pub mod models;
 mod operator;
+pub mod password_policy;
 pub mod ports;
 mod reset;
 pub mod service;

@@ -4,11 +4,12 @@
 //! accepted code moves the user's last step forward, so a code never works twice.
 
 use kernel::seal::random_bytes;
-use kernel::{Actor, AuthEvent, AuthEventKind, StoreError, UserId, Verdict};
+use kernel::{Actor, AuthEvent, AuthEventKind, Capability, StoreError, UserId, Verdict};
 use totp_rs::{Builder, Secret, Totp};
 
 use crate::codes;
 use crate::error::IdentityError;
+use crate::fresh_proof::Proof;
 use crate::models::{LoginOutcome, LoginStep, TotpSetup, User};
 use crate::service::IdentityService;
 
@@ -51,6 +52,7 @@ impl IdentityService {
     /// Starts TOTP setup: a new secret (160 bits), shown this once with its `otpauth://` URL.
     /// Activation with a code from the app turns it on.
     pub async fn setup_totp(&self, actor: &Actor) -> Result<TotpSetup, IdentityError> {
+        actor.require(Capability::OwnCredentials)?;
         let (user, _) = self
             .store()
             .profile(actor.account_id, actor.user_id)
@@ -81,12 +83,17 @@ impl IdentityService {
         })
     }
 
-    /// Turns TOTP on with a code from the app; returns the 10 one-time recovery codes.
+    /// Turns TOTP on with a code from the app; returns the 10 one-time recovery codes. Every
+    /// other session of the user ends: none of them proved the new factor. The code is a fresh
+    /// proof (limited and counted, see `fresh_proof`).
     pub async fn activate_totp(
         &self,
         actor: &Actor,
         code: &str,
+        ip: Option<std::net::IpAddr>,
     ) -> Result<Vec<String>, IdentityError> {
+        actor.require(Capability::OwnCredentials)?;
+        self.admit_proof(actor).await?;
         let record = self
             .store()
             .mfa(actor.account_id, actor.user_id)
@@ -96,8 +103,12 @@ impl IdentityService {
             return Err(IdentityError::Conflict("TOTP is already enabled"));
         }
         let secret = self.open_secret(actor.user_id, &record.secret_sealed)?;
-        let step = matching_step(&totp(&secret, "activation")?, code, self.now().timestamp())
-            .ok_or(IdentityError::InvalidMfaCode)?;
+        let Some(step) = matching_step(&totp(&secret, "activation")?, code, self.now().timestamp())
+        else {
+            self.proof_failed(actor, Proof::Code, AuthEventKind::MfaFailed, ip)
+                .await?;
+            return Err(IdentityError::InvalidMfaCode);
+        };
         let mut recovery = Vec::with_capacity(RECOVERY_CODES);
         for _ in 0..RECOVERY_CODES {
             recovery.push(codes::new_code()?);
@@ -108,15 +119,27 @@ impl IdentityService {
             self.now(),
             Some((actor.account_id, actor.user_id)),
             true,
-        );
+        )
+        .from_ip(ip);
         self.store()
             .enable_totp(actor.account_id, actor.user_id, step, &digests, &event)
+            .await?;
+        self.token_service()
+            .revoke_other_sessions(actor, "mfa enabled")
             .await?;
         Ok(recovery)
     }
 
-    /// Turns TOTP off; needs a current code (or a recovery code).
-    pub async fn disable_totp(&self, actor: &Actor, code: &str) -> Result<(), IdentityError> {
+    /// Turns TOTP off; needs a current code (or a recovery code), a fresh proof like
+    /// activation's. Every other session of the user ends.
+    pub async fn disable_totp(
+        &self,
+        actor: &Actor,
+        code: &str,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<(), IdentityError> {
+        actor.require(Capability::OwnCredentials)?;
+        self.admit_proof(actor).await?;
         let record = self
             .store()
             .mfa(actor.account_id, actor.user_id)
@@ -127,6 +150,8 @@ impl IdentityService {
             .accept_code(actor.account_id, actor.user_id, &record.secret_sealed, code)
             .await?
         {
+            self.proof_failed(actor, Proof::Code, AuthEventKind::MfaFailed, ip)
+                .await?;
             return Err(IdentityError::InvalidMfaCode);
         }
         let event = AuthEvent::new(
@@ -134,11 +159,15 @@ impl IdentityService {
             self.now(),
             Some((actor.account_id, actor.user_id)),
             true,
-        );
-        Ok(self
-            .store()
+        )
+        .from_ip(ip);
+        self.store()
             .disable_totp(actor.account_id, actor.user_id, &event)
-            .await?)
+            .await?;
+        self.token_service()
+            .revoke_other_sessions(actor, "mfa disabled")
+            .await?;
+        Ok(())
     }
 
     /// Whether `code` is a fresh TOTP code or an unused recovery code of the user; consumes it.
@@ -190,10 +219,11 @@ impl IdentityService {
         code: &str,
         ip: Option<std::net::IpAddr>,
     ) -> Result<LoginOutcome, IdentityError> {
-        let (account, user) = self
+        let ticket = self
             .token_service()
             .verify_mfa_token(mfa_token)
             .map_err(|_| IdentityError::InvalidCredentials)?;
+        let (account, user) = (ticket.account_id, ticket.user_id);
         let now = self.now();
         let bucket = format!("mfa:user:{user}");
         if let Verdict::Limited { retry_after_secs } = self
@@ -221,6 +251,11 @@ impl IdentityService {
                 .accept_code(account, user, &record.secret_sealed, code)
                 .await?
         {
+            // One sign-in per token, however many valid codes come with it.
+            self.token_service()
+                .redeem_mfa_ticket(&ticket)
+                .await
+                .map_err(|_| IdentityError::InvalidCredentials)?;
             return self
                 .sign_in(profile_user, ip, Some("password and TOTP"))
                 .await;

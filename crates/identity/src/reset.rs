@@ -6,7 +6,7 @@ use kernel::{AuthEvent, AuthEventKind, EmailAddress, OutgoingEmail, Verdict};
 use crate::codes;
 use crate::error::IdentityError;
 use crate::models::{LoginStep, Password, ResetConfirmation};
-use crate::service::{IdentityService, field};
+use crate::service::{IdentityService, field, strong_password};
 
 impl IdentityService {
     /// Emails a reset code if the address belongs to a user; answers the same either way.
@@ -79,6 +79,7 @@ impl IdentityService {
         let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
             return Err(IdentityError::Validation(errors));
         };
+        strong_password("new_password", &password, &email)?;
         let now = self.now();
         let Some(pending) = self
             .store()

@@ -3,9 +3,9 @@
 use std::sync::{Arc, OnceLock};
 
 use kernel::{
-    AccountId, AccountRole, Actor, AuthEvent, AuthEventKind, Clock, EmailAddress, Permission,
-    PermissionSet, RateLimit, RateLimiter, Roles, SealingKey, UserId, Verdict, WorkspaceId,
-    WorkspaceRole,
+    AccountId, AccountRole, Actor, AuthEvent, AuthEventKind, Capability, Clock, EmailAddress,
+    Permission, PermissionSet, RateLimit, RateLimiter, Roles, SealingKey, UserId, Verdict,
+    WorkspaceId, WorkspaceRole,
 };
 use tokens::{SessionKind, TokenService};
 
@@ -122,6 +122,7 @@ impl IdentityService {
         else {
             return Err(IdentityError::Validation(errors));
         };
+        strong_password("password", &password, &email)?;
 
         let password_hash = self
             .hasher
@@ -295,7 +296,9 @@ impl IdentityService {
         Ok(())
     }
 
-    /// Changes the caller's password; every other session of theirs is revoked.
+    /// Changes the caller's password (a person's session only); every other session of
+    /// theirs is revoked. The current password is a fresh proof: limited per user, and a
+    /// wrong one counts toward the lockout like a failed sign-in.
     pub async fn change_password(
         &self,
         actor: &Actor,
@@ -303,16 +306,20 @@ impl IdentityService {
         new: String,
         ip: Option<std::net::IpAddr>,
     ) -> Result<(), IdentityError> {
+        actor.require(Capability::OwnCredentials)?;
         let new = Password::parse(new)
             .map_err(|e| IdentityError::Validation(vec![field("new_password", e)]))?;
-        let (user, _) = self.store.profile(actor.account_id, actor.user_id).await?;
-        let stored = self
-            .store
-            .find_credentials(&user.email)
-            .await?
-            .and_then(|c| c.password_hash)
-            .ok_or(IdentityError::NotFound)?;
+        let credentials = self.admit_proof(actor).await?;
+        strong_password("new_password", &new, &credentials.user.email)?;
+        let stored = credentials.password_hash.ok_or(IdentityError::NotFound)?;
         if !self.password_matches(current, &stored).await? {
+            self.proof_failed(
+                actor,
+                crate::fresh_proof::Proof::Password,
+                AuthEventKind::PasswordChangeFailed,
+                ip,
+            )
+            .await?;
             return Err(IdentityError::Validation(vec![field(
                 "current_password",
                 "is not your current password".into(),
@@ -345,7 +352,7 @@ impl IdentityService {
         actor: &Actor,
         query: AuditQuery,
     ) -> Result<Page<AuditRecord>, IdentityError> {
-        require(actor, Permission::AuditRead)?;
+        require_administration(actor, Permission::AuditRead)?;
         if let Some(event) = query
             .event
             .as_deref()
@@ -407,6 +414,7 @@ impl IdentityService {
 
     /// Who the actor is, with their roles and effective permissions.
     pub async fn profile(&self, actor: &Actor) -> Result<Profile, IdentityError> {
+        actor.require(Capability::WorkspaceContent)?;
         let (user, account) = self.store.profile(actor.account_id, actor.user_id).await?;
         Ok(Profile {
             user,
@@ -426,7 +434,7 @@ impl IdentityService {
 
     /// The account's users with their roles (`users:read`).
     pub async fn members(&self, actor: &Actor) -> Result<Vec<Member>, IdentityError> {
-        require(actor, Permission::UsersRead)?;
+        require_administration(actor, Permission::UsersRead)?;
         Ok(self.store.members(actor.account_id).await?)
     }
 
@@ -440,8 +448,15 @@ impl IdentityService {
         user: UserId,
         assignment: RoleAssignment,
     ) -> Result<Member, IdentityError> {
-        require(actor, Permission::UsersManage)?;
+        require_administration(actor, Permission::UsersManage)?;
         let roles = parse_assignment(&assignment).map_err(IdentityError::Validation)?;
+        if !roles.account.contains(&AccountRole::Developer) {
+            // Before the roles change, so that no key is ever usable without the role; for
+            // good, so that giving the role back does not revive a key nobody watched.
+            self.tokens
+                .disable_user_api_keys(actor.account_id, user, "the owner lost the developer role")
+                .await?;
+        }
         let member = self.store.set_roles(actor.account_id, user, &roles).await?;
         let mut event = AuthEvent::new(
             AuthEventKind::RolesChanged,
@@ -516,7 +531,7 @@ impl IdentityService {
     /// Removes a user (`users:manage`): their sessions end and their API keys stop working at
     /// once, on every instance. Only an owner removes an owner, and never the last one.
     pub async fn remove_user(&self, actor: &Actor, user: UserId) -> Result<(), IdentityError> {
-        require(actor, Permission::UsersManage)?;
+        require_administration(actor, Permission::UsersManage)?;
         let members = self.store.members(actor.account_id).await?;
         let target = members
             .iter()
@@ -601,13 +616,34 @@ fn random_text() -> Result<String, IdentityError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-pub(crate) fn require(actor: &Actor, permission: Permission) -> Result<(), IdentityError> {
+/// Account administration (users, roles, workspaces, the audit trail): a credential kind that
+/// may administer at all, holding `permission`.
+pub(crate) fn require_administration(
+    actor: &Actor,
+    permission: Permission,
+) -> Result<(), IdentityError> {
+    actor.require(Capability::AccountAdministration)?;
     if actor.can(permission) {
         Ok(())
     } else {
         Err(IdentityError::Forbidden(
             "you do not have the permission this needs",
         ))
+    }
+}
+
+/// Refuses a password that is common or built on `email` (docs/security.md, "Passwords").
+pub(crate) fn strong_password(
+    field_name: &'static str,
+    password: &Password,
+    email: &EmailAddress,
+) -> Result<(), IdentityError> {
+    match crate::password_policy::weakness(password.expose(), email) {
+        Some(weakness) => Err(IdentityError::WeakPassword(field(
+            field_name,
+            weakness.message().to_owned(),
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{Duration, TimeZone, Utc};
 use kernel::{AccountRole, ManualClock, Permission};
 use tokens::testing::{MemoryRateLimiter, MemoryTokenStore};
-use tokens::{Accept, KeyRing, SigningKey, TokenIssuer, TokenPolicy, TokenSettings};
+use tokens::{KeyRing, SigningKey, TokenIssuer, TokenPolicy, TokenSettings};
 
 use super::*;
 use crate::fakes::{MemoryStore, OctetLocator, PlainHasher};
@@ -44,6 +44,7 @@ fn harness() -> Harness {
         TokenPolicy {
             access_ttl: Duration::minutes(15),
             refresh_ttl: Duration::days(15),
+            session_max: Duration::days(15),
             refresh_overlap: Duration::zero(),
             client_auth_per_key: kernel::RateLimit::per_minute(100),
             client_auth_per_ip: kernel::RateLimit::per_minute(100),
@@ -136,9 +137,9 @@ async fn passwords_must_be_8_to_72_bytes() {
     let h = harness();
     for (password, ok) in [
         ("1234567", false),
-        ("12345678", true),
-        (&*"é".repeat(36), true),
-        (&*"é".repeat(37), false),
+        ("k3#vQ9pz", true),
+        (&*format!("{}correct hors", "é".repeat(30)), true),
+        (&*format!("{}correct horse", "é".repeat(30)), false),
     ] {
         let mut input = signup_input(&format!("u{}@example.com", password.len()));
         input.password = password.to_owned();
@@ -164,10 +165,7 @@ async fn login_issues_tokens_that_authenticate_as_the_user() -> Result<(), Ident
         .login(login_input("ADA@example.com", "correct horse"))
         .await?;
     assert_eq!(outcome.user.id, signed_up.user.id);
-    let actor = h
-        .tokens
-        .authenticate(&outcome.tokens.access_token, Accept::AccessOnly)
-        .await?;
+    let actor = h.tokens.authenticate(&outcome.tokens.access_token).await?;
     assert_eq!(actor.user_id, signed_up.user.id);
     assert_eq!(actor.account_id, signed_up.account.id);
     assert!(actor.can(Permission::UsersManage));
@@ -211,10 +209,7 @@ async fn the_profile_shows_roles_and_permissions() -> Result<(), IdentityError> 
     let outcome = h
         .login(login_input("ada@example.com", "correct horse"))
         .await?;
-    let actor = h
-        .tokens
-        .authenticate(&outcome.tokens.access_token, Accept::AccessOnly)
-        .await?;
+    let actor = h.tokens.authenticate(&outcome.tokens.access_token).await?;
     let profile = h.service.profile(&actor).await?;
     assert_eq!(profile.account.id, signed_up.account.id);
     assert_eq!(profile.roles.account, vec![AccountRole::Owner]);
@@ -228,9 +223,7 @@ async fn owner_actor(h: &Harness) -> Result<Actor, IdentityError> {
     let outcome = h
         .login(login_input("ada@example.com", "correct horse"))
         .await?;
-    Ok(h.tokens
-        .authenticate(&outcome.tokens.access_token, Accept::AccessOnly)
-        .await?)
+    Ok(h.tokens.authenticate(&outcome.tokens.access_token).await?)
 }
 
 fn assignment(account: &[&str], workspaces: &[(&str, &str)]) -> RoleAssignment {
@@ -412,7 +405,7 @@ fn accept(email: &str, code: &str) -> crate::models::AcceptInput {
     crate::models::AcceptInput {
         email: email.into(),
         code: code.into(),
-        password: "bobs password".into(),
+        password: "river stone kettle".into(),
         ip: None,
     }
 }
@@ -448,7 +441,7 @@ async fn an_invitation_is_emailed_and_accepted_once() -> Result<(), IdentityErro
         .await;
     assert!(matches!(again, Err(IdentityError::InvalidInvitation)));
     let login = h
-        .login(login_input("bob@example.com", "bobs password"))
+        .login(login_input("bob@example.com", "river stone kettle"))
         .await?;
     assert_eq!(login.user.id, member.user.id);
     Ok(())
@@ -581,7 +574,7 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions()
         .await?;
     assert!(
         h.tokens
-            .authenticate(&other.tokens.access_token, Accept::AccessOnly)
+            .authenticate(&other.tokens.access_token)
             .await
             .is_err()
     );
@@ -627,13 +620,13 @@ async fn a_reset_code_sets_a_new_password_once_and_ends_every_session() -> Resul
     };
     assert!(
         h.tokens
-            .authenticate(&before.tokens.access_token, Accept::AccessOnly)
+            .authenticate(&before.tokens.access_token)
             .await
             .is_err()
     );
     assert!(
         h.tokens
-            .authenticate(&after.tokens.access_token, Accept::AccessOnly)
+            .authenticate(&after.tokens.access_token)
             .await
             .is_ok()
     );
@@ -811,7 +804,7 @@ async fn an_operator_revocation_ends_every_session_of_the_user() -> Result<(), I
     for outcome in [first, second] {
         assert!(
             h.tokens
-                .authenticate(&outcome.tokens.access_token, Accept::AccessOnly)
+                .authenticate(&outcome.tokens.access_token)
                 .await
                 .is_err()
         );
@@ -843,5 +836,168 @@ async fn an_operator_made_account_is_audited_as_the_operators() -> Result<(), Id
         .ok_or(IdentityError::NotFound)?;
     assert_eq!(signup.by, Some(kernel::OPERATOR));
     assert_eq!(signup.user_id, Some(outcome.user.id));
+    Ok(())
+}
+
+/// The owner as an integration sees them: the session of an API key they made.
+async fn key_session_of(h: &Harness, owner: &Actor) -> Result<(Actor, String), IdentityError> {
+    h.service
+        .assign_roles(owner, owner.user_id, assignment(&["developer"], &[]))
+        .await?;
+    let person = h.tokens.authenticate(&h.relogin().await?).await?;
+    let (_, key) = h
+        .tokens
+        .create_api_key(
+            &person,
+            "integration",
+            Some(&["customers:read".to_owned()]),
+            None,
+        )
+        .await?;
+    let exchanged = h.tokens.exchange_api_key(&key, None, None).await?;
+    Ok((
+        h.tokens.authenticate(&exchanged.access_token).await?,
+        exchanged.access_token,
+    ))
+}
+
+impl Harness {
+    async fn relogin(&self) -> Result<String, IdentityError> {
+        Ok(self
+            .login(login_input("ada@example.com", "correct horse"))
+            .await?
+            .tokens
+            .access_token)
+    }
+}
+
+#[tokio::test]
+async fn a_key_session_cannot_touch_its_owners_credentials() -> Result<(), IdentityError> {
+    let h = harness();
+    let owner = owner_actor(&h).await?;
+    let (by_key, _) = key_session_of(&h, &owner).await?;
+    assert!(matches!(
+        h.service.setup_totp(&by_key).await,
+        Err(IdentityError::CredentialNotAllowed(_))
+    ));
+    assert!(matches!(
+        h.service.activate_totp(&by_key, "123456", None).await,
+        Err(IdentityError::CredentialNotAllowed(_))
+    ));
+    assert!(matches!(
+        h.service
+            .change_password(&by_key, "correct horse", "an attackers choice".into(), None)
+            .await,
+        Err(IdentityError::CredentialNotAllowed(_))
+    ));
+    // Nor administer: its scope names no administration.
+    assert!(matches!(
+        h.service.members(&by_key).await,
+        Err(IdentityError::Forbidden(_))
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_are_limited_and_counted_toward_the_lockout()
+-> Result<(), IdentityError> {
+    let h = harness();
+    let owner = owner_actor(&h).await?;
+    let mut answers = Vec::new();
+    for _ in 0..8 {
+        answers.push(
+            h.service
+                .change_password(&owner, "a guess", "a new password".into(), None)
+                .await,
+        );
+    }
+    assert!(
+        answers[..3]
+            .iter()
+            .all(|a| matches!(a, Err(IdentityError::Validation(_))))
+    );
+    assert!(
+        answers[3..]
+            .iter()
+            .all(|a| matches!(a, Err(IdentityError::RateLimited { .. })))
+    );
+    // Two more minutes, two more wrong guesses: five in all lock the account.
+    for _ in 0..2 {
+        h.clock.advance(Duration::minutes(1));
+        let _ = h
+            .service
+            .change_password(&owner, "a guess", "a new password".into(), None)
+            .await;
+    }
+    h.clock.advance(Duration::minutes(1));
+    assert!(matches!(
+        h.service
+            .change_password(&owner, "correct horse", "a new password".into(), None)
+            .await,
+        Err(IdentityError::RateLimited { .. })
+    ));
+    assert!(matches!(
+        h.service
+            .login(login_input("ada@example.com", "correct horse"))
+            .await,
+        Err(IdentityError::InvalidCredentials)
+    ));
+    assert!(
+        h.store
+            .events()
+            .iter()
+            .any(|e| e.kind == AuthEventKind::AccountLocked)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn weak_passwords_are_refused_everywhere_one_is_chosen() -> Result<(), IdentityError> {
+    let h = harness();
+    for weak in ["password", "12345678", "qwertyuiop"] {
+        let mut input = signup_input("ada@example.com");
+        input.password = weak.into();
+        assert!(
+            matches!(
+                h.service.signup(input).await,
+                Err(IdentityError::WeakPassword(_))
+            ),
+            "{weak}"
+        );
+    }
+    let mut input = signup_input("marguerite@example.com");
+    input.password = "Marguerite-2024!".into();
+    assert!(matches!(
+        h.service.signup(input).await,
+        Err(IdentityError::WeakPassword(_))
+    ));
+    let owner = owner_actor(&h).await?;
+    assert!(matches!(
+        h.service
+            .change_password(&owner, "correct horse", "iloveyou".into(), None)
+            .await,
+        Err(IdentityError::WeakPassword(_))
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn losing_the_developer_role_disables_keys_for_good() -> Result<(), IdentityError> {
+    let h = harness();
+    let owner = owner_actor(&h).await?;
+    let (_, key_token) = key_session_of(&h, &owner).await?;
+    let person = h.tokens.authenticate(&h.relogin().await?).await?;
+    assert_eq!(h.tokens.api_keys(&person).await?.len(), 1);
+    h.service
+        .assign_roles(&owner, owner.user_id, assignment(&["member"], &[]))
+        .await?;
+    h.service
+        .assign_roles(&owner, owner.user_id, assignment(&["developer"], &[]))
+        .await?;
+    assert!(h.tokens.api_keys(&person).await?.is_empty());
+    assert!(
+        h.tokens.authenticate(&key_token).await.is_err(),
+        "the key's session ended with the role"
+    );
     Ok(())
 }

@@ -1,14 +1,15 @@
 //! Workspaces: who sees which, and who may change them.
 
-use kernel::{Actor, Permission, WorkspaceId};
+use kernel::{Actor, Capability, Permission, WorkspaceId};
 
 use crate::error::IdentityError;
 use crate::models::{Workspace, parse_name};
-use crate::service::{IdentityService, require};
+use crate::service::{IdentityService, require_administration};
 
 impl IdentityService {
     /// The workspaces the actor sees, oldest first.
     pub async fn workspaces(&self, actor: &Actor) -> Result<Vec<Workspace>, IdentityError> {
+        actor.require(Capability::WorkspaceContent)?;
         let all = self.store().workspaces(actor.account_id).await?;
         Ok(all
             .into_iter()
@@ -22,6 +23,7 @@ impl IdentityService {
         actor: &Actor,
         id: WorkspaceId,
     ) -> Result<Workspace, IdentityError> {
+        actor.require(Capability::WorkspaceContent)?;
         if !actor.sees_workspace(id) {
             return Err(IdentityError::NotFound);
         }
@@ -34,7 +36,7 @@ impl IdentityService {
         actor: &Actor,
         name: &str,
     ) -> Result<Workspace, IdentityError> {
-        require(actor, Permission::AccountManage)?;
+        require_administration(actor, Permission::AccountManage)?;
         let name = valid_name(name)?;
         let workspace = Workspace {
             id: WorkspaceId::generate(),
@@ -53,7 +55,7 @@ impl IdentityService {
         id: WorkspaceId,
         name: &str,
     ) -> Result<Workspace, IdentityError> {
-        require(actor, Permission::AccountManage)?;
+        require_administration(actor, Permission::AccountManage)?;
         let name = valid_name(name)?;
         Ok(self
             .store()
@@ -67,7 +69,7 @@ impl IdentityService {
         actor: &Actor,
         id: WorkspaceId,
     ) -> Result<(), IdentityError> {
-        require(actor, Permission::AccountManage)?;
+        require_administration(actor, Permission::AccountManage)?;
         Ok(self.store().delete_workspace(actor.account_id, id).await?)
     }
 }

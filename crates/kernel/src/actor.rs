@@ -1,5 +1,6 @@
 //! Who is asking: built once from a verified token and the live roles, then passed down.
 
+use crate::credential::{Capability, CredentialKind, CredentialNotAllowed};
 use crate::ids::{AccountId, SessionId, UserId, WorkspaceId};
 use crate::rbac::{AccountRole, Permission, PermissionSet, WorkspaceRole};
 
@@ -30,10 +31,19 @@ pub struct Actor {
     pub workspace_roles: Vec<(WorkspaceId, WorkspaceRole)>,
     /// What the token may ever be used for; roles can only narrow it further.
     pub scope: PermissionSet,
+    /// How the caller proved who they are: bounds everything else (see [`crate::credential`]).
+    pub credential: CredentialKind,
 }
 
 impl Actor {
-    /// The permissions the account roles grant, narrowed by the token's scope.
+    /// What the token's scope and the credential's kind leave of any role's permissions.
+    #[must_use]
+    fn allowance(&self) -> PermissionSet {
+        self.scope
+            .intersection(self.credential.permission_ceiling())
+    }
+
+    /// The permissions the account roles grant, narrowed by the token's scope and kind.
     #[must_use]
     pub fn account_permissions(&self) -> PermissionSet {
         self.account_roles
@@ -41,7 +51,18 @@ impl Actor {
             .fold(PermissionSet::EMPTY, |set, role| {
                 set.union(role.permissions())
             })
-            .intersection(self.scope)
+            .intersection(self.allowance())
+    }
+
+    /// Whether the caller's kind of credential may be used for `capability` at all (the
+    /// "Credential kinds" table); roles and scope are asked separately, through
+    /// [`Actor::can`] and [`Actor::can_in_workspace`].
+    pub fn require(&self, capability: Capability) -> Result<(), CredentialNotAllowed> {
+        if self.credential.permits(capability) {
+            Ok(())
+        } else {
+            Err(CredentialNotAllowed(self.credential))
+        }
     }
 
     /// Whether the actor holds `permission` account-wide.
@@ -62,7 +83,7 @@ impl Actor {
                 set.union(role.permissions())
             });
         self.account_permissions()
-            .union(from_workspace.intersection(self.scope))
+            .union(from_workspace.intersection(self.allowance()))
     }
 
     #[must_use]
@@ -98,6 +119,7 @@ mod tests {
             account_roles,
             workspace_roles: Vec::new(),
             scope,
+            credential: CredentialKind::HumanSession,
         }
     }
 
@@ -124,5 +146,32 @@ mod tests {
         assert!(!member.sees_workspace(WorkspaceId::generate()));
         let owner = actor(vec![AccountRole::Owner], PermissionSet::all());
         assert!(owner.sees_workspace(WorkspaceId::generate()));
+    }
+
+    #[test]
+    fn the_credential_kind_bounds_scope_and_roles() {
+        let mut short = actor(vec![AccountRole::Owner], PermissionSet::all());
+        short.credential = CredentialKind::ShortLived;
+        let ws = WorkspaceId::generate();
+        short.workspace_roles.push((ws, WorkspaceRole::Manager));
+        assert!(short.can(Permission::CustomersRead));
+        assert!(!short.can(Permission::UsersManage));
+        assert!(!short.can(Permission::AuditRead));
+        assert!(!short.can_in_workspace(ws, Permission::AccountManage));
+        assert!(short.require(Capability::WorkspaceContent).is_ok());
+        assert_eq!(
+            short.require(Capability::OwnCredentials),
+            Err(CredentialNotAllowed(CredentialKind::ShortLived))
+        );
+
+        let mut key = actor(
+            vec![AccountRole::Owner, AccountRole::Developer],
+            PermissionSet::all(),
+        );
+        key.credential = CredentialKind::ApiKeySession;
+        assert!(key.can(Permission::UsersManage));
+        assert!(!key.can(Permission::ApiKeysManage));
+        assert!(key.require(Capability::OwnCredentials).is_err());
+        assert!(key.require(Capability::AccountAdministration).is_ok());
     }
 }

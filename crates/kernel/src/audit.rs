@@ -38,6 +38,12 @@ pub enum AuthEventKind {
     SigningKeyRotated,
     /// An operator listed the token signing keys.
     SigningKeysListed,
+    /// A user ended one of their own sessions ("log out other devices").
+    SessionEnded,
+    /// A user's API keys were disabled for good (they lost the developer role).
+    ApiKeysDisabled,
+    /// A wrong current password at a password change (counted like a failed sign-in).
+    PasswordChangeFailed,
 }
 
 impl AuthEventKind {
@@ -69,10 +75,13 @@ impl AuthEventKind {
             Self::SessionsRevoked => "sessions_revoked",
             Self::SigningKeyRotated => "signing_key_rotated",
             Self::SigningKeysListed => "signing_keys_listed",
+            Self::SessionEnded => "session_ended",
+            Self::ApiKeysDisabled => "api_keys_disabled",
+            Self::PasswordChangeFailed => "password_change_failed",
         }
     }
 
-    pub const ALL: [Self; 25] = [
+    pub const ALL: [Self; 28] = [
         Self::Signup,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -98,6 +107,9 @@ impl AuthEventKind {
         Self::SessionsRevoked,
         Self::SigningKeyRotated,
         Self::SigningKeysListed,
+        Self::SessionEnded,
+        Self::ApiKeysDisabled,
+        Self::PasswordChangeFailed,
     ];
 
     /// The kind named `name`, if any.

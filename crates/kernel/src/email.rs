@@ -45,6 +45,13 @@ impl EmailAddress {
     }
 
     #[must_use]
+    pub fn local_part(&self) -> &str {
+        self.as_str()
+            .split_once('@')
+            .map_or(self.as_str(), |(local, _)| local)
+    }
+
+    #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -7,6 +7,7 @@
 pub mod actor;
 pub mod audit;
 pub mod clock;
+pub mod credential;
 pub mod email;
 pub mod error;
 pub mod ids;
@@ -19,6 +20,9 @@ pub mod text;
 pub use actor::{Actor, Roles};
 pub use audit::{AuthEvent, AuthEventKind, OPERATOR};
 pub use clock::{Clock, ManualClock};
+pub use credential::{
+    CONTENT_PERMISSIONS, Capability, CredentialKind, CredentialNotAllowed, DEFAULT_KEY_SCOPES,
+};
 pub use email::{EmailAddress, InvalidEmail};
 pub use error::StoreError;
 pub use ids::{AccountId, CustomerId, GroupId, ProfileFieldId, SessionId, UserId, WorkspaceId};

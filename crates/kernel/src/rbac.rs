@@ -135,6 +135,12 @@ impl PermissionSet {
         Self(self.0 & other.0)
     }
 
+    /// The permissions of `self` that are not in `other`.
+    #[must_use]
+    pub const fn difference(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
+    }
+
     #[must_use]
     pub const fn is_subset_of(self, other: Self) -> bool {
         self.0 & !other.0 == 0
@@ -175,14 +181,7 @@ impl FromIterator<Permission> for PermissionSet {
 
 use Permission as P;
 
-const CONTENT: PermissionSet = PermissionSet::of(&[
-    P::CustomersRead,
-    P::CustomersWrite,
-    P::CampaignsRead,
-    P::CampaignsWrite,
-    P::MessagesPublish,
-    P::MessagesRead,
-]);
+const CONTENT: PermissionSet = crate::credential::CONTENT_PERMISSIONS;
 
 const ACCOUNT_ADMINISTRATION: PermissionSet =
     PermissionSet::of(&[P::AccountManage, P::UsersRead, P::UsersManage, P::AuditRead])

@@ -38,6 +38,37 @@ impl PgApiKeyStore {
     pub fn new(db: Db, sessions: Arc<SessionCache>) -> Self {
         Self { db, sessions }
     }
+
+    /// This instance need not wait for its own notifications.
+    fn forget(&self, revoked: Vec<SessionId>) {
+        for session in revoked {
+            self.sessions.invalidate(Invalidation::Session(session));
+        }
+    }
+}
+
+/// Revokes every live session exchanged for one of `keys` (their short-lived tokens too) and
+/// announces each, inside the caller's transaction.
+async fn revoke_key_sessions(
+    conn: &mut diesel_async::AsyncPgConnection,
+    keys: &[Uuid],
+    at: DateTime<Utc>,
+) -> Result<Vec<SessionId>, DbError> {
+    let revoked = diesel::update(sessions::table)
+        .filter(sessions::api_key_id.eq_any(keys))
+        .filter(sessions::revoked_at.is_null())
+        .set((
+            sessions::revoked_at.eq(at),
+            sessions::revoked_reason.eq("api key deleted"),
+        ))
+        .returning(sessions::id)
+        .get_results::<Uuid>(conn)
+        .await?;
+    let revoked: Vec<SessionId> = revoked.into_iter().map(SessionId::from_uuid).collect();
+    for session in &revoked {
+        announce(conn, Invalidation::Session(*session)).await?;
+    }
+    Ok(revoked)
 }
 
 type KeyRow = (
@@ -126,47 +157,89 @@ impl ApiKeyStore for PgApiKeyStore {
         .await
     }
 
+    async fn account_api_keys(&self, account: AccountId) -> Result<Vec<ApiKey>, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, None).await?;
+            let rows = api_keys::table
+                .filter(api_keys::deleted_at.is_null())
+                .order(api_keys::created_at.desc())
+                .select(KEY_COLUMNS)
+                .load::<KeyRow>(tx.conn())
+                .await?;
+            tx.commit().await?;
+            rows.into_iter().map(key_from_row).collect()
+        })
+        .await
+    }
+
     async fn delete_api_key(
         &self,
         account: AccountId,
-        user: UserId,
+        owner: Option<UserId>,
         key_id: Uuid,
+        reason: &'static str,
         event: &AuthEvent,
     ) -> Result<(), StoreError> {
-        store(async {
-            let mut tx = self.db.tenant(account, Some(user)).await?;
-            let deleted = diesel::update(api_keys::table)
+        let revoked = store(async {
+            let mut tx = self.db.tenant(account, event.user_id).await?;
+            let mut deletion = diesel::update(api_keys::table)
                 .filter(api_keys::id.eq(key_id))
-                .filter(api_keys::user_id.eq(user.as_uuid()))
                 .filter(api_keys::deleted_at.is_null())
-                .set(api_keys::deleted_at.eq(event.at))
+                .into_boxed();
+            if let Some(owner) = owner {
+                deletion = deletion.filter(api_keys::user_id.eq(owner.as_uuid()));
+            }
+            let deleted = deletion
+                .set((
+                    api_keys::deleted_at.eq(event.at),
+                    api_keys::deleted_reason.eq(reason),
+                ))
                 .execute(tx.conn())
                 .await?;
             if deleted == 0 {
                 return Err(DbError::Query(diesel::result::Error::NotFound));
             }
-            let revoked = diesel::update(sessions::table)
-                .filter(sessions::api_key_id.eq(key_id))
-                .filter(sessions::revoked_at.is_null())
-                .set((
-                    sessions::revoked_at.eq(event.at),
-                    sessions::revoked_reason.eq("api key deleted"),
-                ))
-                .returning(sessions::id)
-                .get_results::<Uuid>(tx.conn())
-                .await?;
-            let revoked: Vec<SessionId> = revoked.into_iter().map(SessionId::from_uuid).collect();
-            for session in &revoked {
-                announce(tx.conn(), Invalidation::Session(*session)).await?;
-            }
+            let revoked = revoke_key_sessions(tx.conn(), &[key_id], event.at).await?;
             insert_event(tx.conn(), event).await?;
             tx.commit().await?;
-            for session in revoked {
-                self.sessions.invalidate(Invalidation::Session(session));
-            }
-            Ok(())
+            Ok(revoked)
         })
-        .await
+        .await?;
+        self.forget(revoked);
+        Ok(())
+    }
+
+    async fn delete_user_api_keys(
+        &self,
+        account: AccountId,
+        user: UserId,
+        reason: &'static str,
+        event: &AuthEvent,
+    ) -> Result<usize, StoreError> {
+        let (deleted, revoked) = store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let deleted = diesel::update(api_keys::table)
+                .filter(api_keys::user_id.eq(user.as_uuid()))
+                .filter(api_keys::deleted_at.is_null())
+                .set((
+                    api_keys::deleted_at.eq(event.at),
+                    api_keys::deleted_reason.eq(reason),
+                ))
+                .returning(api_keys::id)
+                .get_results::<Uuid>(tx.conn())
+                .await?;
+            if deleted.is_empty() {
+                tx.commit().await?;
+                return Ok((0, Vec::new()));
+            }
+            let revoked = revoke_key_sessions(tx.conn(), &deleted, event.at).await?;
+            insert_event(tx.conn(), event).await?;
+            tx.commit().await?;
+            Ok((deleted.len(), revoked))
+        })
+        .await?;
+        self.forget(revoked);
+        Ok(deleted)
     }
 
     async fn key_credentials(&self, key_id: Uuid) -> Result<Option<KeyCredentials>, StoreError> {

@@ -66,6 +66,9 @@ diesel::table! {
         revoked_reason -> Nullable<Text>,
         scope -> Text,
         api_key_id -> Nullable<Uuid>,
+        ip -> Nullable<Inet>,
+        country -> Nullable<Text>,
+        last_seen_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -80,6 +83,16 @@ diesel::table! {
         created_at -> Timestamptz,
         last_used_at -> Nullable<Timestamptz>,
         deleted_at -> Nullable<Timestamptz>,
+        deleted_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    redeemed_mfa_tokens (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        user_id -> Uuid,
+        expires_at -> Timestamptz,
     }
 }
 

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::StreamExt as _;
-use kernel::{AccountId, Roles, SessionId, UserId};
+use kernel::{AccountId, SessionId, UserId};
+use tokens::LiveSession;
 use uuid::Uuid;
 
 use crate::error::DbError;
@@ -65,7 +66,7 @@ impl Invalidation {
 struct Entry {
     account: AccountId,
     user: UserId,
-    roles: Roles,
+    live: LiveSession,
     loaded: Instant,
 }
 
@@ -81,8 +82,8 @@ pub struct SessionCache {
 }
 
 impl SessionCache {
-    /// The cached roles of a live session, if trustworthy right now.
-    pub fn get(&self, account: AccountId, user: UserId, session: SessionId) -> Option<Roles> {
+    /// A live session's cached kind and roles, if trustworthy right now.
+    pub fn get(&self, account: AccountId, user: UserId, session: SessionId) -> Option<LiveSession> {
         if !self.listening.load(Ordering::Acquire) {
             return None;
         }
@@ -93,7 +94,7 @@ impl SessionCache {
         entries
             .get(&session)
             .filter(|e| e.account == account && e.user == user && e.loaded.elapsed() < ENTRY_TTL)
-            .map(|e| e.roles.clone())
+            .map(|e| e.live.clone())
     }
 
     /// Read before loading from the database; pass to [`SessionCache::insert`].
@@ -108,7 +109,7 @@ impl SessionCache {
         account: AccountId,
         user: UserId,
         session: SessionId,
-        roles: Roles,
+        live: LiveSession,
     ) {
         let mut entries = self
             .entries
@@ -127,7 +128,7 @@ impl SessionCache {
             Entry {
                 account,
                 user,
-                roles,
+                live,
                 loaded: Instant::now(),
             },
         );
@@ -245,10 +246,13 @@ pub(crate) async fn announce(
 mod tests {
     use super::*;
 
-    fn roles() -> Roles {
-        Roles {
-            account: vec![kernel::AccountRole::Owner],
-            workspaces: Vec::new(),
+    fn roles() -> LiveSession {
+        LiveSession {
+            kind: tokens::SessionKind::Login,
+            roles: kernel::Roles {
+                account: vec![kernel::AccountRole::Owner],
+                workspaces: Vec::new(),
+            },
         }
     }
 

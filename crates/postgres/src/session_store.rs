@@ -8,16 +8,16 @@ use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::TryFutureExt as _;
-use kernel::{AccountId, AuthEvent, Roles, SessionId, StoreError, UserId};
+use kernel::{AccountId, AuthEvent, SessionId, StoreError, UserId};
 use tokens::ports::{RefreshRotation, Rotation, SessionGrant, SessionStore};
-use tokens::{NewSession, SessionKind};
+use tokens::{LiveSession, NewSession, SessionKind, SessionSummary};
 use uuid::Uuid;
 
 use crate::audit::{insert_event, record_event};
 use crate::db::{Db, Lookup};
 use crate::error::{DbError, store};
 use crate::roles::{load_roles, roles_from_rows};
-use crate::schema::{api_keys, refresh_tokens, sessions};
+use crate::schema::{api_keys, redeemed_mfa_tokens, refresh_tokens, sessions};
 use crate::session_cache::{Invalidation, SessionCache, announce};
 
 #[derive(Clone)]
@@ -42,6 +42,10 @@ impl PgSessionStore {
         Self { db, cache }
     }
 }
+
+/// The most sessions `GET /v1/me/sessions` lists (the newest): an integration exchanging its
+/// key often may hold many at once.
+const MAX_LISTED_SESSIONS: i64 = 500;
 
 #[derive(QueryableByName)]
 struct RoleRow {
@@ -95,6 +99,9 @@ impl SessionStore for PgSessionStore {
                     sessions::api_key_id.eq(session.api_key_id),
                     sessions::created_at.eq(session.created_at),
                     sessions::expires_at.eq(session.expires_at),
+                    sessions::last_seen_at.eq(session.created_at),
+                    sessions::ip.eq(session.ip.map(ipnet::IpNet::from)),
+                    sessions::country.eq(session.country.as_deref()),
                 ))
                 .execute(conn)
                 .await?;
@@ -110,7 +117,7 @@ impl SessionStore for PgSessionStore {
                         refresh_tokens::account_id.eq(session.account_id.as_uuid()),
                         refresh_tokens::session_id.eq(session.id.as_uuid()),
                         refresh_tokens::created_at.eq(session.created_at),
-                        refresh_tokens::expires_at.eq(session.expires_at),
+                        refresh_tokens::expires_at.eq(session.refresh_expires_at),
                     ))
                     .execute(&mut &*conn)
                     .await
@@ -144,29 +151,31 @@ impl SessionStore for PgSessionStore {
         user: UserId,
         session: SessionId,
         now: DateTime<Utc>,
-    ) -> Result<Option<Roles>, StoreError> {
-        if let Some(roles) = self.cache.get(account, user, session) {
-            return Ok(Some(roles));
+    ) -> Result<Option<LiveSession>, StoreError> {
+        if let Some(live) = self.cache.get(account, user, session) {
+            return Ok(Some(live));
         }
         let generation = self.cache.generation();
-        let roles = store(async {
+        let live = store(async {
             let mut tx = self.db.tenant(account, Some(user)).await?;
-            // One round trip: a marker row when the session is live, then the user's roles.
+            // One round trip: a marker row naming the session's kind when it is live, then the
+            // user's roles.
             let rows = diesel::sql_query(
-                "SELECT r.kind, r.workspace_id, r.role FROM ( \
-                     SELECT 'session' AS kind, NULL::uuid AS workspace_id, '' AS role \
-                     UNION ALL SELECT 'account', NULL, role FROM account_roles WHERE user_id = $2 \
-                     UNION ALL SELECT 'workspace', workspace_id, role FROM workspace_roles WHERE user_id = $2 \
-                 ) r \
-                 WHERE EXISTS ( \
-                     SELECT 1 FROM sessions s \
+                "WITH live AS ( \
+                     SELECT s.kind FROM sessions s \
                      WHERE s.id = $1 AND s.user_id = $2 \
                        AND s.revoked_at IS NULL AND s.expires_at > $3 \
                        AND (s.api_key_id IS NULL OR ( \
                            EXISTS (SELECT 1 FROM api_keys k \
                                    WHERE k.id = s.api_key_id AND k.deleted_at IS NULL) \
                            AND EXISTS (SELECT 1 FROM account_roles d \
-                                       WHERE d.user_id = $2 AND d.role = 'developer'))))",
+                                       WHERE d.user_id = $2 AND d.role = 'developer'))) \
+                 ) \
+                 SELECT 'session' AS kind, NULL::uuid AS workspace_id, live.kind AS role FROM live \
+                 UNION ALL SELECT 'account', NULL, role FROM account_roles \
+                     WHERE user_id = $2 AND EXISTS (SELECT 1 FROM live) \
+                 UNION ALL SELECT 'workspace', workspace_id, role FROM workspace_roles \
+                     WHERE user_id = $2 AND EXISTS (SELECT 1 FROM live)",
             )
             .bind::<SqlUuid, _>(session.as_uuid())
             .bind::<SqlUuid, _>(user.as_uuid())
@@ -174,23 +183,113 @@ impl SessionStore for PgSessionStore {
             .load::<RoleRow>(tx.conn())
             .await?;
             tx.commit().await?;
-            if rows.is_empty() {
+            let Some(marker) = rows.iter().find(|r| r.kind == "session") else {
                 return Ok(None);
-            }
-            roles_from_rows(
-                rows.iter().filter(|r| r.kind == "account").map(|r| r.role.as_str()),
+            };
+            let kind = SessionKind::parse(&marker.role).ok_or_else(|| {
+                DbError::Corrupt(format!("unknown session kind `{}`", marker.role))
+            })?;
+            let roles = roles_from_rows(
+                rows.iter()
+                    .filter(|r| r.kind == "account")
+                    .map(|r| r.role.as_str()),
                 rows.iter()
                     .filter(|r| r.kind == "workspace")
                     .filter_map(|r| r.workspace_id.map(|w| (w, r.role.as_str()))),
-            )
-            .map(Some)
+            )?;
+            Ok(Some(LiveSession { kind, roles }))
         })
         .await?;
-        if let Some(roles) = &roles {
+        if let Some(live) = &live {
             self.cache
-                .insert(generation, account, user, session, roles.clone());
+                .insert(generation, account, user, session, live.clone());
         }
-        Ok(roles)
+        Ok(live)
+    }
+
+    async fn user_sessions(
+        &self,
+        account: AccountId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionSummary>, StoreError> {
+        type Row = (
+            Uuid,
+            String,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            Option<ipnet::IpNet>,
+            Option<String>,
+            Option<String>,
+            DateTime<Utc>,
+        );
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let rows = sessions::table
+                .left_join(api_keys::table.on(api_keys::id.nullable().eq(sessions::api_key_id)))
+                .filter(sessions::user_id.eq(user.as_uuid()))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::expires_at.gt(now))
+                .order(sessions::created_at.desc())
+                .limit(MAX_LISTED_SESSIONS)
+                .select((
+                    sessions::id,
+                    sessions::kind,
+                    sessions::created_at,
+                    sessions::last_seen_at,
+                    sessions::ip,
+                    sessions::country,
+                    api_keys::name.nullable(),
+                    sessions::expires_at,
+                ))
+                .load::<Row>(tx.conn())
+                .await?;
+            tx.commit().await?;
+            rows.into_iter()
+                .map(
+                    |(id, kind, created_at, last_seen_at, ip, country, key_name, expires_at)| {
+                        Ok(SessionSummary {
+                            id: SessionId::from_uuid(id),
+                            kind: SessionKind::parse(&kind).ok_or_else(|| {
+                                DbError::Corrupt(format!("unknown session kind `{kind}`"))
+                            })?,
+                            created_at,
+                            last_seen_at: last_seen_at.unwrap_or(created_at),
+                            ip: ip.map(|ip| ip.addr()),
+                            country,
+                            key_name,
+                            expires_at,
+                        })
+                    },
+                )
+                .collect()
+        })
+        .await
+    }
+
+    async fn redeem_mfa_token(
+        &self,
+        account: AccountId,
+        user: UserId,
+        token_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let inserted = diesel::insert_into(redeemed_mfa_tokens::table)
+                .values((
+                    redeemed_mfa_tokens::id.eq(token_id),
+                    redeemed_mfa_tokens::account_id.eq(account.as_uuid()),
+                    redeemed_mfa_tokens::user_id.eq(user.as_uuid()),
+                    redeemed_mfa_tokens::expires_at.eq(expires_at),
+                ))
+                .on_conflict_do_nothing()
+                .execute(tx.conn())
+                .await?;
+            tx.commit().await?;
+            Ok(inserted == 1)
+        })
+        .await
     }
 
     async fn rotate_refresh_token(
@@ -265,6 +364,8 @@ impl SessionStore for PgSessionStore {
                     session_id: session,
                 });
             }
+            // The successor never outlives its session, whose end never moves.
+            let successor_expires_at = rotation.successor_expires_at.min(session_expires_at);
             // Everything left is independent of each other: pipelined, one round trip.
             let conn: &AsyncPgConnection = tx.conn();
             let mark_used = diesel::update(refresh_tokens::table)
@@ -278,13 +379,16 @@ impl SessionStore for PgSessionStore {
                     refresh_tokens::account_id.eq(account_id),
                     refresh_tokens::session_id.eq(session_id),
                     refresh_tokens::created_at.eq(now),
-                    refresh_tokens::expires_at.eq(rotation.successor_expires_at),
+                    refresh_tokens::expires_at.eq(successor_expires_at),
                 ))
                 .execute(&mut &*conn)
                 .map_err(DbError::from);
-            let extend = diesel::update(sessions::table)
+            let seen = diesel::update(sessions::table)
                 .filter(sessions::id.eq(session_id))
-                .set(sessions::expires_at.eq(rotation.successor_expires_at))
+                .set((
+                    sessions::last_seen_at.eq(now),
+                    sessions::ip.eq(rotation.ip.map(ipnet::IpNet::from)),
+                ))
                 .execute(&mut &*conn)
                 .map_err(DbError::from);
             let key_live = async {
@@ -302,7 +406,7 @@ impl SessionStore for PgSessionStore {
             let (_, _, _, api_key_live, roles) = futures_util::future::try_join5(
                 mark_used,
                 successor,
-                extend,
+                seen,
                 key_live,
                 load_roles(conn, user_id),
             )
@@ -319,7 +423,7 @@ impl SessionStore for PgSessionStore {
                 api_key_id,
                 api_key_live,
                 roles,
-                expires_at: rotation.successor_expires_at,
+                expires_at: session_expires_at,
             }))
         })
         .await

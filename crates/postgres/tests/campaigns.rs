@@ -51,6 +51,7 @@ fn owner_of(new: &NewAccount) -> Actor {
         account_roles: vec![AccountRole::Owner],
         workspace_roles: Vec::new(),
         scope: PermissionSet::all(),
+        credential: kernel::CredentialKind::HumanSession,
     }
 }
 

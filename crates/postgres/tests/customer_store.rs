@@ -43,6 +43,7 @@ async fn tenant(db: &Db, email: &str) -> Result<Tenant, Box<dyn std::error::Erro
             account_roles: vec![AccountRole::Owner],
             workspace_roles: Vec::new(),
             scope: PermissionSet::all(),
+            credential: kernel::CredentialKind::HumanSession,
         },
         ws: new.workspace.id,
     })

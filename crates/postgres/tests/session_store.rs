@@ -25,6 +25,13 @@ fn session(new: &identity::models::NewAccount, refresh: &RefreshToken) -> NewSes
         created_at: now,
         expires_at: now + Duration::days(15),
         refresh_token_digest: Some(refresh.digest),
+        refresh_expires_at: now + Duration::days(15),
+        ip: Some(
+            "203.0.113.5"
+                .parse()
+                .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
+        ),
+        country: Some("NL".to_owned()),
     }
 }
 
@@ -45,6 +52,7 @@ fn rotation(presented: &RefreshToken, successor: &RefreshToken) -> RefreshRotati
         now,
         successor_expires_at: now + Duration::days(15),
         overlap: Duration::zero(),
+        ip: None,
     }
 }
 
@@ -64,7 +72,8 @@ async fn a_live_session_yields_roles_and_a_revoked_one_nothing() -> TestResult {
         .live_session(new.account.id, new.owner.id, s.id, now)
         .await?
         .ok_or("the session is live")?;
-    assert_eq!(roles.account, vec![AccountRole::Owner]);
+    assert_eq!(roles.roles.account, vec![AccountRole::Owner]);
+    assert_eq!(roles.kind, SessionKind::Login);
     let later = s.expires_at + Duration::seconds(1);
     assert!(
         sessions
@@ -211,8 +220,14 @@ async fn keys_are_found_by_id_and_deleting_one_revokes_its_sessions() -> TestRes
         "the exchange marks the key used"
     );
 
-    keys.delete_api_key(new.account.id, new.owner.id, key.key_id, &event(&new))
-        .await?;
+    keys.delete_api_key(
+        new.account.id,
+        Some(new.owner.id),
+        key.key_id,
+        "deleted by its owner",
+        &event(&new),
+    )
+    .await?;
     assert!(keys.key_credentials(key.key_id).await?.is_none());
     assert!(
         keys.api_keys(new.account.id, new.owner.id)
@@ -226,7 +241,13 @@ async fn keys_are_found_by_id_and_deleting_one_revokes_its_sessions() -> TestRes
             .is_none()
     );
     let again = keys
-        .delete_api_key(new.account.id, new.owner.id, key.key_id, &event(&new))
+        .delete_api_key(
+            new.account.id,
+            Some(new.owner.id),
+            key.key_id,
+            "deleted by its owner",
+            &event(&new),
+        )
         .await;
     assert!(matches!(again, Err(StoreError::NotFound)));
     Ok(())
@@ -321,6 +342,167 @@ async fn rate_limits_count_across_instances() -> TestResult {
         a.sweep(next_window + Duration::hours(2), Duration::hours(1))
             .await?
             >= 2
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn rotation_never_extends_the_session_and_notes_where_it_was_seen() -> TestResult {
+    let (_database, db) = database().await?;
+    let identity = PgIdentityStore::new(db.clone(), Default::default());
+    let sessions = PgSessionStore::new(db.clone(), Arc::new(SessionCache::default()));
+    let new = new_account("ada@example.com");
+    identity.create_account(&new, &signup_event(&new)).await?;
+    let first = RefreshToken::generate()?;
+    let mut s = session(&new, &first);
+    s.expires_at = s.created_at + Duration::hours(1);
+    s.refresh_expires_at = s.expires_at;
+    sessions.start_session(&s, &event(&new)).await?;
+
+    let second = RefreshToken::generate()?;
+    let mut turn = rotation(&first, &second);
+    turn.ip = Some("198.51.100.4".parse()?);
+    let Rotation::Rotated(grant) = sessions.rotate_refresh_token(&turn).await? else {
+        panic!("the current token rotates");
+    };
+    assert_eq!(
+        grant.expires_at, s.expires_at,
+        "the session's end did not move"
+    );
+    let listed = sessions
+        .user_sessions(new.account.id, new.owner.id, Utc::now())
+        .await?;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].expires_at, s.expires_at);
+    assert_eq!(listed[0].ip, turn.ip);
+    assert_eq!(listed[0].country.as_deref(), Some("NL"));
+    assert!(listed[0].last_seen_at >= s.created_at);
+
+    // The successor dies with its session, though it asked for 15 days.
+    let third = RefreshToken::generate()?;
+    let mut late = rotation(&second, &third);
+    late.now = s.expires_at + Duration::seconds(1);
+    assert!(matches!(
+        sessions.rotate_refresh_token(&late).await?,
+        Rotation::Invalid
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_mfa_token_is_redeemed_once() -> TestResult {
+    let (_database, db) = database().await?;
+    let identity = PgIdentityStore::new(db.clone(), Default::default());
+    let sessions = PgSessionStore::new(db.clone(), Arc::new(SessionCache::default()));
+    let new = new_account("ada@example.com");
+    identity.create_account(&new, &signup_event(&new)).await?;
+    let token = uuid::Uuid::now_v7();
+    let expires = Utc::now() + Duration::minutes(5);
+    let (a, b) = tokio::join!(
+        sessions.redeem_mfa_token(new.account.id, new.owner.id, token, expires),
+        sessions.redeem_mfa_token(new.account.id, new.owner.id, token, expires),
+    );
+    assert!(a? ^ b?, "exactly one of two concurrent redemptions wins");
+    assert!(
+        !sessions
+            .redeem_mfa_token(new.account.id, new.owner.id, token, expires)
+            .await?
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_administrator_deletes_any_key_and_a_demotion_deletes_them_all() -> TestResult {
+    let (_database, db) = database().await?;
+    let identity = PgIdentityStore::new(db.clone(), Default::default());
+    let cache = Arc::new(SessionCache::default());
+    let sessions = PgSessionStore::new(db.clone(), cache.clone());
+    let keys = PgApiKeyStore::new(db.clone(), cache);
+    let new = new_account("ada@example.com");
+    identity.create_account(&new, &signup_event(&new)).await?;
+    let mut made = Vec::new();
+    for name in ["ci", "billing", "crm"] {
+        let key = ApiKey {
+            key_id: uuid::Uuid::now_v7(),
+            account_id: new.account.id,
+            user_id: new.owner.id,
+            name: name.to_owned(),
+            scopes: None,
+            created_at: Utc::now(),
+            last_used_at: None,
+        };
+        keys.create_api_key(
+            &NewApiKey {
+                key: key.clone(),
+                secret_digest: [9; 32],
+            },
+            &event(&new),
+        )
+        .await?;
+        let refresh = RefreshToken::generate()?;
+        let mut s = session(&new, &refresh);
+        s.kind = SessionKind::ApiKey;
+        s.api_key_id = Some(key.key_id);
+        sessions.start_session(&s, &event(&new)).await?;
+        made.push((key, s));
+    }
+    assert_eq!(keys.account_api_keys(new.account.id).await?.len(), 3);
+    let other = new_account("eve@example.com");
+    identity
+        .create_account(&other, &signup_event(&other))
+        .await?;
+    assert!(keys.account_api_keys(other.account.id).await?.is_empty());
+
+    // Another account's administrator cannot reach the key; this one's can.
+    let (first, first_session) = &made[0];
+    let foreign = keys
+        .delete_api_key(
+            other.account.id,
+            None,
+            first.key_id,
+            "deleted by an account administrator",
+            &event(&other),
+        )
+        .await;
+    assert!(matches!(foreign, Err(StoreError::NotFound)));
+    keys.delete_api_key(
+        new.account.id,
+        None,
+        first.key_id,
+        "deleted by an account administrator",
+        &event(&new),
+    )
+    .await?;
+    assert!(
+        sessions
+            .live_session(new.account.id, new.owner.id, first_session.id, Utc::now())
+            .await?
+            .is_none()
+    );
+
+    let disabled = keys
+        .delete_user_api_keys(
+            new.account.id,
+            new.owner.id,
+            "the owner lost the developer role",
+            &event(&new),
+        )
+        .await?;
+    assert_eq!(disabled, 2);
+    assert!(keys.account_api_keys(new.account.id).await?.is_empty());
+    for (key, s) in &made[1..] {
+        assert!(keys.key_credentials(key.key_id).await?.is_none());
+        assert!(
+            sessions
+                .live_session(new.account.id, new.owner.id, s.id, Utc::now())
+                .await?
+                .is_none()
+        );
+    }
+    assert_eq!(
+        keys.delete_user_api_keys(new.account.id, new.owner.id, "again", &event(&new))
+            .await?,
+        0
     );
     Ok(())
 }

@@ -9,8 +9,15 @@ pub enum TokenError {
     /// Authenticated, but this is not allowed (a missing role, a scope beyond the owner's).
     #[error("{0}")]
     Forbidden(&'static str),
-    #[error("not found")]
+    /// This kind of credential may never do this (the capability rule).
+    #[error(transparent)]
+    CredentialNotAllowed(#[from] kernel::CredentialNotAllowed),
+    /// No such API key of the caller (or of the account, for an administrator).
+    #[error("API key not found")]
     NotFound,
+    /// No such live session of the caller.
+    #[error("session not found")]
+    SessionNotFound,
     /// Too many attempts; try again after this many seconds.
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },

@@ -24,5 +24,5 @@ pub use error::TokenError;
 pub use issuer::{IssuedTokens, SessionClaims, TokenIssuer, TokenSettings};
 pub use keys::{KeyRing, SigningKey};
 pub use refresh::RefreshToken;
-pub use service::{Accept, TokenPolicy, TokenService};
-pub use session::{NewSession, SessionKind};
+pub use service::{MfaTicket, TokenPolicy, TokenService};
+pub use session::{LiveSession, NewSession, SessionKind, SessionSummary};

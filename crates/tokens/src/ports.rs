@@ -1,12 +1,14 @@
 //! What the tokens domain needs from the outside world. Each store method is one unit of work.
 
+use std::net::IpAddr;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use kernel::{AccountId, AuthEvent, Roles, SessionId, StoreError, UserId};
 use uuid::Uuid;
 
 use crate::api_key::ApiKey;
-use crate::session::{NewSession, SessionKind};
+use crate::session::{LiveSession, NewSession, SessionKind, SessionSummary};
 
 /// A signing key as persisted: public half in clear, private half sealed under the master key
 /// (or absent when the key is held outside the store).
@@ -63,6 +65,7 @@ pub struct SessionGrant {
     pub api_key_live: bool,
     /// The owner's current roles.
     pub roles: Roles,
+    /// When the session ends for good (rotation never moves it).
     pub expires_at: DateTime<Utc>,
 }
 
@@ -72,8 +75,11 @@ pub struct RefreshRotation {
     pub presented: [u8; 32],
     pub successor: [u8; 32],
     pub now: DateTime<Utc>,
+    /// The successor's own expiry; the store MUST cut it to the session's end.
     pub successor_expires_at: DateTime<Utc>,
     pub overlap: Duration,
+    /// Where the refresh came from: the session's last-seen address.
+    pub ip: Option<IpAddr>,
 }
 
 /// What presenting a refresh token came to.
@@ -102,23 +108,42 @@ pub trait SessionStore: Send + Sync + 'static {
         event: &AuthEvent,
     ) -> Result<(), StoreError>;
 
-    /// The user's current roles if the session is live: not revoked, not expired, its user
-    /// still in `account`, and — for sessions from an API key — the key not deleted and its
-    /// owner still a developer. `None` otherwise. Called on every authenticated request:
-    /// implementations are expected to cache, and MUST see a revocation made by any instance
-    /// within a second.
+    /// The session's kind and the user's current roles if the session is live: not revoked,
+    /// not expired, its user still in `account`, and — for sessions from an API key — the key
+    /// not deleted and its owner still a developer. `None` otherwise. Called on every
+    /// authenticated request: implementations are expected to cache, and MUST see a
+    /// revocation made by any instance within a second.
     async fn live_session(
         &self,
         account: AccountId,
         user: UserId,
         session: SessionId,
         now: DateTime<Utc>,
-    ) -> Result<Option<Roles>, StoreError>;
+    ) -> Result<Option<LiveSession>, StoreError>;
 
-    /// Retires the presented refresh token and stores its successor (extending the session to
-    /// the successor's expiry), atomically: of two concurrent uses, one rotates and the other
-    /// is a reuse. A token used less than `overlap` ago rotates again instead of counting as
-    /// reuse. On reuse the store revokes the session and tells every instance.
+    /// The user's live sessions (not revoked, not expired at `now`), newest first.
+    async fn user_sessions(
+        &self,
+        account: AccountId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionSummary>, StoreError>;
+
+    /// Marks an MFA token as used. Returns `false` — and changes nothing — when it was used
+    /// already (atomically: of two concurrent redemptions, one wins).
+    async fn redeem_mfa_token(
+        &self,
+        account: AccountId,
+        user: UserId,
+        token_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Retires the presented refresh token and stores its successor (which never outlives the
+    /// session; the session's end does not move), atomically: of two concurrent uses, one
+    /// rotates and the other is a reuse. A token used less than `overlap` ago rotates again
+    /// instead of counting as reuse. On reuse the store revokes the session and tells every
+    /// instance. A rotation notes the session as seen now, from `ip`.
     async fn rotate_refresh_token(
         &self,
         rotation: &RefreshRotation,
@@ -168,15 +193,31 @@ pub trait ApiKeyStore: Send + Sync + 'static {
     /// The user's keys that are not deleted, newest first.
     async fn api_keys(&self, account: AccountId, user: UserId) -> Result<Vec<ApiKey>, StoreError>;
 
-    /// Deletes the user's key and revokes every session exchanged for it. MUST return
-    /// `NotFound` when the key is not this user's (or is already deleted).
+    /// Every key of the account that is not deleted, newest first.
+    async fn account_api_keys(&self, account: AccountId) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Deletes a key of the account — of `owner` only, when given — for `reason`, and revokes
+    /// every session exchanged for it, telling every instance. MUST return `NotFound` when
+    /// there is no such live key (another owner's, another account's, or already deleted).
     async fn delete_api_key(
         &self,
         account: AccountId,
-        user: UserId,
+        owner: Option<UserId>,
         key_id: Uuid,
+        reason: &'static str,
         event: &AuthEvent,
     ) -> Result<(), StoreError>;
+
+    /// Deletes every live key of the user for `reason` (for good: nothing brings them back)
+    /// and revokes every session exchanged for them, telling every instance; records `event`
+    /// when there was any. Returns how many keys it deleted.
+    async fn delete_user_api_keys(
+        &self,
+        account: AccountId,
+        user: UserId,
+        reason: &'static str,
+        event: &AuthEvent,
+    ) -> Result<usize, StoreError>;
 
     /// The anonymous exchange path: a key that is not deleted, by id, across accounts.
     async fn key_credentials(&self, key_id: Uuid) -> Result<Option<KeyCredentials>, StoreError>;

@@ -6,9 +6,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::Duration;
+use chrono::{DateTime, Utc};
 use kernel::{
-    AccountId, AccountRole, Actor, AuthEvent, AuthEventKind, Clock, Permission, PermissionSet,
-    RateLimit, RateLimiter, Roles, SessionId, StoreError, UserId, Verdict,
+    AccountId, AccountRole, Actor, AuthEvent, AuthEventKind, Capability, Clock, DEFAULT_KEY_SCOPES,
+    Permission, PermissionSet, RateLimit, RateLimiter, Roles, SessionId, StoreError, UserId,
+    Verdict,
 };
 use uuid::Uuid;
 
@@ -20,13 +22,16 @@ use crate::ports::{
     ApiKeyStore, KeyCredentials, NewApiKey, RefreshRotation, Rotation, SessionStore,
 };
 use crate::refresh::RefreshToken;
-use crate::session::{NewSession, SessionKind};
+use crate::session::{NewSession, SessionKind, SessionSummary};
 
 /// Lifetimes and windows of the token model.
 #[derive(Clone, Debug)]
 pub struct TokenPolicy {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// A session's absolute lifetime; never less than `refresh_ttl` (a shorter one counts as
+    /// `refresh_ttl`). Rotation never extends a session past it.
+    pub session_max: Duration,
     /// A refresh token used less than this long ago may be presented again (a client retrying
     /// after a lost response) without counting as reuse. Zero: never.
     pub refresh_overlap: Duration,
@@ -36,23 +41,25 @@ pub struct TokenPolicy {
     pub client_auth_per_ip: RateLimit,
 }
 
-/// Which token kinds an endpoint accepts as its bearer credential.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Accept {
-    /// Credential management (keys, logout, password, MFA): full access tokens only.
-    AccessOnly,
-    /// The content API: access tokens, or short-lived tokens handed to a frontend.
-    AccessOrShortLived,
-}
-
-impl Accept {
-    const fn kinds(self) -> &'static [TokenKind] {
-        match self {
-            Self::AccessOnly => &[TokenKind::Access],
-            Self::AccessOrShortLived => &[TokenKind::Access, TokenKind::ShortLived],
-        }
+impl TokenPolicy {
+    /// How long a session lives from its start, whatever its refreshes.
+    #[must_use]
+    pub fn session_lifetime(&self) -> Duration {
+        self.session_max.max(self.refresh_ttl)
     }
 }
+
+/// A verified MFA token: who it proves a password for, and what redeems it (once).
+#[derive(Clone, Debug)]
+pub struct MfaTicket {
+    pub account_id: AccountId,
+    pub user_id: UserId,
+    id: Uuid,
+    expires_at: DateTime<Utc>,
+}
+
+/// The bearer tokens an authenticated request may carry; MFA and refresh tokens never pass.
+const BEARER_KINDS: &[TokenKind] = &[TokenKind::Access, TokenKind::ShortLived];
 
 pub const SHORT_LIVED_DEFAULT_MINUTES: i64 = 60;
 pub const SHORT_LIVED_MAX_MINUTES: i64 = 1440;
@@ -91,7 +98,8 @@ impl TokenService {
         &self.issuer
     }
 
-    /// Starts a session with an access and a refresh token; `event` is recorded with it.
+    /// Starts a session with an access and a refresh token; `event` is recorded with it (and
+    /// its address and country with the session).
     pub async fn start_session(
         &self,
         kind: SessionKind,
@@ -103,6 +111,7 @@ impl TokenService {
     ) -> Result<IssuedTokens, TokenError> {
         let now = self.clock.now();
         let refresh = RefreshToken::generate()?;
+        let expires_at = now + self.policy.session_lifetime();
         let session = NewSession {
             id: SessionId::generate(),
             account_id,
@@ -111,53 +120,65 @@ impl TokenService {
             scope: scope.to_scope_string(),
             api_key_id,
             created_at: now,
-            expires_at: now + self.policy.refresh_ttl,
+            expires_at,
             refresh_token_digest: Some(refresh.digest),
+            refresh_expires_at: (now + self.policy.refresh_ttl).min(expires_at),
+            ip: event.ip,
+            country: event.country.clone(),
         };
+        let access_ttl = self.policy.access_ttl.min(expires_at - now);
         let access_token = self.issuer.sign_for_session(
             TokenKind::Access,
             &claims_of(&session),
             now,
-            self.policy.access_ttl,
+            access_ttl,
         )?;
         self.sessions.start_session(&session, &event).await?;
         Ok(IssuedTokens {
             access_token,
             refresh_token: refresh.secret,
-            expires_in: self.policy.access_ttl.num_seconds(),
-            refresh_expires_in: self.policy.refresh_ttl.num_seconds(),
+            expires_in: access_ttl.num_seconds(),
+            refresh_expires_in: (session.refresh_expires_at - now).num_seconds(),
             scope: session.scope,
         })
     }
 
-    /// The [`Actor`] a bearer token speaks for, with the roles held right now. Refused: a token
-    /// of a kind `accept` does not take, an invalid or expired one, or one whose session was
-    /// revoked (by any instance), whose user is gone, or whose API key no longer works.
-    pub async fn authenticate(&self, bearer: &str, accept: Accept) -> Result<Actor, TokenError> {
+    /// The [`Actor`] a bearer token speaks for — its kind of credential, the roles held right
+    /// now. Refused: anything but an access or short-lived token, an invalid or expired one,
+    /// or one whose session was revoked (by any instance), whose user is gone, or whose API
+    /// key no longer works. What the actor may then do is the capability rule's to say
+    /// ([`Actor::require`]).
+    pub async fn authenticate(&self, bearer: &str) -> Result<Actor, TokenError> {
         let now = self.clock.now();
-        let (_, claims) = self.issuer.verify(bearer, accept.kinds(), now)?;
+        let (token_kind, claims) = self.issuer.verify(bearer, BEARER_KINDS, now)?;
         let scope = PermissionSet::parse_scope(&claims.scope)
             .map_err(|_| TokenError::Invalid("unknown scope"))?;
         let account_id = AccountId::from_uuid(claims.acc);
         let user_id = UserId::from_uuid(claims.sub);
         let session_id = SessionId::from_uuid(claims.sid);
-        let roles = self
+        let live = self
             .sessions
             .live_session(account_id, user_id, session_id, now)
             .await?
             .ok_or(TokenError::Invalid("session is not live"))?;
+        // A short-lived token is what a short-lived session signs, and nothing else is.
+        if (token_kind == TokenKind::ShortLived) != (live.kind == SessionKind::ShortLived) {
+            return Err(TokenError::Invalid("token type does not match its session"));
+        }
         Ok(Actor {
             user_id,
             account_id,
             session_id,
-            account_roles: roles.account,
-            workspace_roles: roles.workspaces,
+            account_roles: live.roles.account,
+            workspace_roles: live.roles.workspaces,
             scope,
+            credential: live.kind.credential(),
         })
     }
 
     /// Revokes the caller's session: its access and refresh tokens stop working everywhere.
     pub async fn logout(&self, actor: &Actor, ip: Option<IpAddr>) -> Result<(), TokenError> {
+        actor.require(Capability::EndOwnSession)?;
         let event = AuthEvent::new(
             AuthEventKind::Logout,
             self.clock.now(),
@@ -172,7 +193,8 @@ impl TokenService {
     }
 
     /// A short token proving a correct password, to be completed by the MFA step. It starts no
-    /// session and is accepted only by [`TokenService::verify_mfa_token`].
+    /// session, is accepted only by [`TokenService::verify_mfa_token`], and completes one
+    /// sign-in at most ([`TokenService::redeem_mfa_ticket`]).
     pub fn mint_mfa_token(
         &self,
         account_id: AccountId,
@@ -190,14 +212,35 @@ impl TokenService {
     }
 
     /// The user an MFA token was minted for; any other token is refused.
-    pub fn verify_mfa_token(&self, token: &str) -> Result<(AccountId, UserId), TokenError> {
+    pub fn verify_mfa_token(&self, token: &str) -> Result<MfaTicket, TokenError> {
         let (_, claims) = self
             .issuer
             .verify(token, &[TokenKind::Mfa], self.clock.now())?;
-        Ok((
-            AccountId::from_uuid(claims.acc),
-            UserId::from_uuid(claims.sub),
-        ))
+        Ok(MfaTicket {
+            account_id: AccountId::from_uuid(claims.acc),
+            user_id: UserId::from_uuid(claims.sub),
+            id: claims.sid,
+            expires_at: DateTime::from_timestamp(claims.exp, 0)
+                .ok_or(TokenError::Invalid("expiry out of range"))?,
+        })
+    }
+
+    /// Uses up an MFA token: the first call succeeds, every later one is refused.
+    pub async fn redeem_mfa_ticket(&self, ticket: &MfaTicket) -> Result<(), TokenError> {
+        let fresh = self
+            .sessions
+            .redeem_mfa_token(
+                ticket.account_id,
+                ticket.user_id,
+                ticket.id,
+                ticket.expires_at,
+            )
+            .await?;
+        if fresh {
+            Ok(())
+        } else {
+            Err(TokenError::Invalid("mfa token already used"))
+        }
     }
 
     /// Revokes every other session of the actor's user (after a password change): their
@@ -289,6 +332,7 @@ impl TokenService {
                 now,
                 successor_expires_at: now + self.policy.refresh_ttl,
                 overlap: self.policy.refresh_overlap,
+                ip,
             })
             .await?;
         let grant = match rotation {
@@ -344,16 +388,19 @@ impl TokenService {
             session_id: grant.session_id,
             scope: grant.scope.clone(),
         };
+        // The session's end bounds everything it issues.
+        let remaining = grant.expires_at - now;
+        let access_ttl = self.policy.access_ttl.min(remaining);
         Ok(IssuedTokens {
             access_token: self.issuer.sign_for_session(
                 TokenKind::Access,
                 &claims,
                 now,
-                self.policy.access_ttl,
+                access_ttl,
             )?,
             refresh_token: successor.secret,
-            expires_in: self.policy.access_ttl.num_seconds(),
-            refresh_expires_in: self.policy.refresh_ttl.num_seconds(),
+            expires_in: access_ttl.num_seconds(),
+            refresh_expires_in: self.policy.refresh_ttl.min(remaining).num_seconds(),
             scope: grant.scope,
         })
     }
@@ -379,16 +426,21 @@ impl TokenService {
         let key = &credentials.key;
         let now = self.clock.now();
         let ttl = Duration::minutes(expiry_minutes);
+        let scope = key_allowance(&credentials)
+            .intersection(kernel::CredentialKind::ShortLived.permission_ceiling());
         let session = NewSession {
             id: SessionId::generate(),
             account_id: key.account_id,
             user_id: key.user_id,
             kind: SessionKind::ShortLived,
-            scope: key_allowance(&credentials).to_scope_string(),
+            scope: scope.to_scope_string(),
             api_key_id: Some(key.key_id),
             created_at: now,
             expires_at: now + ttl,
             refresh_token_digest: None,
+            refresh_expires_at: now + ttl,
+            ip,
+            country: None,
         };
         let token =
             self.issuer
@@ -398,8 +450,8 @@ impl TokenService {
         Ok((token, ttl.num_seconds()))
     }
 
-    /// Creates an API key for the caller, who must hold the developer role. The plaintext is
-    /// returned this once.
+    /// Creates an API key for the caller, a person holding the developer role. Without
+    /// `scopes` the key covers [`DEFAULT_KEY_SCOPES`]. The plaintext is returned this once.
     pub async fn create_api_key(
         &self,
         actor: &Actor,
@@ -407,6 +459,7 @@ impl TokenService {
         scopes: Option<&[String]>,
         ip: Option<IpAddr>,
     ) -> Result<(ApiKey, String), TokenError> {
+        actor.require(Capability::OwnCredentials)?;
         require_developer(actor)?;
         let mut errors = Vec::new();
         let name = name.trim();
@@ -439,6 +492,13 @@ impl TokenService {
                 "a key's scopes must lie within your own permissions",
             ));
         }
+        if scopes.is_some_and(|s| s.contains(Permission::ApiKeysManage)) {
+            return Err(TokenError::Forbidden(
+                "api_keys:manage cannot be given to a key: only people manage keys",
+            ));
+        }
+        // Least privilege: a key names what it may do; unnamed, it gets the content defaults.
+        let scopes = Some(scopes.unwrap_or(DEFAULT_KEY_SCOPES));
         let generated = GeneratedApiKey::generate()?;
         let now = self.clock.now();
         let key = ApiKey {
@@ -465,6 +525,7 @@ impl TokenService {
 
     /// The caller's keys (never their secrets).
     pub async fn api_keys(&self, actor: &Actor) -> Result<Vec<ApiKey>, TokenError> {
+        actor.require(Capability::OwnCredentials)?;
         Ok(self.keys.api_keys(actor.account_id, actor.user_id).await?)
     }
 
@@ -475,17 +536,17 @@ impl TokenService {
         key_id: Uuid,
         ip: Option<IpAddr>,
     ) -> Result<(), TokenError> {
-        let event = AuthEvent::new(
-            AuthEventKind::ApiKeyDeleted,
-            self.clock.now(),
-            Some((actor.account_id, actor.user_id)),
-            true,
-        )
-        .with_client(key_id)
-        .from_ip(ip);
+        actor.require(Capability::OwnCredentials)?;
+        let event = self.key_deleted_event(actor, key_id, ip);
         match self
             .keys
-            .delete_api_key(actor.account_id, actor.user_id, key_id, &event)
+            .delete_api_key(
+                actor.account_id,
+                Some(actor.user_id),
+                key_id,
+                "deleted by its owner",
+                &event,
+            )
             .await
         {
             Err(StoreError::NotFound) => Err(TokenError::NotFound),
@@ -493,7 +554,117 @@ impl TokenService {
         }
     }
 
-    /// Counts a client-authentication attempt against its IP's and its key's limits.
+    /// Every key of the account with its owner (`users:manage`, a person's session): how an
+    /// owner or admin finds a key to stop.
+    pub async fn account_api_keys(&self, actor: &Actor) -> Result<Vec<ApiKey>, TokenError> {
+        require_key_administrator(actor)?;
+        Ok(self.keys.account_api_keys(actor.account_id).await?)
+    }
+
+    /// Deletes any key of the account (`users:manage`, a person's session); its sessions stop
+    /// at once, everywhere. Audited against the key's owner, by the administrator.
+    pub async fn revoke_account_api_key(
+        &self,
+        actor: &Actor,
+        key_id: Uuid,
+        ip: Option<IpAddr>,
+    ) -> Result<(), TokenError> {
+        require_key_administrator(actor)?;
+        let event = self
+            .key_deleted_event(actor, key_id, ip)
+            .because("deleted by an account administrator")
+            .with_detail("by_user", actor.user_id.to_string());
+        match self
+            .keys
+            .delete_api_key(
+                actor.account_id,
+                None,
+                key_id,
+                "deleted by an account administrator",
+                &event,
+            )
+            .await
+        {
+            Err(StoreError::NotFound) => Err(TokenError::NotFound),
+            other => Ok(other?),
+        }
+    }
+
+    /// Disables every key of a user who lost the developer role, for good, and ends the
+    /// sessions exchanged for them: giving the role back does not revive them.
+    pub async fn disable_user_api_keys(
+        &self,
+        account: AccountId,
+        user: UserId,
+        reason: &'static str,
+    ) -> Result<usize, TokenError> {
+        let event = AuthEvent::new(
+            AuthEventKind::ApiKeysDisabled,
+            self.clock.now(),
+            Some((account, user)),
+            true,
+        )
+        .because(reason);
+        Ok(self
+            .keys
+            .delete_user_api_keys(account, user, reason, &event)
+            .await?)
+    }
+
+    /// The caller's live sessions, newest first (a person's session only).
+    pub async fn sessions(&self, actor: &Actor) -> Result<Vec<SessionSummary>, TokenError> {
+        actor.require(Capability::OwnCredentials)?;
+        Ok(self
+            .sessions
+            .user_sessions(actor.account_id, actor.user_id, self.clock.now())
+            .await?)
+    }
+
+    /// Ends one of the caller's live sessions ("log out other devices"): its tokens stop at
+    /// once, everywhere. `NotFound` for anything but a live session of the caller.
+    pub async fn end_session(
+        &self,
+        actor: &Actor,
+        session: SessionId,
+        ip: Option<IpAddr>,
+    ) -> Result<(), TokenError> {
+        actor.require(Capability::OwnCredentials)?;
+        let now = self.clock.now();
+        let live = self
+            .sessions
+            .user_sessions(actor.account_id, actor.user_id, now)
+            .await?;
+        if !live.iter().any(|s| s.id == session) {
+            return Err(TokenError::SessionNotFound);
+        }
+        let event = AuthEvent::new(
+            AuthEventKind::SessionEnded,
+            now,
+            Some((actor.account_id, actor.user_id)),
+            true,
+        )
+        .from_ip(ip)
+        .with_detail("session_id", session.to_string());
+        Ok(self
+            .sessions
+            .revoke_session(actor.account_id, session, "ended by its user", &event)
+            .await?)
+    }
+
+    fn key_deleted_event(&self, actor: &Actor, key_id: Uuid, ip: Option<IpAddr>) -> AuthEvent {
+        AuthEvent::new(
+            AuthEventKind::ApiKeyDeleted,
+            self.clock.now(),
+            Some((actor.account_id, actor.user_id)),
+            true,
+        )
+        .with_client(key_id)
+        .from_ip(ip)
+    }
+
+    /// Counts a client-authentication attempt against its address's limit and its key's limit
+    /// *from that address*: wrong secrets naming a key from one address never lock the genuine
+    /// holder out elsewhere.
     async fn limit_client_auth(
         &self,
         presented: &str,
@@ -501,6 +672,7 @@ impl TokenService {
     ) -> Result<(), TokenError> {
         let now = self.clock.now();
         let mut buckets = Vec::with_capacity(2);
+        let from = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         if let Some(ip) = ip {
             buckets.push((
                 format!("client-auth:ip:{ip}"),
@@ -509,7 +681,7 @@ impl TokenService {
         }
         if let Some(key) = PresentedApiKey::parse(presented) {
             buckets.push((
-                format!("client-auth:key:{}", key.key_id),
+                format!("client-auth:key:{}:from:{from}", key.key_id),
                 self.policy.client_auth_per_key,
             ));
         }
@@ -607,13 +779,16 @@ fn all_permissions(roles: &Roles) -> PermissionSet {
         })
 }
 
-/// What a key may be exchanged for: its scopes (if narrowed) within its owner's permissions.
+/// What a key may be exchanged for: its scopes (the defaults for a key made before keys named
+/// them) within its owner's permissions, within what any key session may do.
 fn key_allowance(credentials: &KeyCredentials) -> PermissionSet {
     let owner = all_permissions(&credentials.owner_roles);
     credentials
         .key
         .scopes
-        .map_or(owner, |scopes| scopes.intersection(owner))
+        .unwrap_or(DEFAULT_KEY_SCOPES)
+        .intersection(owner)
+        .intersection(kernel::CredentialKind::ApiKeySession.permission_ceiling())
 }
 
 fn parse_scopes(requested: &[String]) -> Result<PermissionSet, TokenError> {
@@ -632,6 +807,17 @@ fn parse_scopes(requested: &[String]) -> Result<PermissionSet, TokenError> {
             "scopes",
             format!("unknown scopes: {}", unknown.join(", ")),
         )]))
+    }
+}
+
+fn require_key_administrator(actor: &Actor) -> Result<(), TokenError> {
+    actor.require(Capability::CredentialAdministration)?;
+    if actor.can(Permission::UsersManage) {
+        Ok(())
+    } else {
+        Err(TokenError::Forbidden(
+            "managing the account's keys needs users:manage",
+        ))
     }
 }
 

@@ -15,12 +15,13 @@ use crate::api_key::ApiKey;
 use crate::ports::{
     ApiKeyStore, KeyCredentials, NewApiKey, RefreshRotation, Rotation, SessionGrant, SessionStore,
 };
-use crate::session::NewSession;
+use crate::session::{LiveSession, NewSession, SessionSummary};
 
 #[derive(Clone)]
 struct StoredSession {
     session: NewSession,
     revoked: bool,
+    last_seen_at: DateTime<Utc>,
 }
 
 #[derive(Default)]
@@ -30,6 +31,7 @@ struct State {
     /// digest → (session, used_at)
     refresh: HashMap<[u8; 32], (SessionId, Option<DateTime<Utc>>)>,
     keys: HashMap<Uuid, (ApiKey, [u8; 32], bool)>,
+    redeemed_mfa_tokens: std::collections::HashSet<Uuid>,
     events: Vec<AuthEvent>,
 }
 
@@ -93,6 +95,7 @@ impl SessionStore for MemoryTokenStore {
             StoredSession {
                 session: session.clone(),
                 revoked: false,
+                last_seen_at: session.created_at,
             },
         );
         state.events.push(event.clone());
@@ -105,7 +108,7 @@ impl SessionStore for MemoryTokenStore {
         user: UserId,
         session: SessionId,
         now: DateTime<Utc>,
-    ) -> Result<Option<Roles>, StoreError> {
+    ) -> Result<Option<LiveSession>, StoreError> {
         let state = self.state();
         let Some(stored) = state.sessions.get(&session) else {
             return Ok(None);
@@ -122,7 +125,55 @@ impl SessionStore for MemoryTokenStore {
             && s.expires_at > now
             && state.roles.contains_key(&user)
             && key_ok;
-        Ok(live.then_some(roles))
+        Ok(live.then_some(LiveSession {
+            kind: s.kind,
+            roles,
+        }))
+    }
+
+    async fn user_sessions(
+        &self,
+        account: AccountId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionSummary>, StoreError> {
+        let state = self.state();
+        let mut live: Vec<SessionSummary> = state
+            .sessions
+            .values()
+            .filter(|s| {
+                !s.revoked
+                    && s.session.account_id == account
+                    && s.session.user_id == user
+                    && s.session.expires_at > now
+            })
+            .map(|s| SessionSummary {
+                id: s.session.id,
+                kind: s.session.kind,
+                created_at: s.session.created_at,
+                last_seen_at: s.last_seen_at,
+                ip: s.session.ip,
+                country: s.session.country.clone(),
+                key_name: s
+                    .session
+                    .api_key_id
+                    .and_then(|id| state.keys.get(&id))
+                    .map(|(k, _, _)| k.name.clone()),
+                expires_at: s.session.expires_at,
+            })
+            .collect();
+        live.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(live)
+    }
+
+    async fn redeem_mfa_token(
+        &self,
+        _account: AccountId,
+        _user: UserId,
+        token_id: Uuid,
+        _expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.state().redeemed_mfa_tokens.insert(token_id))
     }
 
     async fn rotate_refresh_token(
@@ -154,6 +205,9 @@ impl SessionStore for MemoryTokenStore {
             (session_id, Some(used_at.unwrap_or(rotation.now))),
         );
         state.refresh.insert(rotation.successor, (session_id, None));
+        if let Some(s) = state.sessions.get_mut(&session_id) {
+            s.last_seen_at = rotation.now;
+        }
         let key_live = stored
             .session
             .api_key_id
@@ -169,7 +223,7 @@ impl SessionStore for MemoryTokenStore {
             api_key_id: s.api_key_id,
             api_key_live: key_live,
             roles: state.roles.get(&s.user_id).cloned().unwrap_or_default(),
-            expires_at: rotation.successor_expires_at,
+            expires_at: s.expires_at,
         }))
     }
 
@@ -230,17 +284,30 @@ impl ApiKeyStore for MemoryTokenStore {
             .collect())
     }
 
+    async fn account_api_keys(&self, account: AccountId) -> Result<Vec<ApiKey>, StoreError> {
+        Ok(self
+            .state()
+            .keys
+            .values()
+            .filter(|(k, _, deleted)| !deleted && k.account_id == account)
+            .map(|(k, _, _)| k.clone())
+            .collect())
+    }
+
     async fn delete_api_key(
         &self,
         account: AccountId,
-        user: UserId,
+        owner: Option<UserId>,
         key_id: Uuid,
+        _reason: &'static str,
         event: &AuthEvent,
     ) -> Result<(), StoreError> {
         let mut state = self.state();
         match state.keys.get_mut(&key_id) {
             Some((key, _, deleted))
-                if !*deleted && key.account_id == account && key.user_id == user =>
+                if !*deleted
+                    && key.account_id == account
+                    && owner.is_none_or(|owner| key.user_id == owner) =>
             {
                 *deleted = true;
             }
@@ -253,6 +320,35 @@ impl ApiKeyStore for MemoryTokenStore {
         }
         state.events.push(event.clone());
         Ok(())
+    }
+
+    async fn delete_user_api_keys(
+        &self,
+        account: AccountId,
+        user: UserId,
+        _reason: &'static str,
+        event: &AuthEvent,
+    ) -> Result<usize, StoreError> {
+        let mut state = self.state();
+        let mut deleted_keys = Vec::new();
+        for (key, _, deleted) in state.keys.values_mut() {
+            if !*deleted && key.account_id == account && key.user_id == user {
+                *deleted = true;
+                deleted_keys.push(key.key_id);
+            }
+        }
+        for s in state.sessions.values_mut() {
+            if s.session
+                .api_key_id
+                .is_some_and(|k| deleted_keys.contains(&k))
+            {
+                s.revoked = true;
+            }
+        }
+        if !deleted_keys.is_empty() {
+            state.events.push(event.clone());
+        }
+        Ok(deleted_keys.len())
     }
 
     async fn key_credentials(&self, key_id: Uuid) -> Result<Option<KeyCredentials>, StoreError> {

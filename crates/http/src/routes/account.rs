@@ -6,7 +6,7 @@ use kernel::UserId;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::auth::{Authenticated, ClientIp, FullAccess};
+use crate::auth::{AccountAdministration, ClientIp, OwnCredentials};
 use crate::error::{ApiError, ErrorBody};
 use crate::paging::{PageParams, Paged, encode_cursor};
 use crate::state::AppState;
@@ -23,15 +23,17 @@ use crate::wire::{
     request_body = ChangePasswordRequest,
     responses(
         (status = 204),
-        (status = 400, description = "Wrong current password, or an invalid new one", body = ErrorBody),
+        (status = 400, description = "Wrong current password (counted toward the lockout), an invalid new one, or a weak one (`weak_password`)", body = ErrorBody),
         (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a person's session (`credential_not_allowed`)", body = ErrorBody),
+        (status = 429, description = "Too many attempts, or the account is locked", body = ErrorBody),
     )
 )]
 #[post("/v1/me/password")]
 pub async fn change_password(
     state: web::Data<AppState>,
     ip: ClientIp,
-    FullAccess(actor): FullAccess,
+    OwnCredentials(actor): OwnCredentials,
     body: web::Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -66,7 +68,7 @@ pub struct AuditFilter {
 #[get("/v1/audit-events")]
 pub async fn audit_events(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    AccountAdministration(actor): AccountAdministration,
     filter: web::Query<AuditFilter>,
     paging: web::Query<PageParams>,
 ) -> Result<web::Json<Paged<AuditEventBody>>, ApiError> {
@@ -184,13 +186,14 @@ pub async fn login_mfa(
     responses(
         (status = 200, body = TotpSetupBody),
         (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a person's session (`credential_not_allowed`)", body = ErrorBody),
         (status = 409, description = "TOTP is already enabled", body = ErrorBody),
     )
 )]
 #[post("/v1/me/mfa/totp/setup")]
 pub async fn totp_setup(
     state: web::Data<AppState>,
-    FullAccess(actor): FullAccess,
+    OwnCredentials(actor): OwnCredentials,
 ) -> Result<web::Json<TotpSetupBody>, ApiError> {
     let setup = state.identity.setup_totp(&actor).await?;
     Ok(web::Json(TotpSetupBody {
@@ -206,17 +209,23 @@ pub async fn totp_setup(
     request_body = CodeRequest,
     responses(
         (status = 200, body = RecoveryCodesBody),
-        (status = 401, description = "Wrong code", body = ErrorBody),
+        (status = 401, description = "Wrong code (counted toward the lockout)", body = ErrorBody),
+        (status = 403, description = "Not a person's session (`credential_not_allowed`)", body = ErrorBody),
         (status = 409, description = "No setup started, or already enabled", body = ErrorBody),
+        (status = 429, description = "Too many attempts, or the account is locked", body = ErrorBody),
     )
 )]
 #[post("/v1/me/mfa/totp/activate")]
 pub async fn totp_activate(
     state: web::Data<AppState>,
-    FullAccess(actor): FullAccess,
+    ip: ClientIp,
+    OwnCredentials(actor): OwnCredentials,
     body: web::Json<CodeRequest>,
 ) -> Result<web::Json<RecoveryCodesBody>, ApiError> {
-    let recovery_codes = state.identity.activate_totp(&actor, &body.code).await?;
+    let recovery_codes = state
+        .identity
+        .activate_totp(&actor, &body.code, ip.0)
+        .await?;
     Ok(web::Json(RecoveryCodesBody { recovery_codes }))
 }
 
@@ -227,16 +236,22 @@ pub async fn totp_activate(
     request_body = CodeRequest,
     responses(
         (status = 204),
-        (status = 401, description = "Wrong code", body = ErrorBody),
+        (status = 401, description = "Wrong code (counted toward the lockout)", body = ErrorBody),
+        (status = 403, description = "Not a person's session (`credential_not_allowed`)", body = ErrorBody),
         (status = 409, description = "TOTP is not enabled", body = ErrorBody),
+        (status = 429, description = "Too many attempts, or the account is locked", body = ErrorBody),
     )
 )]
 #[delete("/v1/me/mfa/totp")]
 pub async fn totp_disable(
     state: web::Data<AppState>,
-    FullAccess(actor): FullAccess,
+    ip: ClientIp,
+    OwnCredentials(actor): OwnCredentials,
     body: web::Json<CodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state.identity.disable_totp(&actor, &body.code).await?;
+    state
+        .identity
+        .disable_totp(&actor, &body.code, ip.0)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Authenticated;
+use crate::auth::WorkspaceContent;
 use crate::error::{ApiError, ErrorBody};
 use crate::paging::{PageParams, PageRequest, Paged, PagesBody, encode_cursor, page_size_only};
 use crate::state::AppState;
@@ -184,7 +184,7 @@ fn ids(workspace: Uuid, campaign: Uuid) -> (WorkspaceId, CampaignId) {
 #[post("/v1/workspaces/{workspace_id}/campaigns")]
 pub async fn create(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     workspace: web::Path<Uuid>,
     body: web::Json<CampaignRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -221,7 +221,7 @@ pub async fn create(
 #[get("/v1/workspaces/{workspace_id}/campaigns")]
 pub async fn list(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     workspace: web::Path<Uuid>,
     filter: web::Query<CampaignListFilter>,
     paging: web::Query<PageParams>,
@@ -263,7 +263,7 @@ pub struct PagesParams {
 #[get("/v1/workspaces/{workspace_id}/campaigns/pages")]
 pub async fn pages(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     workspace: web::Path<Uuid>,
     filter: web::Query<CampaignListFilter>,
     params: web::Query<PagesParams>,
@@ -295,7 +295,7 @@ pub async fn pages(
 #[get("/v1/workspaces/{workspace_id}/campaigns/{campaign_id}")]
 pub async fn show(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<web::Json<CampaignBody>, ApiError> {
     let (workspace, campaign) = path.into_inner();
@@ -325,7 +325,7 @@ pub async fn show(
 #[patch("/v1/workspaces/{workspace_id}/campaigns/{campaign_id}")]
 pub async fn update(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
     body: web::Json<CampaignChangeRequest>,
 ) -> Result<web::Json<CampaignBody>, ApiError> {
@@ -363,7 +363,7 @@ pub async fn update(
 #[delete("/v1/workspaces/{workspace_id}/campaigns/{campaign_id}")]
 pub async fn remove(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (workspace, campaign) = path.into_inner();
@@ -423,7 +423,7 @@ fn search_input(
 #[post("/v1/campaigns/search")]
 pub async fn search(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     body: web::Json<SearchRequest>,
 ) -> Result<web::Json<Paged<CampaignBody>>, ApiError> {
     let body = body.into_inner();
@@ -459,7 +459,7 @@ pub async fn search(
 #[post("/v1/campaigns/search/pages")]
 pub async fn search_pages(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     body: web::Json<SearchPagesRequest>,
 ) -> Result<web::Json<PagesBody>, ApiError> {
     let body = body.into_inner();

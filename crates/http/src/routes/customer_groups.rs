@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Authenticated;
+use crate::auth::WorkspaceContent;
 use crate::error::{ApiError, ErrorBody};
 use crate::paging::{PageParams, Paged, encode_cursor};
 use crate::routes::customers::customer_page;
@@ -99,7 +99,7 @@ fn customer_ids(body: &MembersRequest) -> Vec<CustomerId> {
 #[post("/v1/workspaces/{workspace_id}/customer-groups")]
 pub async fn create(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     workspace: web::Path<Uuid>,
     body: web::Json<GroupRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -131,7 +131,7 @@ pub async fn create(
 #[get("/v1/workspaces/{workspace_id}/customer-groups")]
 pub async fn list(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     workspace: web::Path<Uuid>,
     paging: web::Query<PageParams>,
 ) -> Result<web::Json<Paged<GroupBody>>, ApiError> {
@@ -172,7 +172,7 @@ pub async fn list(
 #[get("/v1/workspaces/{workspace_id}/customer-groups/{group_id}")]
 pub async fn show(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<web::Json<GroupBody>, ApiError> {
     let (ws, id) = ids(path.into_inner());
@@ -199,7 +199,7 @@ pub async fn show(
 #[patch("/v1/workspaces/{workspace_id}/customer-groups/{group_id}")]
 pub async fn update(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
     body: web::Json<GroupChangeRequest>,
 ) -> Result<web::Json<GroupBody>, ApiError> {
@@ -233,7 +233,7 @@ pub async fn update(
 #[delete("/v1/workspaces/{workspace_id}/customer-groups/{group_id}")]
 pub async fn remove(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (ws, id) = ids(path.into_inner());
@@ -258,7 +258,7 @@ pub async fn remove(
 #[post("/v1/workspaces/{workspace_id}/customer-groups/{group_id}/members")]
 pub async fn add_members(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
     body: web::Json<MembersRequest>,
 ) -> Result<web::Json<MembersAddedBody>, ApiError> {
@@ -287,7 +287,7 @@ pub async fn add_members(
 #[post("/v1/workspaces/{workspace_id}/customer-groups/{group_id}/members/remove")]
 pub async fn remove_members(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
     body: web::Json<MembersRequest>,
 ) -> Result<web::Json<MembersRemovedBody>, ApiError> {

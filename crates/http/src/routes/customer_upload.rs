@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Authenticated;
+use crate::auth::WorkspaceContent;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -108,7 +108,7 @@ impl From<ImportReport> for UploadReportBody {
 #[post("/v1/workspaces/{workspace_id}/customers/upload")]
 pub async fn upload(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     workspace: web::Path<Uuid>,
     params: web::Query<UploadParams>,
     request: HttpRequest,

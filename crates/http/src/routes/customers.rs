@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Authenticated;
+use crate::auth::WorkspaceContent;
 use crate::error::{ApiError, ErrorBody};
 use crate::paging::{PageParams, PageRequest, Paged, PagesBody, encode_cursor, page_size_only};
 use crate::state::AppState;
@@ -204,7 +204,7 @@ fn paged(page: Page<Customer>, request: &PageRequest) -> Paged<CustomerBody> {
 #[get("/v1/workspaces/{workspace_id}/customers")]
 pub async fn list(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     workspace: web::Path<Uuid>,
     query: web::Query<CustomerQuery>,
     paging: web::Query<PageParams>,
@@ -238,7 +238,7 @@ pub async fn list(
 #[get("/v1/workspaces/{workspace_id}/customers/pages")]
 pub async fn pages(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     workspace: web::Path<Uuid>,
     query: web::Query<CustomerQuery>,
     size: web::Query<PagesParams>,
@@ -277,7 +277,7 @@ fn ids(path: (Uuid, Uuid)) -> (WorkspaceId, CustomerId) {
 #[get("/v1/workspaces/{workspace_id}/customers/{customer_id}")]
 pub async fn show(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<web::Json<CustomerBody>, ApiError> {
     let (ws, id) = ids(path.into_inner());
@@ -303,7 +303,7 @@ pub async fn show(
 #[patch("/v1/workspaces/{workspace_id}/customers/{customer_id}")]
 pub async fn update(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
     body: web::Json<CustomerPatchRequest>,
 ) -> Result<web::Json<CustomerBody>, ApiError> {
@@ -330,7 +330,7 @@ pub async fn update(
 #[delete("/v1/workspaces/{workspace_id}/customers/{customer_id}")]
 pub async fn remove(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (ws, id) = ids(path.into_inner());
@@ -356,7 +356,7 @@ pub async fn remove(
 #[patch("/v1/workspaces/{workspace_id}/customers")]
 pub async fn update_many(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     workspace: web::Path<Uuid>,
     body: web::Json<BulkPatchRequest>,
 ) -> Result<web::Json<BulkPatchBody>, ApiError> {
@@ -397,7 +397,7 @@ pub async fn update_many(
 #[post("/v1/workspaces/{workspace_id}/customers/bulk-delete")]
 pub async fn remove_many(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     workspace: web::Path<Uuid>,
     body: web::Json<BulkDeleteRequest>,
 ) -> Result<web::Json<BulkDeleteBody>, ApiError> {

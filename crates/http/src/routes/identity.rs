@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, get, post, web};
 use identity::{LoginInput, SignupInput};
 
-use crate::auth::{Authenticated, ClientIp};
+use crate::auth::{ClientIp, WorkspaceContent};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::wire::{LoginRequest, LoginResponse, MeResponse, SignupRequest, SignupResponse};
@@ -76,7 +76,7 @@ pub async fn login(
 #[get("/v1/me")]
 pub async fn me(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
 ) -> Result<web::Json<MeResponse>, ApiError> {
     let profile = state.identity.profile(&actor).await?;
     Ok(web::Json(profile.into()))

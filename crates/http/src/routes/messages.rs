@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Authenticated;
+use crate::auth::WorkspaceContent;
 use crate::error::{ApiError, ErrorBody};
 use crate::paging::{PageParams, Paged, PagesBody, encode_cursor, page_size_only};
 use crate::routes::campaigns::page_query;
@@ -143,7 +143,7 @@ fn customers(ids: Option<Vec<Uuid>>) -> Option<Vec<CustomerId>> {
 #[post("/v1/workspaces/{workspace_id}/campaigns/{campaign_id}/messages/publish")]
 pub async fn publish(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
     body: PublishJson<PublishRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -191,7 +191,7 @@ pub async fn publish(
 #[post("/v1/workspaces/{workspace_id}/campaigns/{campaign_id}/messages/retrieve")]
 pub async fn retrieve(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
     body: web::Json<RetrieveRequest>,
 ) -> Result<web::Json<Paged<CampaignMessageBody>>, ApiError> {
@@ -248,7 +248,7 @@ pub async fn retrieve(
 #[post("/v1/workspaces/{workspace_id}/campaigns/{campaign_id}/messages/pages")]
 pub async fn pages(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
     body: web::Json<MessagePagesRequest>,
 ) -> Result<web::Json<PagesBody>, ApiError> {

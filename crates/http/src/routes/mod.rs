@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod campaigns;
+pub mod credentials;
 pub mod customer_groups;
 pub mod customer_upload;
 pub mod customers;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Authenticated;
+use crate::auth::WorkspaceContent;
 use crate::error::{ApiError, ErrorBody};
 use crate::paging::{PageParams, Paged};
 use crate::state::AppState;
@@ -90,7 +90,7 @@ fn ids(path: (Uuid, Uuid)) -> (WorkspaceId, ProfileFieldId) {
 #[post("/v1/workspaces/{workspace_id}/profile-fields")]
 pub async fn create(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     workspace: web::Path<Uuid>,
     body: web::Json<ProfileFieldRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -128,7 +128,7 @@ pub async fn create(
 #[get("/v1/workspaces/{workspace_id}/profile-fields")]
 pub async fn list(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     workspace: web::Path<Uuid>,
     paging: web::Query<PageParams>,
 ) -> Result<web::Json<Paged<ProfileFieldBody>>, ApiError> {
@@ -160,7 +160,7 @@ pub async fn list(
 #[patch("/v1/workspaces/{workspace_id}/profile-fields/{field_id}")]
 pub async fn update(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
     body: web::Json<ProfileFieldChangeRequest>,
 ) -> Result<web::Json<ProfileFieldBody>, ApiError> {
@@ -196,7 +196,7 @@ pub async fn update(
 #[delete("/v1/workspaces/{workspace_id}/profile-fields/{field_id}")]
 pub async fn remove(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (ws, id) = ids(path.into_inner());

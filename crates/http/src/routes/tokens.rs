@@ -5,7 +5,7 @@ use serde::Deserialize;
 use tokens::service::SHORT_LIVED_DEFAULT_MINUTES;
 use uuid::Uuid;
 
-use crate::auth::{ClientIp, FullAccess, bearer};
+use crate::auth::{ClientIp, EndOwnSession, OwnCredentials, bearer};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::wire::{
@@ -143,7 +143,7 @@ pub async fn short_lived(
 pub async fn logout(
     state: web::Data<AppState>,
     ip: ClientIp,
-    FullAccess(actor): FullAccess,
+    EndOwnSession(actor): EndOwnSession,
 ) -> Result<web::Json<MessageBody>, ApiError> {
     state.tokens.logout(&actor, ip.0).await?;
     Ok(web::Json(MessageBody {
@@ -167,7 +167,7 @@ pub async fn logout(
 pub async fn create_key(
     state: web::Data<AppState>,
     ip: ClientIp,
-    FullAccess(actor): FullAccess,
+    OwnCredentials(actor): OwnCredentials,
     body: web::Json<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (key, plaintext) = state
@@ -186,7 +186,7 @@ pub async fn create_key(
 #[get("/v1/auth/keys")]
 pub async fn list_keys(
     state: web::Data<AppState>,
-    FullAccess(actor): FullAccess,
+    OwnCredentials(actor): OwnCredentials,
 ) -> Result<web::Json<Vec<ApiKeyBody>>, ApiError> {
     let keys = state.tokens.api_keys(&actor).await?;
     Ok(web::Json(keys.into_iter().map(ApiKeyBody::from).collect()))
@@ -207,7 +207,7 @@ pub async fn list_keys(
 pub async fn delete_key(
     state: web::Data<AppState>,
     ip: ClientIp,
-    FullAccess(actor): FullAccess,
+    OwnCredentials(actor): OwnCredentials,
     key_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state

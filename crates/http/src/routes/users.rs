@@ -5,7 +5,7 @@ use identity::{AcceptInput, InviteInput, RoleAssignment};
 use kernel::UserId;
 use uuid::Uuid;
 
-use crate::auth::{Authenticated, ClientIp};
+use crate::auth::{AccountAdministration, ClientIp};
 use crate::error::{ApiError, ErrorBody};
 use crate::paging::{PageParams, Paged};
 use crate::state::AppState;
@@ -45,7 +45,7 @@ fn assignment(
 #[post("/v1/users")]
 pub async fn invite(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    AccountAdministration(actor): AccountAdministration,
     body: web::Json<InviteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -108,7 +108,7 @@ pub async fn accept_invitation(
 #[get("/v1/users")]
 pub async fn list(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    AccountAdministration(actor): AccountAdministration,
     paging: web::Query<PageParams>,
 ) -> Result<web::Json<Paged<MemberBody>>, ApiError> {
     let request = paging.resolve()?;
@@ -135,7 +135,7 @@ pub async fn list(
 #[put("/v1/users/{user_id}/roles")]
 pub async fn assign_roles(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    AccountAdministration(actor): AccountAdministration,
     user_id: web::Path<Uuid>,
     body: web::Json<RoleAssignmentRequest>,
 ) -> Result<web::Json<MemberBody>, ApiError> {
@@ -168,7 +168,7 @@ pub async fn assign_roles(
 #[delete("/v1/users/{user_id}")]
 pub async fn remove(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    AccountAdministration(actor): AccountAdministration,
     user_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use kernel::WorkspaceId;
 use uuid::Uuid;
 
-use crate::auth::Authenticated;
+use crate::auth::{AccountAdministration, WorkspaceContent};
 use crate::error::{ApiError, ErrorBody};
 use crate::paging::{PageParams, Paged};
 use crate::state::AppState;
@@ -21,7 +21,7 @@ use crate::wire::{WorkspaceBody, WorkspaceRequest};
 #[get("/v1/workspaces")]
 pub async fn list(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     paging: web::Query<PageParams>,
 ) -> Result<web::Json<Paged<WorkspaceBody>>, ApiError> {
     let request = paging.resolve()?;
@@ -45,7 +45,7 @@ pub async fn list(
 #[post("/v1/workspaces")]
 pub async fn create(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    AccountAdministration(actor): AccountAdministration,
     body: web::Json<WorkspaceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let workspace = state.identity.create_workspace(&actor, &body.name).await?;
@@ -66,7 +66,7 @@ pub async fn create(
 #[get("/v1/workspaces/{workspace_id}")]
 pub async fn show(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    WorkspaceContent(actor): WorkspaceContent,
     id: web::Path<Uuid>,
 ) -> Result<web::Json<WorkspaceBody>, ApiError> {
     let workspace = state
@@ -93,7 +93,7 @@ pub async fn show(
 #[patch("/v1/workspaces/{workspace_id}")]
 pub async fn rename(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    AccountAdministration(actor): AccountAdministration,
     id: web::Path<Uuid>,
     body: web::Json<WorkspaceRequest>,
 ) -> Result<web::Json<WorkspaceBody>, ApiError> {
@@ -119,7 +119,7 @@ pub async fn rename(
 #[delete("/v1/workspaces/{workspace_id}")]
 pub async fn remove(
     state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
+    AccountAdministration(actor): AccountAdministration,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state
