@@ -34,6 +34,8 @@ const SWEPT: &[Swept] = &[
     ("post", "/v1/users", "", Some(r#"{"email": "hijack-invite@example.com", "full_name": "Hijack", "account_roles": [], "workspace_roles": [{"workspace_id": "{ws}", "role": "manager"}]}"#)),
     ("get", "/v1/audit-events", "?user_id={user}", None),
     ("delete", "/v1/auth/keys/{key_id}", "", None),
+    ("delete", "/v1/account/api-keys/{key_id}", "", None),
+    ("delete", "/v1/me/sessions/{session_id}", "", None),
     ("post", "/v1/campaigns/search", "", Some(r#"{"workspace_ids": ["{ws}"], "page": 1, "page_size": 50}"#)),
     ("post", "/v1/campaigns/search/pages", "", Some(r#"{"workspace_ids": ["{ws}"], "page_size": 50}"#)),
     ("post", "/v1/workspaces/{workspace_id}/campaigns", "", Some(r#"{"name": "Hijack", "channel": "email", "group_ids": ["{group}"]}"#)),
@@ -90,6 +92,16 @@ const EXCLUDED: &[(&str, &str, &str)] = &[
         "the caller's keys; checked for foreign rows below",
     ),
     ("post", "/v1/auth/keys", "creates for the caller"),
+    (
+        "get",
+        "/v1/account/api-keys",
+        "the caller's account only; checked for foreign rows below",
+    ),
+    (
+        "get",
+        "/v1/me/sessions",
+        "the caller's own sessions; checked for foreign rows below",
+    ),
     ("post", "/v1/auth/logout", "ends the caller's own session"),
     ("post", "/v1/signup", "public: no tenant yet"),
     ("post", "/v1/auth/login", "public: credentials, no ids"),
@@ -287,6 +299,28 @@ async fn tenant(app: &TestApp, marker: &str) -> Result<Tenant, Error> {
         json!({"code": totp(&secret, now())}),
     )
     .await?;
+    // A second sign-in, through the MFA step (which redeems its token): a session to aim at.
+    let step = app
+        .post_json(
+            "/v1/auth/login",
+            &json!({"email": email, "password": developer.signed.password}),
+        )
+        .await?
+        .json::<Value>()
+        .await?;
+    let second = app
+        .post_json(
+            "/v1/auth/login/mfa",
+            &json!({"mfa_token": step["mfa_token"], "code": totp(&secret, now() + 30)}),
+        )
+        .await?;
+    assert_eq!(second.status(), StatusCode::OK);
+    let (_, sessions) = send(app, t, Method::GET, "/v1/me/sessions", None).await?;
+    let session = sessions
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["current"] == false))
+        .ok_or_else(|| format!("no second session in {sessions}"))?;
+    let session = id_of(session, "id")?;
 
     let ids = BTreeMap::from([
         ("ws", ws),
@@ -297,6 +331,7 @@ async fn tenant(app: &TestApp, marker: &str) -> Result<Tenant, Error> {
         ("message", message),
         ("user", member),
         ("key", key),
+        ("session", session),
     ]);
     Ok(Tenant {
         marker: marker.to_owned(),
@@ -319,6 +354,7 @@ fn fill(text: &str, ids: &BTreeMap<&'static str, String>) -> String {
         ("message", "message_id"),
         ("user", "user_id"),
         ("key", "key_id"),
+        ("session", "session_id"),
     ] {
         let id = ids.get(name).map_or("", String::as_str);
         filled = filled
@@ -410,7 +446,7 @@ async fn no_operation_reaches_another_tenants_data() -> TestResult {
         // victim's objects; then the prober's own path with the victim's ids in body and query.
         let mut mixed = prober.ids.clone();
         for name in [
-            "customer", "group", "field", "campaign", "message", "user", "key",
+            "customer", "group", "field", "campaign", "message", "user", "key", "session",
         ] {
             mixed.insert(name, victim.ids[name].clone());
         }
@@ -466,6 +502,8 @@ async fn no_operation_reaches_another_tenants_data() -> TestResult {
         "/v1/users",
         "/v1/workspaces",
         "/v1/auth/keys",
+        "/v1/account/api-keys",
+        "/v1/me/sessions",
         "/v1/audit-events",
         "/v1/me",
     ] {

@@ -147,11 +147,16 @@ async fn scopes_narrow_and_never_widen() -> TestResult {
     let unknown = app.exchange(&key, Some(&["root"])).await?;
     expect_error(unknown, StatusCode::BAD_REQUEST, "validation_failed").await?;
 
-    // Without narrowing, a key gets exactly what its owner's roles allow.
+    // A key made without scopes covers the content permissions and `users:read`: never the
+    // administration its owner could do, never keys.
     let full = tokens_of(app.exchange(&key, None).await?).await?;
     let scope: Vec<&str> = field(&full, "scope").split(' ').collect();
     assert!(
-        scope.contains(&"users:manage") && scope.contains(&"api_keys:manage"),
+        scope.contains(&"users:read") && scope.contains(&"customers:write"),
+        "{full}"
+    );
+    assert!(
+        !scope.contains(&"users:manage") && !scope.contains(&"api_keys:manage"),
         "{full}"
     );
     Ok(())
@@ -314,7 +319,7 @@ async fn short_lived_tokens_serve_the_content_api_but_not_credential_management(
     assert_eq!(five["expires_in"], 300);
     assert_eq!(me_status(&app, &token).await?, StatusCode::OK);
     let keys = app.get_authed("/v1/auth/keys", &token).await?;
-    expect_error(keys, StatusCode::UNAUTHORIZED, "unauthenticated").await?;
+    expect_error(keys, StatusCode::FORBIDDEN, "credential_not_allowed").await?;
     let as_refresh = app
         .post_json("/v1/auth/refresh", &json!({"refresh_token": token}))
         .await?;

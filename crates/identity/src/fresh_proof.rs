@@ -1,7 +1,8 @@
 //! Sensitive changes need fresh proof: a password change asks for the current password, MFA
 //! activation and deactivation for a code. Those proofs are guessed at like sign-ins are, so
-//! they are limited and counted like sign-ins: one per-user budget with the MFA step
-//! (`mfa_per_user`), and every wrong answer counts toward the user's lockout.
+//! they are limited and counted like sign-ins: the MFA step's per-user limit (`mfa_per_user`,
+//! a budget of its own so that turning MFA on does not spend the next sign-in's), and every
+//! wrong answer counts toward the user's lockout.
 
 use kernel::{Actor, AuthEvent, AuthEventKind, Verdict};
 
@@ -21,7 +22,7 @@ impl IdentityService {
     /// while the account's sign-in is locked. Returns the user's credentials.
     pub(crate) async fn admit_proof(&self, actor: &Actor) -> Result<Credentials, IdentityError> {
         let now = self.now();
-        let bucket = format!("mfa:user:{}", actor.user_id);
+        let bucket = format!("proof:user:{}", actor.user_id);
         if let Verdict::Limited { retry_after_secs } = self
             .limiter()
             .hit(&bucket, self.policy().mfa_per_user, now)

@@ -14,7 +14,8 @@ use tokens::ports::{ApiKeyStore, NewApiKey, RefreshRotation, Rotation, SessionSt
 use tokens::{ApiKey, NewSession, RefreshToken, SessionKind};
 
 fn session(new: &identity::models::NewAccount, refresh: &RefreshToken) -> NewSession {
-    let now = Utc::now();
+    // As precise as Postgres keeps it, so that what is read back compares equal.
+    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
     NewSession {
         id: SessionId::generate(),
         account_id: new.account.id,

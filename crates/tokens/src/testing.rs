@@ -162,7 +162,7 @@ impl SessionStore for MemoryTokenStore {
                 expires_at: s.session.expires_at,
             })
             .collect();
-        live.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        live.sort_by_key(|s| std::cmp::Reverse(s.created_at));
         Ok(live)
     }
 
