@@ -58,6 +58,20 @@ async fn create_account_makes_an_owner_who_signs_in_and_is_audited_as_the_operat
     assert!(password.len() >= 24);
     app.login("gen@example.com", &password).await?;
 
+    // An operator's account gets no weaker password than a self-made one.
+    for weak in ["password", "qwertyuiop", "weakling-ops-2024"] {
+        let refused = app::admin::create_account(
+            &app.settings,
+            "weakling@example.com",
+            "Weak Ling",
+            "Weak Ltd",
+            app::admin::PasswordSource::Given(weak.into()),
+        )
+        .await;
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("weak_password"), "{weak}: {message}");
+    }
+
     // A taken email is refused, and nothing else is made.
     let taken = app::admin::create_account(
         &app.settings,

@@ -33,6 +33,7 @@ impl From<identity::IdentityError> for AppError {
                 .map(|f| format!("{}: {}", f.field, f.message))
                 .collect::<Vec<_>>()
                 .join("; "),
+            E::WeakPassword(f) => format!("{}: {} (weak_password)", f.field, f.message),
             other => other.to_string(),
         })
     }

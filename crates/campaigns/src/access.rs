@@ -11,7 +11,9 @@ pub(crate) fn require_in(
     workspace: WorkspaceId,
     permission: Permission,
 ) -> Result<(), CampaignError> {
-    if !actor.sees_workspace(workspace) {
+    if actor.require(kernel::Capability::WorkspaceContent).is_err() {
+        Err(CampaignError::Forbidden)
+    } else if !actor.sees_workspace(workspace) {
         Err(CampaignError::NotFound)
     } else if actor.can_in_workspace(workspace, permission) {
         Ok(())
@@ -27,6 +29,9 @@ pub(crate) fn readable_workspaces(
     actor: &Actor,
     requested: Option<Vec<WorkspaceId>>,
 ) -> Result<Option<Vec<WorkspaceId>>, CampaignError> {
+    if actor.require(kernel::Capability::WorkspaceContent).is_err() {
+        return Err(CampaignError::Forbidden);
+    }
     if actor.can(Permission::CampaignsRead) {
         return Ok(requested);
     }

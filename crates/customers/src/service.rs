@@ -49,6 +49,11 @@ pub struct BulkItemError {
 }
 
 fn require(actor: &Actor, ws: WorkspaceId, permission: Permission) -> Result<(), CustomersError> {
+    if actor.require(kernel::Capability::WorkspaceContent).is_err() {
+        return Err(CustomersError::Forbidden(
+            "this kind of credential cannot reach workspace content",
+        ));
+    }
     if !actor.sees_workspace(ws) {
         return Err(CustomersError::NotFound);
     }
