@@ -1,6 +1,7 @@
 //! The Rust client SDK (`nudgescribe-client`) against the real server: its operations against
 //! the OpenAPI document, typed responses, token renewal under concurrency, refresh-token
-//! rotation, the 401 retry, errors, cursor streams, CSV uploads, and the integrator example.
+//! rotation, the 401 retry, errors, cursor streams, CSV uploads, the integrator example, and
+//! the credential management a person's sign-in may do and a key may not.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use nudgescribe_client::types::{
     CampaignChanges, CampaignFilter, CampaignSearch, CampaignSearchPages, CampaignStatus, Channel,
     CreateApiKeyRequest, CustomerChanges, CustomerFilter, CustomerUpdate, GroupChanges,
     LoginResponse, MessagePagesQuery, MessageQuery, NewCampaign, NewGroup, NewMessage,
-    NewProfileField, PageRequest, ProfileFieldChanges, SignupRequest, UploadMode,
+    NewProfileField, PageRequest, ProfileFieldChanges, SessionKind, SignupRequest, UploadMode,
 };
 use nudgescribe_client::{Client, Error, ErrorCode, SourcedToken, StatusCode, endpoints};
 use nudgescribe_e2e::{TestApp, TestResult, spawn_app, spawn_app_with};
@@ -700,5 +701,187 @@ async fn a_signed_in_client_refreshes_and_stops_cleanly_when_its_session_ends() 
     );
     assert!(client.me().await.is_err());
     assert_eq!(count_events(&app, "refresh_token_reused").await?, 0);
+    Ok(())
+}
+
+/// The 403 a key session or a short-lived token gets for credential management.
+fn not_allowed<T: std::fmt::Debug>(result: Result<T, Error>) -> TestResult {
+    let error = result.err().ok_or("refused")?;
+    let api = error
+        .api()
+        .ok_or_else(|| format!("an API error, not {error:?}"))?;
+    assert_eq!(api.status, StatusCode::FORBIDDEN, "{api:?}");
+    assert_eq!(api.kind(), ErrorCode::CredentialNotAllowed, "{api:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_person_manages_the_accounts_keys_and_their_own_sessions_and_a_key_cannot() -> TestResult
+{
+    let app = spawn_app().await?;
+    // An owner with the developer role; the helper's own sign-in is a second login session.
+    let dev = app.developer("ada@example.com").await?;
+    let public = Client::new(&app.address)?;
+    let LoginResponse::Tokens(tokens) = public
+        .login(&dev.signed.email, &dev.signed.password)
+        .await?
+    else {
+        return Err("no MFA was set up".into());
+    };
+    let person = Client::with_tokens(&app.address, &tokens)?;
+    let user_id: Uuid = dev.user_id.parse()?;
+
+    // A key made without scopes: the content permissions and users:read, no administration.
+    let created = person
+        .create_api_key(&CreateApiKeyRequest {
+            name: "sdk".into(),
+            scopes: None,
+        })
+        .await?;
+    let scopes = created.scopes.clone().ok_or("the default scopes")?;
+    for scope in [
+        "customers:read",
+        "customers:write",
+        "campaigns:read",
+        "campaigns:write",
+        "messages:publish",
+        "messages:read",
+        "users:read",
+    ] {
+        assert!(scopes.iter().any(|s| s == scope), "{scope} in {scopes:?}");
+    }
+    for scope in [
+        "users:manage",
+        "account:manage",
+        "audit:read",
+        "api_keys:manage",
+    ] {
+        assert!(!scopes.iter().any(|s| s == scope), "{scope} in {scopes:?}");
+    }
+    let integration = Client::with_api_key(&app.address, created.api_key.clone()).await?;
+    integration.me().await?;
+    public.short_lived_token(&created.api_key, Some(5)).await?;
+
+    // Every key of the account, with its owner.
+    let keys = person.account_api_keys().await?;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(keys[0].key_id, created.key_id);
+    assert_eq!(keys[0].user_id, user_id);
+    assert_eq!(keys[0].name, "sdk");
+
+    // The person's live sessions: this one, the helper's sign-in, the key's, the short-lived.
+    let sessions = person.sessions().await?;
+    let current: Vec<_> = sessions.iter().filter(|s| s.current).collect();
+    assert_eq!(current.len(), 1, "{sessions:?}");
+    assert_eq!(current[0].kind, SessionKind::Login);
+    let other_login = sessions
+        .iter()
+        .find(|s| s.kind == SessionKind::Login && !s.current)
+        .ok_or("the helper's sign-in")?
+        .clone();
+    let key_session = sessions
+        .iter()
+        .find(|s| s.kind == SessionKind::ApiKey)
+        .ok_or("the key's session")?
+        .clone();
+    assert_eq!(key_session.key_name.as_deref(), Some("sdk"));
+    let short = sessions
+        .iter()
+        .find(|s| s.kind == SessionKind::ShortLived)
+        .ok_or("the short-lived token's session")?;
+    assert_eq!(short.key_name.as_deref(), Some("sdk"));
+    for session in &sessions {
+        assert!(session.created_at <= session.last_seen_at, "{session:?}");
+        assert!(session.expires_at > session.last_seen_at, "{session:?}");
+    }
+
+    // Ending another session: its tokens stop at once.
+    person.end_session(other_login.id).await?;
+    let me = app.get_authed("/v1/me", &dev.access_token).await?;
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        person
+            .sessions()
+            .await?
+            .iter()
+            .all(|s| s.id != other_login.id)
+    );
+    let gone = person
+        .end_session(other_login.id)
+        .await
+        .err()
+        .ok_or("an ended session is not live")?;
+    assert_eq!(gone.code(), Some("not_found"));
+    // Ending the key's session: the integration starts a new one from its key.
+    person.end_session(key_session.id).await?;
+    integration.me().await?;
+    assert_eq!(count_events(&app, "token_exchanged").await?, 2);
+
+    // A key's session and a short-lived token never manage credentials.
+    not_allowed(integration.sessions().await)?;
+    not_allowed(integration.end_session(current[0].id).await)?;
+    not_allowed(integration.account_api_keys().await)?;
+    not_allowed(integration.delete_account_api_key(created.key_id).await)?;
+    not_allowed(integration.api_keys().await)?;
+    let key = created.api_key.clone();
+    let frontend = Client::with_token_source(&app.address, move || {
+        let public = public.clone();
+        let key = key.clone();
+        async move {
+            Ok(SourcedToken::from(
+                public.short_lived_token(&key, Some(5)).await?,
+            ))
+        }
+    })?;
+    frontend.me().await?;
+    not_allowed(frontend.sessions().await)?;
+    not_allowed(frontend.account_api_keys().await)?;
+
+    // A wrong TOTP code is a 401 about the code, not the token: answered, never retried.
+    let setup = person.setup_totp().await?;
+    let secret = nudgescribe_e2e::totp::base32(&setup.secret);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let valid: Vec<_> = [now - 30, now, now + 30]
+        .iter()
+        .map(|t| nudgescribe_e2e::totp::totp(&secret, *t))
+        .collect();
+    let wrong = (0..10)
+        .map(|d| format!("{d}{d}{d}{d}{d}{d}"))
+        .find(|c| !valid.contains(c))
+        .ok_or("a wrong code")?;
+    let refused = person
+        .activate_totp(&wrong)
+        .await
+        .err()
+        .ok_or("wrong code")?;
+    assert_eq!(
+        refused.api().map(|a| a.kind()),
+        Some(ErrorCode::InvalidCode)
+    );
+    assert_eq!(count_events(&app, "token_refreshed").await?, 0);
+    // A weak password is refused with its own code.
+    let weak = person
+        .change_password(&dev.signed.password, "password")
+        .await
+        .err()
+        .ok_or("a weak password")?;
+    assert_eq!(weak.api().map(|a| a.kind()), Some(ErrorCode::WeakPassword));
+
+    // Revoking the key from the account's side: the integration stops at once, for good.
+    person.delete_account_api_key(created.key_id).await?;
+    let stopped = integration.me().await.err().ok_or("the key is revoked")?;
+    assert!(stopped.is_unauthenticated(), "{stopped:?}");
+    assert!(person.account_api_keys().await?.is_empty());
+    assert!(person.api_keys().await?.is_empty());
+    let again = person
+        .delete_account_api_key(created.key_id)
+        .await
+        .err()
+        .ok_or("already revoked")?;
+    assert_eq!(again.code(), Some("not_found"));
+    assert_eq!(count_events(&app, "api_key_deleted").await?, 1);
+    person.me().await?;
     Ok(())
 }

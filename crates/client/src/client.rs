@@ -85,6 +85,16 @@ impl Client {
     /// used), and exchanging the key again if the refresh token is refused (its session was
     /// revoked, or it expired).
     ///
+    /// That fallback is what keeps a long-running integration going: a session ends at most
+    /// the server's refresh TTL (15 days by default) after it began — refreshes never extend
+    /// it — and the refresh after its end is refused, so the client starts a new session from
+    /// the key. Only a key that no longer works (deleted, revoked by an administrator, its
+    /// owner removed or no longer a developer) stops the client, with 401.
+    ///
+    /// A key's session can use the workspace content and, if the key's scopes name them, the
+    /// account-administration permissions; it can never manage credentials (password, MFA,
+    /// API keys, sessions): those calls answer 403 `credential_not_allowed`.
+    ///
     /// # Errors
     /// [`Error::Api`] when the key is refused (401), or the server cannot be reached.
     pub async fn with_api_key(base_url: &str, api_key: impl Into<String>) -> Result<Self, Error> {
@@ -118,7 +128,13 @@ impl Client {
 
     /// A client on the tokens of a sign-in (`login`, `login_mfa`, invitation, password
     /// reset): refreshed with the refresh token like an API key's, but with no key to fall
-    /// back on — once the session ends (logout, revocation), calls fail with 401.
+    /// back on — once the session ends (logout, revocation, or its absolute end: the refresh
+    /// TTL after the sign-in, however often it was refreshed), calls fail with 401 and the
+    /// person must sign in again.
+    ///
+    /// This is the only kind of client that may manage credentials: change the password, set
+    /// up MFA, create and delete API keys, list and end sessions, and (with `users:manage`)
+    /// see and revoke every key of the account.
     ///
     /// # Errors
     /// [`Error::InvalidBaseUrl`].
@@ -134,6 +150,9 @@ impl Client {
     /// A client whose tokens come from `source` (see [`TokenSource`]): the client asks it for
     /// the first token on the first call, again shortly before each token expires, and once
     /// when the server refuses a token.
+    ///
+    /// Short-lived tokens reach the workspace content only (within the key's scopes): account
+    /// administration and credential management answer 403 `credential_not_allowed`.
     ///
     /// # Errors
     /// [`Error::InvalidBaseUrl`].
@@ -282,8 +301,8 @@ impl Client {
     }
 
     /// Sends a request built by `build` — with the client's access token unless `auth` is
-    /// [`Auth::Public`] — and, if the server refuses the token (401), renews it and sends the
-    /// request once more. `build` is called once per attempt; it answers `None` when the
+    /// [`Auth::Public`] — and, if the server refuses the token (401 other than `invalid_code`
+    /// or `invalid_credentials`), renews it and sends the request once more. `build` is called once per attempt; it answers `None` when the
     /// request cannot be sent twice (a streamed body), and then the 401 is the answer.
     pub(crate) async fn execute<F>(&self, auth: Auth, build: F) -> Result<Response, Error>
     where
@@ -301,8 +320,14 @@ impl Client {
         if response.status() != StatusCode::UNAUTHORIZED {
             return checked(response).await;
         }
+        let refused = error::from_response(response).await;
+        if !refused.refuses_the_token() {
+            // A wrong code or password in the body: a new token would not change the answer,
+            // and sending it again would count one more failed attempt against the user.
+            return Err(refused);
+        }
         let Some(again) = build(http, base)? else {
-            return checked(response).await;
+            return Err(refused);
         };
         let renewed = Box::pin(self.renew(Some(lease.generation))).await?;
         checked(again.bearer_auth(&renewed.access).send().await?).await
@@ -395,11 +420,15 @@ impl Client {
     }
 
     /// `POST /v1/auth`: exchanges an API key for tokens (access 14 days, refresh 15 days by
-    /// default). A client made with [`Client::with_api_key`] does this by itself.
+    /// default), starting a session that ends at most the refresh TTL later — refreshing does
+    /// not extend it; exchange the key again then. A client made with
+    /// [`Client::with_api_key`] does all this by itself.
+    ///
+    /// Without `scopes` the tokens carry all the key allows (within its owner's permissions).
     ///
     /// # Errors
-    /// 401 for a wrong, deleted or orphaned key; 403 for scopes beyond the key's; 429 over the
-    /// rate limit.
+    /// 401 for a wrong, deleted or orphaned key (or one disabled because its owner lost the
+    /// developer role); 403 for scopes beyond the key's; 429 over the rate limit.
     pub async fn exchange_api_key(
         &self,
         api_key: &str,
@@ -416,11 +445,13 @@ impl Client {
     }
 
     /// `POST /v1/auth/refresh`: new access **and** refresh tokens; the presented refresh token
-    /// is retired (presenting it again revokes the whole session). The client's own tokens
-    /// are refreshed by itself; this is for tokens kept elsewhere.
+    /// is retired (presenting it again revokes the whole session). The session keeps its end:
+    /// `expires_in` and `refresh_expires_in` never reach past it. The client's own tokens are
+    /// refreshed by itself; this is for tokens kept elsewhere.
     ///
     /// # Errors
-    /// 401 for an unknown, expired, revoked or already used refresh token.
+    /// 401 for an unknown, expired, revoked or already used refresh token, and once the
+    /// session has reached its end (sign in, or exchange the API key, again).
     pub async fn refresh_tokens(&self, refresh_token: &str) -> Result<Tokens, Error> {
         #[derive(Serialize)]
         struct Refresh<'a> {

@@ -70,6 +70,10 @@ endpoints! {
     TOTP_ACTIVATE = "POST" "/v1/me/mfa/totp/activate";
     /// Turn TOTP off.
     TOTP_DISABLE = "DELETE" "/v1/me/mfa/totp";
+    /// The caller's live sessions.
+    SESSIONS = "GET" "/v1/me/sessions";
+    /// End one of the caller's sessions.
+    END_SESSION = "DELETE" "/v1/me/sessions/{session_id}";
     /// The account's users.
     USERS = "GET" "/v1/users";
     /// Invite a user.
@@ -99,6 +103,10 @@ endpoints! {
     API_KEYS = "GET" "/v1/auth/keys";
     /// Delete an API key.
     DELETE_API_KEY = "DELETE" "/v1/auth/keys/{key_id}";
+    /// Every API key of the account.
+    ACCOUNT_API_KEYS = "GET" "/v1/account/api-keys";
+    /// Revoke any API key of the account.
+    DELETE_ACCOUNT_API_KEY = "DELETE" "/v1/account/api-keys/{key_id}";
     /// Exchange an API key for tokens.
     EXCHANGE_API_KEY = "POST" "/v1/auth";
     /// Refresh with the refresh token in the `Authorization` header.

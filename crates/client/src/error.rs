@@ -89,6 +89,14 @@ impl Error {
     pub fn is_unauthenticated(&self) -> bool {
         self.status() == Some(StatusCode::UNAUTHORIZED)
     }
+
+    /// Whether this is a 401 about the bearer token (missing, expired, revoked) rather than
+    /// about something in the request body — a wrong TOTP code (`invalid_code`) or password
+    /// (`invalid_credentials`) — which a new token would not change.
+    pub(crate) fn refuses_the_token(&self) -> bool {
+        self.is_unauthenticated()
+            && !matches!(self.code(), Some("invalid_code" | "invalid_credentials"))
+    }
 }
 
 /// An error answer of the server.
@@ -97,8 +105,9 @@ impl Error {
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
-    /// Stable, for programs: `bad_request`, `validation_failed`, `unauthenticated`,
-    /// `invalid_credentials`, `forbidden`, `not_found`, `conflict`, `payload_too_large`,
+    /// Stable, for programs: `bad_request`, `validation_failed`, `weak_password`,
+    /// `unauthenticated`, `invalid_credentials`, `invalid_code`, `forbidden`,
+    /// `credential_not_allowed`, `not_found`, `conflict`, `payload_too_large`,
     /// `unsupported_media_type`, `rate_limited`, `unavailable`, `internal_error`, …
     /// (`http_<status>` when the body was not the server's error shape).
     pub code: String,
@@ -138,12 +147,21 @@ pub enum ErrorCode {
     BadRequest,
     /// 400: fields are invalid ([`ApiError::fields`] lists them).
     ValidationFailed,
+    /// 400: a password that is too common, or contains the email's local part (signup,
+    /// invitation, password reset and change).
+    WeakPassword,
     /// 401: missing, invalid, expired or revoked credentials.
     Unauthenticated,
     /// 401: wrong email or password.
     InvalidCredentials,
+    /// 401: a wrong TOTP or recovery code.
+    InvalidCode,
     /// 403: authenticated, but not allowed.
     Forbidden,
+    /// 403: this kind of credential may never make the call, whatever its permissions —
+    /// managing credentials (password, MFA, API keys, sessions) with an API key's session or
+    /// a short-lived token. Sign in as a person ([`Client::with_tokens`](crate::Client::with_tokens)).
+    CredentialNotAllowed,
     /// 404: no such object (or another tenant's).
     NotFound,
     /// 405.
@@ -169,9 +187,12 @@ impl ErrorCode {
         match code {
             "bad_request" => Self::BadRequest,
             "validation_failed" => Self::ValidationFailed,
+            "weak_password" => Self::WeakPassword,
             "unauthenticated" => Self::Unauthenticated,
             "invalid_credentials" => Self::InvalidCredentials,
+            "invalid_code" => Self::InvalidCode,
             "forbidden" => Self::Forbidden,
+            "credential_not_allowed" => Self::CredentialNotAllowed,
             "not_found" => Self::NotFound,
             "method_not_allowed" => Self::MethodNotAllowed,
             "conflict" => Self::Conflict,
@@ -233,4 +254,43 @@ pub(crate) async fn from_response(response: reqwest::Response) -> Error {
         },
     };
     Error::Api(Box::new(api))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_credential_codes() {
+        assert_eq!(
+            ErrorCode::parse("credential_not_allowed"),
+            ErrorCode::CredentialNotAllowed
+        );
+        assert_eq!(ErrorCode::parse("weak_password"), ErrorCode::WeakPassword);
+        assert_eq!(ErrorCode::parse("invalid_code"), ErrorCode::InvalidCode);
+        assert_eq!(
+            ErrorCode::parse("something_new"),
+            ErrorCode::Other("something_new".into())
+        );
+    }
+
+    fn api(status: StatusCode, code: &str) -> Error {
+        Error::Api(Box::new(ApiError {
+            status,
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+            fields: Vec::new(),
+            retry_after: None,
+        }))
+    }
+
+    #[test]
+    fn only_a_refused_token_is_worth_a_new_one() {
+        assert!(api(StatusCode::UNAUTHORIZED, "unauthenticated").refuses_the_token());
+        assert!(api(StatusCode::UNAUTHORIZED, "http_401").refuses_the_token());
+        assert!(!api(StatusCode::UNAUTHORIZED, "invalid_code").refuses_the_token());
+        assert!(!api(StatusCode::UNAUTHORIZED, "invalid_credentials").refuses_the_token());
+        assert!(!api(StatusCode::FORBIDDEN, "credential_not_allowed").refuses_the_token());
+    }
 }

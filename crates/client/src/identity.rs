@@ -1,4 +1,9 @@
-//! Accounts, sign-in, the caller, users, workspaces, API keys and the audit trail.
+//! Accounts, sign-in, the caller, users, workspaces, API keys, sessions and the audit trail.
+//!
+//! The caller's own credentials — password, MFA, API keys, sessions — and the account's API
+//! keys are managed from a person's sign-in only ([`Client::with_tokens`]): with an API key's
+//! session or a short-lived token those calls answer 403 `credential_not_allowed`, whatever
+//! the key's scopes.
 
 use futures_util::stream::BoxStream;
 use serde::Serialize;
@@ -9,9 +14,10 @@ use crate::endpoints as ep;
 use crate::error::Error;
 use crate::paging::every_item;
 use crate::types::{
-    ApiKey, AuditEvent, AuditQuery, CodeRequest, CreateApiKeyRequest, CreatedApiKey, InviteRequest,
-    JwkSet, LoginResponse, Me, Member, MessageResponse, NameRequest, Page, PageRequest,
-    RecoveryCodes, RoleAssignment, SignupRequest, SignupResponse, Tokens, TotpSetup, Workspace,
+    AccountApiKey, ApiKey, AuditEvent, AuditQuery, CodeRequest, CreateApiKeyRequest, CreatedApiKey,
+    InviteRequest, JwkSet, LoginResponse, Me, Member, MessageResponse, NameRequest, Page,
+    PageRequest, RecoveryCodes, RoleAssignment, Session, SignupRequest, SignupResponse, Tokens,
+    TotpSetup, Workspace,
 };
 
 const NO_QUERY: Option<&()> = None;
@@ -29,7 +35,8 @@ impl Client {
     /// `POST /v1/signup`: a new account, its owner and a default workspace.
     ///
     /// # Errors
-    /// 400 naming invalid fields; 409 when the email is taken.
+    /// 400 naming invalid fields — code `weak_password` for a common password or one
+    /// containing the email's local part; 409 when the email is taken.
     pub async fn signup(&self, request: &SignupRequest) -> Result<SignupResponse, Error> {
         self.call(Auth::Public, &ep::SIGNUP, &[], NO_QUERY, Some(request))
             .await
@@ -111,7 +118,8 @@ impl Client {
     /// other session of the user ends.
     ///
     /// # Errors
-    /// 400 for a wrong, used or expired code.
+    /// 400 for a wrong, used or expired code; 400 `weak_password` for a common password or
+    /// one containing the email's local part.
     pub async fn confirm_password_reset(
         &self,
         email: &str,
@@ -147,10 +155,14 @@ impl Client {
             .await
     }
 
-    /// `POST /v1/me/password`: every other session of the user ends.
+    /// `POST /v1/me/password` (a person's session only): every other session of the user ends.
     ///
     /// # Errors
-    /// 400 for a wrong current password or an invalid new one.
+    /// 400 for a wrong current password (it counts toward the account's lockout, like a
+    /// failed sign-in) or an invalid new one; 400 `weak_password` for a common new password or
+    /// one containing the email's local part; 429 over the per-user limit of attempts, or
+    /// while the account is locked; 403 `credential_not_allowed` with an API key's session or
+    /// a short-lived token.
     pub async fn change_password(&self, current: &str, new: &str) -> Result<(), Error> {
         #[derive(Serialize)]
         struct Change<'a> {
@@ -168,19 +180,23 @@ impl Client {
         .await
     }
 
-    /// `POST /v1/me/mfa/totp/setup`: a new TOTP secret, shown once.
+    /// `POST /v1/me/mfa/totp/setup` (a person's session only): a new TOTP secret, shown once.
     ///
     /// # Errors
-    /// 409 when TOTP is already on.
+    /// 409 when TOTP is already on; 403 `credential_not_allowed` with an API key's session or
+    /// a short-lived token.
     pub async fn setup_totp(&self) -> Result<TotpSetup, Error> {
         self.call(Auth::Bearer, &ep::TOTP_SETUP, &[], NO_QUERY, NO_BODY)
             .await
     }
 
-    /// `POST /v1/me/mfa/totp/activate`: turns TOTP on; the ten recovery codes, shown once.
+    /// `POST /v1/me/mfa/totp/activate` (a person's session only): turns TOTP on; the ten
+    /// recovery codes, shown once. Every other session of the user ends; this one goes on.
     ///
     /// # Errors
-    /// 401 for a wrong code; 409 without a setup first.
+    /// 401 `invalid_code` for a wrong code (counted toward the lockout; not retried with a new
+    /// token); 429 over the per-user limit of attempts; 409 without a setup first;
+    /// 403 `credential_not_allowed` with an API key's session or a short-lived token.
     pub async fn activate_totp(&self, code: &str) -> Result<RecoveryCodes, Error> {
         self.call(
             Auth::Bearer,
@@ -192,10 +208,13 @@ impl Client {
         .await
     }
 
-    /// `DELETE /v1/me/mfa/totp`: turns TOTP off with a current or recovery code.
+    /// `DELETE /v1/me/mfa/totp` (a person's session only): turns TOTP off with a current or
+    /// recovery code. Every other session of the user ends; this one goes on.
     ///
     /// # Errors
-    /// 401 for a wrong code; 409 when TOTP is off.
+    /// 401 `invalid_code` for a wrong code (counted toward the lockout; not retried with a new
+    /// token); 429 over the per-user limit of attempts; 409 when TOTP is off;
+    /// 403 `credential_not_allowed` with an API key's session or a short-lived token.
     pub async fn disable_totp(&self, code: &str) -> Result<(), Error> {
         self.call_empty(&ep::TOTP_DISABLE, &[], Some(&CodeRequest { code }))
             .await
@@ -222,7 +241,8 @@ impl Client {
     /// `POST /v1/invitations/accept`: sets the invited user's password; signs them in.
     ///
     /// # Errors
-    /// 400 for a wrong, used or expired code.
+    /// 400 for a wrong, used or expired code; 400 `weak_password` for a common password or
+    /// one containing the email's local part.
     pub async fn accept_invitation(
         &self,
         email: &str,
@@ -249,7 +269,9 @@ impl Client {
         .await
     }
 
-    /// `PUT /v1/users/{user_id}/roles` (`users:manage`).
+    /// `PUT /v1/users/{user_id}/roles` (`users:manage`). Taking the developer role away ends
+    /// the user's API-key and short-lived sessions and disables their keys for good (giving
+    /// the role back does not revive them).
     ///
     /// # Errors
     /// 404 for another account's user or workspace.
@@ -380,10 +402,19 @@ impl Client {
             .await
     }
 
-    /// `POST /v1/auth/keys` (developer role): a new API key, its secret shown this once.
+    /// `POST /v1/auth/keys` (developer role, a person's session only): a new API key, its
+    /// secret shown this once.
+    ///
+    /// Without `scopes` the key covers the content permissions (`customers:read`,
+    /// `customers:write`, `campaigns:read`, `campaigns:write`, `messages:publish`,
+    /// `messages:read`) and `users:read`; a key that must administer the account names
+    /// `users:manage`, `account:manage` or `audit:read` in `scopes` (within the caller's own
+    /// permissions). No key can manage credentials, whatever its scopes.
     ///
     /// # Errors
-    /// 403 without the developer role, or with scopes beyond the caller's.
+    /// 403 without the developer role, or with scopes beyond the caller's (or
+    /// `api_keys:manage`); 403 `credential_not_allowed` with an API key's session or a
+    /// short-lived token.
     pub async fn create_api_key(
         &self,
         request: &CreateApiKeyRequest,
@@ -398,21 +429,70 @@ impl Client {
         .await
     }
 
-    /// `GET /v1/auth/keys`: the caller's keys, never their secrets.
+    /// `GET /v1/auth/keys` (a person's session only): the caller's keys, never their secrets.
     ///
     /// # Errors
-    /// 401 when the credentials are refused.
+    /// 401 when the credentials are refused; 403 `credential_not_allowed` with an API key's
+    /// session or a short-lived token.
     pub async fn api_keys(&self) -> Result<Vec<ApiKey>, Error> {
         self.call(Auth::Bearer, &ep::API_KEYS, &[], NO_QUERY, NO_BODY)
             .await
     }
 
-    /// `DELETE /v1/auth/keys/{key_id}`: the key and every session from it stop working.
+    /// `DELETE /v1/auth/keys/{key_id}` (a person's session only): the key and every session
+    /// from it stop working.
     ///
     /// # Errors
-    /// 404 when it is not the caller's key.
+    /// 404 when it is not the caller's key; 403 `credential_not_allowed` with an API key's
+    /// session or a short-lived token.
     pub async fn delete_api_key(&self, key_id: Uuid) -> Result<(), Error> {
         self.call_empty(&ep::DELETE_API_KEY, &[&key_id], NO_BODY)
+            .await
+    }
+
+    /// `GET /v1/account/api-keys` (`users:manage`, a person's session only): every live API
+    /// key of the account, with its owner, never its secret.
+    ///
+    /// # Errors
+    /// 403 without `users:manage`; 403 `credential_not_allowed` with an API key's session or
+    /// a short-lived token.
+    pub async fn account_api_keys(&self) -> Result<Vec<AccountApiKey>, Error> {
+        self.call(Auth::Bearer, &ep::ACCOUNT_API_KEYS, &[], NO_QUERY, NO_BODY)
+            .await
+    }
+
+    /// `DELETE /v1/account/api-keys/{key_id}` (`users:manage`, a person's session only):
+    /// revokes any key of the account — the key and every token obtained with it stop at once.
+    /// Audited (`api_key_deleted`).
+    ///
+    /// # Errors
+    /// 404 for an unknown key or another account's; 403 without `users:manage`;
+    /// 403 `credential_not_allowed` with an API key's session or a short-lived token.
+    pub async fn delete_account_api_key(&self, key_id: Uuid) -> Result<(), Error> {
+        self.call_empty(&ep::DELETE_ACCOUNT_API_KEY, &[&key_id], NO_BODY)
+            .await
+    }
+
+    /// `GET /v1/me/sessions` (a person's session only): the caller's live sessions — sign-ins,
+    /// key exchanges, short-lived tokens — newest first; [`Session::current`] marks the one
+    /// asking.
+    ///
+    /// # Errors
+    /// 403 `credential_not_allowed` with an API key's session or a short-lived token.
+    pub async fn sessions(&self) -> Result<Vec<Session>, Error> {
+        self.call(Auth::Bearer, &ep::SESSIONS, &[], NO_QUERY, NO_BODY)
+            .await
+    }
+
+    /// `DELETE /v1/me/sessions/{session_id}` (a person's session only): ends one of the
+    /// caller's sessions — its access and refresh tokens stop at once ("sign out that
+    /// device"). Ending the client's own session works like [`Client::logout`].
+    ///
+    /// # Errors
+    /// 404 for an id that is not a live session of the caller; 403 `credential_not_allowed`
+    /// with an API key's session or a short-lived token.
+    pub async fn end_session(&self, session_id: Uuid) -> Result<(), Error> {
+        self.call_empty(&ep::END_SESSION, &[&session_id], NO_BODY)
             .await
     }
 

@@ -77,13 +77,41 @@
 //!
 //! | Client made with | First token | Renewed | When the server refuses it (401) |
 //! |---|---|---|---|
-//! | [`Client::with_api_key`] | key exchange, at construction | refresh token, a tenth of the lifetime (at most a minute) before expiry | renew (refresh, else exchange the key again), repeat the request once |
+//! | [`Client::with_api_key`] | key exchange, at construction | refresh token, a tenth of the lifetime (at most a minute) before expiry; when the refresh is refused (the session ended or was revoked), exchange the key again | renew (refresh, else exchange the key again), repeat the request once |
 //! | [`Client::with_tokens`] | the given tokens (a login) | refresh token, likewise | refresh, repeat once; once the session ends, 401 |
 //! | [`Client::with_token_source`] | the source, on the first call | the source, before the given expiry | the source again, repeat once |
 //! | [`Client::new`] | none: public endpoints only | | |
 //!
 //! Streamed uploads ([`Client::upload_csv_stream`], [`Client::upload_csv_reader`]) cannot be
-//! repeated, so a 401 on them is returned as it is; uploads from a path are re-read.
+//! repeated, so a 401 on them is returned as it is; uploads from a path are re-read. A 401 that
+//! is about the request rather than the token (`invalid_code`, `invalid_credentials`) is never
+//! repeated either.
+//!
+//! A session ends at most the server's refresh TTL (15 days by default) after it began:
+//! refreshes rotate its tokens but never extend it, and the refresh after its end is refused.
+//! A [`Client::with_api_key`] client then exchanges its key again by itself, so a long-running
+//! integration carries on; a [`Client::with_tokens`] client answers 401 until the person
+//! signs in again.
+//!
+//! # What each credential may do
+//!
+//! - **A person's sign-in** ([`Client::with_tokens`]): everything their roles allow, and the
+//!   only credential that manages credentials — password, MFA, API keys
+//!   ([`Client::create_api_key`], [`Client::api_keys`], [`Client::delete_api_key`]),
+//!   sessions ([`Client::sessions`], [`Client::end_session`]) and, with `users:manage`, every
+//!   key of the account ([`Client::account_api_keys`], [`Client::delete_account_api_key`]).
+//! - **An API key's session** ([`Client::with_api_key`]): what the key's scopes name, within
+//!   its owner's permissions. A key created without `scopes` covers the content permissions
+//!   (`customers:read`, `customers:write`, `campaigns:read`, `campaigns:write`,
+//!   `messages:publish`, `messages:read`) and `users:read`; account administration
+//!   (`users:manage`, `account:manage`, `audit:read`) must be named in
+//!   [`CreateApiKeyRequest::scopes`](types::CreateApiKeyRequest::scopes).
+//! - **A short-lived token** ([`Client::with_token_source`]): the workspace content (and
+//!   `GET /v1/me`) within the key's scopes.
+//!
+//! Credential management with an API key's session or a short-lived token answers 403 with
+//! the code `credential_not_allowed` ([`ErrorCode::CredentialNotAllowed`]), whatever the
+//! scopes; a missing permission is 403 `forbidden`.
 //!
 //! # TLS
 //!
