@@ -1168,7 +1168,7 @@ async fn weak_passwords_are_refused_at_reset_confirm() -> TestResult {
         .await?;
     assert_eq!(requested.status(), StatusCode::ACCEPTED);
     let email = sink
-        .wait_for("To: marguerite@example.com")
+        .wait_for_all(&["To: marguerite@example.com", "Subject: Reset your"])
         .await
         .ok_or("the reset email")?;
     let code = code_in(&email).ok_or("a Code: line")?;

@@ -212,6 +212,7 @@ enum Recipe {
     Logout,
     DeleteOwnKey,
     DeleteOwnSession,
+    VerifyEmail,
 }
 
 impl Recipe {
@@ -336,6 +337,9 @@ const OPERATIONS: &[Op] = &[
     op("delete", "/v1/auth/keys/{key_id}", Own, Recipe::DeleteOwnKey),
     op("get", "/v1/me/sessions", Own, Plain),
     op("delete", "/v1/me/sessions/{session_id}", Own, Recipe::DeleteOwnSession),
+    op("post", "/v1/me/email/verify", Own, Recipe::VerifyEmail),
+    // Verified callers: 202 and nothing sent.
+    op("post", "/v1/me/email/verify/resend", Own, Plain),
     // Credential administration.
     op("get", "/v1/account/api-keys", CredentialAdministration, Plain),
     fresh("delete", "/v1/account/api-keys/{key_id}", CredentialAdministration, Plain, Fresh::AccountKey),
@@ -541,6 +545,7 @@ impl Fixture {
             settings.rate_limits.signin_per_ip_per_minute = 100_000;
             settings.rate_limits.mfa_per_user_per_minute = 100_000;
             settings.rate_limits.password_reset_per_email = 100_000;
+            settings.rate_limits.email_verification_per_user_per_hour = 100_000;
         })
         .await?;
         let d_email = "owner-d@example.com".to_owned();
@@ -707,13 +712,51 @@ impl Fixture {
         .field("token")
     }
 
-    /// The email carrying a code for `address`, whose text contains `marker`; its code.
+    /// The code of an email for `address` containing `marker` that arrived after the first
+    /// `before` messages (an older one to the same address may carry a replaced code).
+    async fn new_emailed_code(
+        &self,
+        before: usize,
+        address: &str,
+        marker: &str,
+    ) -> Result<String, Error> {
+        for _ in 0..200 {
+            let found = self
+                .sink
+                .messages()
+                .into_iter()
+                .skip(before)
+                .find(|m| m.contains(address) && m.contains(marker));
+            if let Some(message) = found {
+                return Ok(code_in(&message).ok_or("no Code: line")?);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        Err(format!("no new email for {address}").into())
+    }
+
+    /// Takes `email`'s verification back, so that a verification can be tried again.
+    async fn unverify(&self, email: &str) -> Result<(), Error> {
+        use diesel_async::RunQueryDsl as _;
+        let db =
+            postgres::Db::connect(self.app.database.url(), &postgres::PoolSettings::default())?;
+        let mut tx = db.system().await?;
+        diesel::sql_query("UPDATE users SET email_verified_at = NULL WHERE email = $1")
+            .bind::<diesel::sql_types::Text, _>(email)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The latest email carrying a code for `address`, whose text contains `marker`; its code.
     async fn emailed_code(&self, address: &str, marker: &str) -> Result<String, Error> {
         for _ in 0..200 {
             let found = self
                 .sink
                 .messages()
                 .into_iter()
+                .rev()
                 .find(|m| m.contains(address) && m.contains(marker));
             if let Some(message) = found {
                 return Ok(code_in(&message).ok_or("no Code: line")?);
@@ -1130,6 +1173,34 @@ async fn perform(fx: &mut Fixture, op: &Op, kind: Kind) -> Result<Outcome, Error
             let session = session_of(&other)?;
             let path = op.path.replace("{session_id}", &session);
             fx.as_kind(kind, &method, &path, Body::None).await
+        }
+        Recipe::VerifyEmail => {
+            // A person's own user, unverified again, with a code just emailed; any other kind
+            // is refused before its code is looked at.
+            let code = if kind.is_human() {
+                let email = match who {
+                    Who::D => fx.d_email.clone(),
+                    Who::Mfa => fx.mfa_user().await?.email.clone(),
+                };
+                fx.unverify(&email).await?;
+                let token = fx.shared(kind).await?;
+                let before = fx.sink.messages().len();
+                send(
+                    &fx.app,
+                    &Method::POST,
+                    "/v1/me/email/verify/resend",
+                    Some(&token),
+                    &[],
+                    Body::None,
+                )
+                .await?
+                .expect(StatusCode::ACCEPTED, "verification resent")?;
+                fx.new_emailed_code(before, &email, "Verify your").await?
+            } else {
+                "not-a-code".to_owned()
+            };
+            let body = json!({"code": code});
+            fx.as_kind(kind, &method, op.path, Body::Json(body)).await
         }
     }
 }

@@ -64,9 +64,11 @@ async fn an_invitation_arrives_by_smtp_and_its_code_works_once() -> TestResult {
         .await
         .ok_or("the invitation email arrived")?;
     assert!(
-        email.contains("Subject: You are invited to Account of ada@example.com"),
+        email.contains("Subject: You are invited to NudgeScribe"),
         "{email}"
     );
+    // The inviting account's name is in the text, defanged: never a link or an address.
+    assert!(email.contains("Account of ada[at]example[.]com"), "{email}");
     let code = code_in(&email).ok_or("a Code: line")?;
 
     expect_error(

@@ -71,6 +71,8 @@ const MATRIX: &[Row] = &[
     ("get", "/v1/account/api-keys", "/v1/account/api-keys", None, [200, 200, 403, 403, 403, 403, 401]),
     ("delete", "/v1/account/api-keys/{key_id}", "/v1/account/api-keys/{nobody}", None, [404, 404, 403, 403, 403, 403, 401]),
     ("get", "/v1/me/sessions", "/v1/me/sessions", None, [200, 200, 200, 200, 200, 200, 401]),
+    ("post", "/v1/me/email/verify", "/v1/me/email/verify", Some(r#"{"code": "not-the-code"}"#), [400, 400, 400, 400, 400, 400, 401]),
+    ("post", "/v1/me/email/verify/resend", "/v1/me/email/verify/resend", None, [202, 202, 202, 202, 202, 202, 401]),
     ("delete", "/v1/me/sessions/{session_id}", "/v1/me/sessions/{nobody}", None, [404, 404, 404, 404, 404, 404, 401]),
     ("post", "/v1/workspaces/{workspace_id}/campaigns", "/v1/workspaces/{ws}/campaigns", Some(r#"{"name": "C", "channel": "email", "group_ids": []}"#), [201, 201, 404, 404, 403, 404, 401]),
     ("get", "/v1/workspaces/{workspace_id}/campaigns", "/v1/workspaces/{ws}/campaigns", None, [200, 200, 404, 404, 200, 404, 401]),

@@ -211,7 +211,7 @@ async fn a_password_reset_by_smtp_ends_every_session_and_answers_alike_for_anyon
     expect_error(again, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await?;
 
     let email = sink
-        .wait_for("To: ada@example.com")
+        .wait_for_all(&["To: ada@example.com", "Subject: Reset your"])
         .await
         .ok_or("the reset email")?;
     let code = code_in(&email).ok_or("a Code: line")?;

@@ -75,6 +75,12 @@ const EXCLUDED: &[(&str, &str, &str)] = &[
     ("post", "/v1/me/mfa/totp/setup", "the caller's own MFA"),
     ("post", "/v1/me/mfa/totp/activate", "the caller's own MFA"),
     ("delete", "/v1/me/mfa/totp", "the caller's own MFA"),
+    ("post", "/v1/me/email/verify", "the caller's own address"),
+    (
+        "post",
+        "/v1/me/email/verify/resend",
+        "the caller's own address",
+    ),
     (
         "get",
         "/v1/users",

@@ -41,6 +41,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Result<TestAp
     settings.keys.message_master_keys = Some(SealingKey::generate_base64()?);
     // Every test client signs in from 127.0.0.1; tests of the limit set it back.
     settings.rate_limits.signin_per_ip_per_minute = 1000;
+    settings.rate_limits.signup_per_ip_per_hour = 10_000;
+    settings.rate_limits.invitations_per_account_per_hour = 10_000;
     adjust(&mut settings);
     let application = Application::build(settings.clone()).await?;
     let address = format!("http://127.0.0.1:{}", application.port());
@@ -92,11 +94,28 @@ impl TestApp {
             )
             .await?;
         assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await?;
+        self.mark_email_verified(body["user"]["id"].as_str().ok_or("user id")?)
+            .await?;
         Ok(Signed {
-            body: response.json().await?,
+            body,
             email: email.to_owned(),
             password,
         })
+    }
+
+    /// Marks a user's address verified, as the emailed code would (tests of verification
+    /// itself read the code from an SMTP sink instead).
+    pub async fn mark_email_verified(&self, user_id: &str) -> Result<(), Error> {
+        use diesel_async::RunQueryDsl as _;
+        let db = postgres::Db::connect(self.database.url(), &postgres::PoolSettings::default())?;
+        let mut tx = db.system().await?;
+        diesel::sql_query("UPDATE users SET email_verified_at = now() WHERE id = $1::uuid")
+            .bind::<diesel::sql_types::Text, _>(user_id)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Logs in; returns the token response.

@@ -36,8 +36,20 @@ impl SmtpSink {
 
     /// Waits (up to 10 s) until a message containing `needle` has arrived and returns it.
     pub async fn wait_for(&self, needle: &str) -> Option<String> {
+        self.wait_for_all(&[needle]).await
+    }
+
+    /// Waits (up to 10 s) until a message containing every one of `needles` has arrived and
+    /// returns the latest such (a sign-up's verification email and a later reset go to the
+    /// same address).
+    pub async fn wait_for_all(&self, needles: &[&str]) -> Option<String> {
         for _ in 0..200 {
-            if let Some(found) = self.messages().into_iter().find(|m| m.contains(needle)) {
+            if let Some(found) = self
+                .messages()
+                .into_iter()
+                .rev()
+                .find(|m| needles.iter().all(|n| m.contains(n)))
+            {
                 return Some(found);
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

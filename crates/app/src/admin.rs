@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as TimeDelta, Utc};
-use identity::{IdentityDeps, IdentityPolicy, IdentityService};
+use identity::{IdentityDeps, IdentityService};
 use kernel::Clock;
 use platform::{BcryptHasher, SystemClock, UnknownLocations};
 use postgres::{
@@ -208,7 +208,8 @@ async fn operator_identity(settings: &Settings) -> Result<IdentityService, AppEr
         BcryptHasher::new(auth.bcrypt_cost).map_err(|e| AppError::Config(e.to_string()))?;
     Ok(IdentityService::new(
         IdentityDeps {
-            store: Arc::new(PgIdentityStore::new(db, cache)),
+            store: Arc::new(PgIdentityStore::new(db.clone(), cache)),
+            verifications: Arc::new(postgres::PgEmailVerificationStore::new(db)),
             hasher: Arc::new(hasher),
             tokens,
             limiter,
@@ -217,7 +218,7 @@ async fn operator_identity(settings: &Settings) -> Result<IdentityService, AppEr
             geo: Arc::new(UnknownLocations),
             clock,
         },
-        IdentityPolicy::default(),
+        settings.identity_policy(),
     ))
 }
 
@@ -269,6 +270,7 @@ pub async fn create_account(
             password: password.expose().to_owned(),
             full_name: full_name.to_owned(),
             account_name: account_name.to_owned(),
+            ip: None,
         })
         .await?;
     tracing::info!(

@@ -61,6 +61,8 @@ pub struct AuthSettings {
     pub invitation_ttl_secs: i64,
     /// How long a password-reset code stays valid.
     pub reset_ttl_secs: i64,
+    /// How long an email verification code stays valid.
+    pub email_verification_ttl_secs: i64,
     /// Consecutive failed sign-ins that lock an account ...
     pub max_failed_signins: i32,
     /// ... for this many seconds.
@@ -94,6 +96,14 @@ pub struct RateLimitSettings {
     pub mfa_per_user_per_minute: u32,
     /// `POST /v1/auth/password-reset` requests per email address, per 15 minutes.
     pub password_reset_per_email: u32,
+    /// `POST /v1/signup` per client address, per hour.
+    pub signup_per_ip_per_hour: u32,
+    /// Invitations (`POST /v1/users`) per account, per hour.
+    pub invitations_per_account_per_hour: u32,
+    /// Verification emails (`POST /v1/me/email/verify/resend`) per user, per hour.
+    pub email_verification_per_user_per_hour: u32,
+    /// IPv6 clients are limited per network of this many bits (IPv4 per address).
+    pub ipv6_prefix: u8,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -125,6 +135,11 @@ pub struct CustomerSettings {
     pub max_upload_bytes: u64,
     /// Most items in one bulk update, bulk delete or group membership change.
     pub max_bulk_items: usize,
+    /// Uploads holding an import connection at once, per instance (outside the pool); one
+    /// more answers 503 with `Retry-After`, never waits.
+    pub max_concurrent_uploads: usize,
+    /// An upload whose body sends nothing for this long is abandoned (400), nothing written.
+    pub body_idle_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -170,7 +185,12 @@ impl Settings {
             .set_default("rate_limits.signin_per_ip_per_minute", 5)?
             .set_default("rate_limits.password_reset_per_email", 1)?
             .set_default("rate_limits.mfa_per_user_per_minute", 3)?
+            .set_default("rate_limits.signup_per_ip_per_hour", 10)?
+            .set_default("rate_limits.invitations_per_account_per_hour", 50)?
+            .set_default("rate_limits.email_verification_per_user_per_hour", 5)?
+            .set_default("rate_limits.ipv6_prefix", 64)?
             .set_default("auth.reset_ttl_secs", 15 * 60)?
+            .set_default("auth.email_verification_ttl_secs", 2 * 24 * 3600)?
             .set_default("geoip.database", None::<String>)?
             .set_default("email.from", "NudgeScribe <no-reply@nudgescribe.localhost>")?
             .set_default("rate_limits.client_auth_per_key_per_minute", 300)?
@@ -183,6 +203,8 @@ impl Settings {
             .set_default("campaigns.publish_json_limit_bytes", 16 * 1024 * 1024)?
             .set_default("customers.max_upload_bytes", 512_u64 * 1024 * 1024)?
             .set_default("customers.max_bulk_items", 10_000)?
+            .set_default("customers.max_concurrent_uploads", 4)?
+            .set_default("customers.body_idle_secs", 30)?
             .set_default("log.level", "info")?
             .set_default("log.format", "plain")?;
         if let Some(file) = file {
@@ -222,6 +244,35 @@ impl Settings {
                 limits.client_auth_per_key_per_minute,
             ),
             client_auth_per_ip: kernel::RateLimit::per_minute(limits.client_auth_per_ip_per_minute),
+            ipv6_prefix: limits.ipv6_prefix,
+        }
+    }
+
+    /// Identity's code lifetimes, limits and lockout, as configured.
+    #[must_use]
+    pub fn identity_policy(&self) -> identity::IdentityPolicy {
+        let auth = &self.auth;
+        let limits = &self.rate_limits;
+        let per_hour = |limit| kernel::RateLimit {
+            limit,
+            window: chrono::TimeDelta::hours(1),
+        };
+        identity::IdentityPolicy {
+            invitation_ttl: chrono::TimeDelta::seconds(auth.invitation_ttl_secs),
+            signin_per_ip: kernel::RateLimit::per_minute(limits.signin_per_ip_per_minute),
+            mfa_per_user: kernel::RateLimit::per_minute(limits.mfa_per_user_per_minute),
+            reset_per_email: kernel::RateLimit {
+                limit: limits.password_reset_per_email,
+                window: chrono::TimeDelta::minutes(15),
+            },
+            reset_ttl: chrono::TimeDelta::seconds(auth.reset_ttl_secs),
+            max_failed_signins: auth.max_failed_signins,
+            lockout: chrono::TimeDelta::seconds(auth.lockout_secs),
+            signup_per_ip: per_hour(limits.signup_per_ip_per_hour),
+            invitations_per_account: per_hour(limits.invitations_per_account_per_hour),
+            verification_per_user: per_hour(limits.email_verification_per_user_per_hour),
+            ipv6_prefix: limits.ipv6_prefix,
+            verification_ttl: chrono::TimeDelta::seconds(auth.email_verification_ttl_secs),
         }
     }
 
@@ -241,6 +292,9 @@ impl Settings {
         if self.auth.access_ttl_secs <= 0 || self.auth.refresh_ttl_secs <= 0 {
             problems
                 .push("auth.access_ttl_secs and auth.refresh_ttl_secs must be positive".to_owned());
+        }
+        if !(32..=128).contains(&self.rate_limits.ipv6_prefix) {
+            problems.push("rate_limits.ipv6_prefix must be between 32 and 128".to_owned());
         }
         if self.auth.session_max_secs.is_some_and(|secs| secs <= 0) {
             problems.push("auth.session_max_secs must be positive when set".to_owned());
@@ -282,6 +336,12 @@ impl Settings {
         if self.campaigns.publish_json_limit_bytes < self.server.json_limit_bytes {
             problems.push(
                 "campaigns.publish_json_limit_bytes must be at least server.json_limit_bytes"
+                    .to_owned(),
+            );
+        }
+        if self.customers.max_concurrent_uploads == 0 || self.customers.body_idle_secs == 0 {
+            problems.push(
+                "customers.max_concurrent_uploads and customers.body_idle_secs must be at least 1"
                     .to_owned(),
             );
         }

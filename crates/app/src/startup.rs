@@ -12,17 +12,17 @@ use chrono::Duration as TimeDelta;
 use customers::{CustomerPolicy, CustomerService};
 use http::{AppState, HealthCheck, TrustedProxies, build_app};
 use identity::ports::GeoLocator;
-use identity::{IdentityDeps, IdentityPolicy, IdentityService};
+use identity::{IdentityDeps, IdentityService};
 use kernel::SealingKey;
-use kernel::{Clock, Mailer, RateLimit};
+use kernel::{Clock, Mailer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use platform::{
     BcryptHasher, LogMailer, MaxMindLocator, SmtpMailer, SystemClock, UnknownLocations,
 };
 use postgres::{
     Db, OutboxSettings, OutboxWorker, PgApiKeyStore, PgAudience, PgCampaignStore, PgCustomerStore,
-    PgDataKeyStore, PgIdentityStore, PgRateLimiter, PgSessionStore, PgSigningKeyStore,
-    PoolSettings, SessionCache,
+    PgDataKeyStore, PgEmailVerificationStore, PgIdentityStore, PgRateLimiter, PgSessionStore,
+    PgSigningKeyStore, PoolSettings, SessionCache,
 };
 use tokens::{
     KeyOrigin, KeyRing, SigningKey, TokenIssuer, TokenService, TokenSettings, load_key_ring,
@@ -183,7 +183,6 @@ impl Application {
         tokio::spawn(keys.follow_rotations(issuer.clone(), session_cache.clone(), clock.clone()));
         let limiter = Arc::new(PgRateLimiter::new(db.clone()));
         tokio::spawn(sweep_rate_limits(limiter.clone(), clock.clone()));
-        let limits = &settings.rate_limits;
         let tokens = Arc::new(TokenService::new(
             issuer,
             Arc::new(PgSessionStore::new(db.clone(), session_cache.clone())),
@@ -221,35 +220,29 @@ impl Application {
             CampaignPolicy::default(),
         ));
         let customers = Arc::new(CustomerService::new(
-            Arc::new(PgCustomerStore::new(db.clone())),
+            Arc::new(PgCustomerStore::with_max_concurrent_imports(
+                db.clone(),
+                settings.customers.max_concurrent_uploads,
+            )),
             clock.clone(),
             CustomerPolicy {
                 max_upload_bytes: settings.customers.max_upload_bytes,
                 max_bulk_items: settings.customers.max_bulk_items,
+                upload_body_idle: Duration::from_secs(settings.customers.body_idle_secs),
             },
         ));
         let identity = Arc::new(IdentityService::new(
             IdentityDeps {
                 store: Arc::new(PgIdentityStore::new(db.clone(), session_cache.clone())),
+                verifications: Arc::new(PgEmailVerificationStore::new(db.clone())),
                 hasher: Arc::new(hasher),
                 tokens: tokens.clone(),
                 limiter,
-                secrets: master,
+                secrets: master.clone(),
                 geo,
                 clock,
             },
-            IdentityPolicy {
-                invitation_ttl: TimeDelta::seconds(auth.invitation_ttl_secs),
-                signin_per_ip: RateLimit::per_minute(limits.signin_per_ip_per_minute),
-                mfa_per_user: RateLimit::per_minute(limits.mfa_per_user_per_minute),
-                reset_per_email: RateLimit {
-                    limit: limits.password_reset_per_email,
-                    window: TimeDelta::minutes(15),
-                },
-                reset_ttl: TimeDelta::seconds(auth.reset_ttl_secs),
-                max_failed_signins: auth.max_failed_signins,
-                lockout: TimeDelta::seconds(auth.lockout_secs),
-            },
+            settings.identity_policy(),
         ));
         let mailer: Arc<dyn Mailer> = match &settings.email.smtp_url {
             Some(url) => Arc::new(
@@ -264,7 +257,7 @@ impl Application {
             }
         };
         tokio::spawn(
-            OutboxWorker::new(db.clone(), mailer, OutboxSettings::default())
+            OutboxWorker::new(db.clone(), mailer, master, OutboxSettings::default())
                 .run(settings.database.url.clone()),
         );
         let state = web::Data::new(AppState {

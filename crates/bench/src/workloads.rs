@@ -97,6 +97,10 @@ impl Plan {
             .env(
                 "NUDGESCRIBE__RATE_LIMITS__CLIENT_AUTH_PER_IP_PER_MINUTE",
                 "100000000",
+            )
+            .env(
+                "NUDGESCRIBE__RATE_LIMITS__SIGNUP_PER_IP_PER_HOUR",
+                "100000000",
             );
         command
     }

@@ -74,6 +74,10 @@ endpoints! {
     SESSIONS = "GET" "/v1/me/sessions";
     /// End one of the caller's sessions.
     END_SESSION = "DELETE" "/v1/me/sessions/{session_id}";
+    /// Prove the caller's email address with the emailed code.
+    VERIFY_EMAIL = "POST" "/v1/me/email/verify";
+    /// Email a new verification code.
+    RESEND_VERIFICATION = "POST" "/v1/me/email/verify/resend";
     /// The account's users.
     USERS = "GET" "/v1/users";
     /// Invite a user.

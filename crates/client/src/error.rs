@@ -162,6 +162,9 @@ pub enum ErrorCode {
     /// managing credentials (password, MFA, API keys, sessions) with an API key's session or
     /// a short-lived token. Sign in as a person ([`Client::with_tokens`](crate::Client::with_tokens)).
     CredentialNotAllowed,
+    /// 403: the caller must verify their email address first
+    /// ([`Client::verify_email`](crate::Client::verify_email)).
+    EmailUnverified,
     /// 404: no such object (or another tenant's).
     NotFound,
     /// 405.
@@ -193,6 +196,7 @@ impl ErrorCode {
             "invalid_code" => Self::InvalidCode,
             "forbidden" => Self::Forbidden,
             "credential_not_allowed" => Self::CredentialNotAllowed,
+            "email_unverified" => Self::EmailUnverified,
             "not_found" => Self::NotFound,
             "method_not_allowed" => Self::MethodNotAllowed,
             "conflict" => Self::Conflict,

@@ -496,6 +496,27 @@ impl Client {
             .await
     }
 
+    /// `POST /v1/me/email/verify` (a person's session): proves the caller's email address with
+    /// the code emailed at sign-up (a line `Code: …`). Until then the caller cannot invite
+    /// users (403 `email_unverified`).
+    ///
+    /// # Errors
+    /// 400 for a wrong, used or expired code; 429 when tried too often.
+    pub async fn verify_email(&self, code: &str) -> Result<(), Error> {
+        self.call_empty(&ep::VERIFY_EMAIL, &[], Some(&CodeRequest { code }))
+            .await
+    }
+
+    /// `POST /v1/me/email/verify/resend` (a person's session): emails a new verification code
+    /// (nothing, once the address is verified).
+    ///
+    /// # Errors
+    /// 429 when asked too often (5 an hour by default).
+    pub async fn resend_verification(&self) -> Result<(), Error> {
+        self.call_empty(&ep::RESEND_VERIFICATION, &[], NO_BODY)
+            .await
+    }
+
     /// `GET /.well-known/jwks.json`: the public keys that verify every access token.
     ///
     /// # Errors

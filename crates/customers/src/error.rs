@@ -29,14 +29,29 @@ pub struct RowError {
 pub enum CustomersError {
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
-    /// The upload names columns that are neither customer fields nor profile fields.
-    #[error("unknown columns: {}", .0.join(", "))]
-    UnknownColumns(Vec<String>),
+    /// The upload names columns (CSV) or keys (JSON) that are neither customer fields nor
+    /// profile fields: the first [`crate::import::MAX_REPORTED_UNKNOWN`] of them (each cut to
+    /// [`crate::import::MAX_NAME_CHARS`] characters), and how many more there were.
+    #[error("unknown columns: {}{}", .columns.join(", "), more_text(*.more, *.more_at_least))]
+    UnknownColumns {
+        columns: Vec<String>,
+        /// Distinct unknown names beyond those listed.
+        more: u64,
+        /// `more` is a lower bound: a JSON upload stops counting distinct keys at
+        /// [`crate::import::MAX_COUNTED_UNKNOWN`].
+        more_at_least: bool,
+    },
     /// The upload cannot be read at all (no header, not a JSON array, a runaway row).
     #[error("{0}")]
     BadUpload(String),
     #[error("the upload is larger than {limit_bytes} bytes")]
     TooLarge { limit_bytes: u64 },
+    /// As many uploads as this instance allows are running; try again shortly.
+    #[error("too many uploads are in progress; try again shortly")]
+    UploadsBusy,
+    /// Another upload into the same workspace is in progress.
+    #[error("another upload into this workspace is in progress; try again when it has finished")]
+    ImportInProgress,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("not found")]
@@ -50,9 +65,28 @@ pub enum CustomersError {
     Internal(String),
 }
 
+fn more_text(more: u64, at_least: bool) -> String {
+    match (more, at_least) {
+        (0, false) => String::new(),
+        (n, false) => format!(" and {n} more"),
+        (n, true) => format!(" and at least {n} more"),
+    }
+}
+
 impl CustomersError {
     pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<crate::ports::BeginImportError> for CustomersError {
+    fn from(error: crate::ports::BeginImportError) -> Self {
+        use crate::ports::BeginImportError as E;
+        match error {
+            E::AtCapacity => Self::UploadsBusy,
+            E::WorkspaceBusy => Self::ImportInProgress,
+            E::Store(error) => error.into(),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use crate::error::RowError;
 use crate::models::{
     Customer, CustomerChanges, CustomerFilter, Group, GroupChanges, Page, PageRequest, ProfileField,
 };
-use crate::ports::{CustomerStore, ImportApplied, ImportRow, ImportSink, sets};
+use crate::ports::{BeginImportError, CustomerStore, ImportApplied, ImportRow, ImportSink, sets};
 use crate::values::fits;
 
 #[derive(Default)]
@@ -23,6 +23,10 @@ struct State {
     customers: BTreeMap<CustomerId, (AccountId, Customer)>,
     groups: BTreeMap<GroupId, (AccountId, Group)>,
     members: HashSet<(GroupId, CustomerId)>,
+    /// Workspaces with an import open (Postgres: its advisory lock).
+    importing: HashSet<(AccountId, WorkspaceId)>,
+    /// Most imports open at once (Postgres: the import connections); `None`, no limit.
+    import_limit: Option<usize>,
 }
 
 #[derive(Clone, Default)]
@@ -40,6 +44,17 @@ impl MemoryCustomerStore {
 
     pub fn add_workspace(&self, account: AccountId, ws: WorkspaceId) {
         self.lock().workspaces.insert((account, ws));
+    }
+
+    /// At most `limit` imports open at once; more answer [`BeginImportError::AtCapacity`].
+    pub fn limit_imports(&self, limit: usize) {
+        self.lock().import_limit = Some(limit);
+    }
+
+    /// How many imports are open now.
+    #[must_use]
+    pub fn open_imports(&self) -> usize {
+        self.lock().importing.len()
     }
 
     /// The time rows created by imports get.
@@ -340,7 +355,18 @@ impl CustomerStore for MemoryCustomerStore {
         &self,
         account: AccountId,
         ws: WorkspaceId,
-    ) -> Result<Box<dyn ImportSink>, StoreError> {
+    ) -> Result<Box<dyn ImportSink>, BeginImportError> {
+        let mut state = self.lock();
+        if state
+            .import_limit
+            .is_some_and(|limit| state.importing.len() >= limit)
+        {
+            return Err(BeginImportError::AtCapacity);
+        }
+        if !state.importing.insert((account, ws)) {
+            return Err(BeginImportError::WorkspaceBusy);
+        }
+        drop(state);
         Ok(Box::new(MemoryImport {
             store: self.clone(),
             account,
@@ -490,6 +516,13 @@ struct MemoryImport {
     rows: Vec<ImportRow>,
 }
 
+impl Drop for MemoryImport {
+    /// Finished or abandoned, the workspace is free for the next import.
+    fn drop(&mut self) {
+        self.store.lock().importing.remove(&(self.account, self.ws));
+    }
+}
+
 #[async_trait]
 impl ImportSink for MemoryImport {
     async fn write(&mut self, rows: &[ImportRow]) -> Result<(), StoreError> {
@@ -497,7 +530,8 @@ impl ImportSink for MemoryImport {
         Ok(())
     }
 
-    async fn finish(self: Box<Self>, apply: bool) -> Result<ImportApplied, StoreError> {
+    async fn finish(mut self: Box<Self>, apply: bool) -> Result<ImportApplied, StoreError> {
+        let rows = std::mem::take(&mut self.rows);
         let now = self.store.now();
         let mut state = self.store.lock();
         let in_ws: Vec<Customer> = state
@@ -510,7 +544,7 @@ impl ImportSink for MemoryImport {
         let mut applied = ImportApplied::default();
         let mut targets = HashSet::new();
         let mut plan = Vec::new();
-        for row in self.rows {
+        for row in rows {
             let by_external = row
                 .external_id
                 .as_ref()

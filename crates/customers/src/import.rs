@@ -6,10 +6,12 @@
 //! An empty cell (or `null`) clears phone, names and attributes on update; `external_id` and
 //! `email` are the upsert keys and are never cleared by an upload.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+use std::time::Duration;
 
-use kernel::CustomerId;
+use kernel::{AccountId, CustomerId, WorkspaceId};
 use serde_json::{Map, Value};
 
 use crate::csv_rows::{CsvRows, Record, RecordTooLong};
@@ -17,7 +19,7 @@ use crate::error::{CustomersError, RowError};
 use crate::fields;
 use crate::json_rows::{ArrayError, JsonRows};
 use crate::models::ProfileField;
-use crate::ports::{ImportRow, ImportSink, sets};
+use crate::ports::{CustomerStore, ImportRow, ImportSink, sets};
 use crate::values::{Cell, typed_value};
 
 /// At most this many errors are listed in a report (all are counted).
@@ -26,6 +28,26 @@ pub const MAX_REPORTED_ERRORS: usize = 1000;
 pub const MAX_ROW_BYTES: usize = 1 << 20;
 /// Rows handed to the sink at a time.
 const BATCH_ROWS: usize = 2000;
+/// At most this many unknown columns (CSV) or keys (JSON) are named in the error; the rest are
+/// counted.
+pub const MAX_REPORTED_UNKNOWN: usize = 100;
+/// A JSON upload counts at most this many distinct unknown keys (as 64-bit hashes); past it the
+/// error says "at least".
+pub const MAX_COUNTED_UNKNOWN: usize = 100_000;
+/// A column or key name quoted in an error is cut to this many characters.
+pub const MAX_NAME_CHARS: usize = 64;
+/// A row error's message is cut to this many characters, so a report's size is bounded
+/// (at most [`MAX_REPORTED_ERRORS`] × (name + message)).
+pub const MAX_MESSAGE_CHARS: usize = 256;
+
+/// `text`, cut to `max_chars` characters (marked with `…` when cut).
+#[must_use]
+pub fn clip(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImportFormat {
@@ -68,27 +90,94 @@ enum Target {
     Unknown,
 }
 
-fn target_of(name: &str, schema: &[ProfileField]) -> Target {
+/// One hash lookup per name: a header of 100,000 columns costs 100,000 lookups, not
+/// 100,000 × the number of profile fields.
+fn target_of(name: &str, schema_index: &HashMap<String, usize>) -> Target {
     match name {
         "external_id" => Target::ExternalId,
         "email" => Target::Email,
         "phone" => Target::Phone,
         "first_name" => Target::FirstName,
         "last_name" => Target::LastName,
-        _ => schema
-            .iter()
-            .position(|f| f.key == name)
-            .map_or(Target::Unknown, Target::Attribute),
+        _ => schema_index
+            .get(name)
+            .map_or(Target::Unknown, |i| Target::Attribute(*i)),
+    }
+}
+
+/// Unknown names of an upload, in memory bounded whatever the upload: the first
+/// [`MAX_REPORTED_UNKNOWN`] (cut to [`MAX_NAME_CHARS`]), and a count of the rest.
+struct UnknownNames {
+    listed: Vec<String>,
+    /// Distinct names seen (JSON keys repeat from object to object), as keyed hashes; at most
+    /// [`MAX_COUNTED_UNKNOWN`] of them.
+    seen: HashSet<u64>,
+    hasher: RandomState,
+    more: u64,
+    /// Counting stopped at [`MAX_COUNTED_UNKNOWN`]: `more` is a lower bound.
+    saturated: bool,
+}
+
+impl UnknownNames {
+    fn new() -> Self {
+        Self {
+            listed: Vec::new(),
+            seen: HashSet::new(),
+            hasher: RandomState::new(),
+            more: 0,
+            saturated: false,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// A name known to be new (a CSV header has no name twice by the time it is checked).
+    fn add_distinct(&mut self, name: &str) {
+        if self.listed.len() < MAX_REPORTED_UNKNOWN {
+            self.listed.push(clip(name, MAX_NAME_CHARS));
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// A name that may have been seen before.
+    fn add(&mut self, name: &str) {
+        if self.saturated {
+            return;
+        }
+        let hash = self.hasher.hash_one(name);
+        if self.seen.contains(&hash) {
+            return;
+        }
+        if self.seen.len() >= MAX_COUNTED_UNKNOWN {
+            self.saturated = true;
+            return;
+        }
+        self.seen.insert(hash);
+        self.add_distinct(name);
+    }
+
+    fn into_error(self) -> CustomersError {
+        CustomersError::UnknownColumns {
+            columns: self.listed,
+            more: self.more,
+            more_at_least: self.saturated,
+        }
     }
 }
 
 /// Checks rows one by one and keeps the tally.
 struct Rows {
     schema: Vec<ProfileField>,
+    /// Each profile field's key → its index in `schema`.
+    schema_index: HashMap<String, usize>,
     /// CSV: the header's columns, once read.
     columns: Option<Vec<(String, Target)>>,
-    /// JSON: keys seen that are not columns (the upload is refused at the end).
-    unknown: BTreeSet<String>,
+    /// JSON: keys seen that are not columns (the upload is refused at the end; rows are no
+    /// longer checked once one is seen).
+    unknown: UnknownNames,
     /// Upsert keys seen in earlier valid rows, as 64-bit keyed hashes (row number kept for the
     /// message); a collision would only misreport one row as a duplicate.
     seen_external_ids: HashMap<u64, u64>,
@@ -184,10 +273,16 @@ impl RowBuilder {
 
 impl Rows {
     fn new(schema: Vec<ProfileField>) -> Self {
+        let schema_index = schema
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.key.clone(), i))
+            .collect();
         Self {
             schema,
+            schema_index,
             columns: None,
-            unknown: BTreeSet::new(),
+            unknown: UnknownNames::new(),
             seen_external_ids: HashMap::new(),
             seen_emails: HashMap::new(),
             hasher: RandomState::new(),
@@ -204,8 +299,8 @@ impl Rows {
         if self.errors.len() < MAX_REPORTED_ERRORS {
             self.errors.push(RowError {
                 row,
-                field: field.to_owned(),
-                message: message.into(),
+                field: clip(field, MAX_NAME_CHARS),
+                message: clip(&message.into(), MAX_MESSAGE_CHARS),
             });
         }
     }
@@ -216,9 +311,10 @@ impl Rows {
     }
 
     /// The CSV header: every column must be known, none twice, and required fields present.
+    /// Linear in the number of columns (a set of the names, one lookup each), whatever the
+    /// header holds.
     fn header(&mut self, record: &Record<'_>) -> Result<(), CustomersError> {
-        let mut columns: Vec<(String, Target)> = Vec::with_capacity(record.len());
-        let mut unknown = Vec::new();
+        let mut names: Vec<String> = Vec::with_capacity(record.len());
         for (index, raw) in record.fields().enumerate() {
             let raw = if index == 0 {
                 raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
@@ -229,19 +325,29 @@ impl Rows {
                 .map_err(|_| CustomersError::BadUpload("the header row is not valid UTF-8".into()))?
                 .trim()
                 .to_ascii_lowercase();
-            if columns.iter().any(|(seen, _)| *seen == name) {
+            names.push(name);
+        }
+        let mut seen: HashSet<&str> = HashSet::with_capacity(names.len());
+        for name in &names {
+            if !seen.insert(name) {
                 return Err(CustomersError::BadUpload(format!(
-                    "column `{name}` appears twice in the header"
+                    "column `{}` appears twice in the header",
+                    clip(name, MAX_NAME_CHARS)
                 )));
             }
-            let target = target_of(&name, &self.schema);
+        }
+        drop(seen);
+        let mut unknown = UnknownNames::new();
+        let mut columns: Vec<(String, Target)> = Vec::with_capacity(names.len());
+        for name in names {
+            let target = target_of(&name, &self.schema_index);
             if target == Target::Unknown {
-                unknown.push(name.clone());
+                unknown.add_distinct(&name);
             }
             columns.push((name, target));
         }
         if !unknown.is_empty() {
-            return Err(CustomersError::UnknownColumns(unknown));
+            return Err(unknown.into_error());
         }
         let has = |t: Target| columns.iter().any(|(_, c)| *c == t);
         if !has(Target::ExternalId) && !has(Target::Email) {
@@ -311,14 +417,20 @@ impl Rows {
             Ok(_) => return self.reject(index, "row", "must be a JSON object"),
             Err(e) => return self.reject(index, "row", format!("is not valid JSON: {e}")),
         };
+        // An unknown key refuses the whole upload: from the first one on, rows are only
+        // scanned for more unknown keys (counted in bounded memory), no longer checked.
+        for key in object.keys() {
+            if target_of(key, &self.schema_index) == Target::Unknown {
+                self.unknown.add(key);
+            }
+        }
+        if !self.unknown.is_empty() {
+            return;
+        }
         let mut builder = RowBuilder::new(index);
         let mut has_attribute = vec![false; self.schema.len()];
         for (key, value) in &object {
-            let target = target_of(key, &self.schema);
-            if target == Target::Unknown {
-                self.unknown.insert(key.clone());
-                continue;
-            }
+            let target = target_of(key, &self.schema_index);
             if let Target::Attribute(i) = target
                 && let Some(seen) = has_attribute.get_mut(i)
             {
@@ -401,15 +513,32 @@ enum Parser {
     Json(JsonRows),
 }
 
+/// Where an upload's rows go, and whether its import has begun.
+enum Sink {
+    /// Nothing is held yet: the import begins when the first bytes of the body arrive.
+    Unopened {
+        store: Arc<dyn CustomerStore>,
+        account: AccountId,
+        ws: WorkspaceId,
+    },
+    Open(Box<dyn ImportSink>),
+}
+
 /// One upload in progress. Feed it the body with [`Upload::push`] as it arrives, then
 /// [`Upload::finish`]. Dropping it unfinished writes nothing.
+///
+/// `push` is [`Upload::open`] + [`Upload::check`] + [`Upload::write_ready`]; a caller that must
+/// keep CPU work off its I/O threads calls them apart and runs `check` (and `check_end`,
+/// before `finish`) elsewhere: they do no I/O, and an `Upload` is `Send`.
 pub struct Upload {
     parser: Parser,
     rows: Rows,
-    sink: Box<dyn ImportSink>,
+    sink: Sink,
     mode: ImportMode,
     received: u64,
     limit_bytes: u64,
+    body_idle: Duration,
+    ended: bool,
 }
 
 impl Upload {
@@ -417,25 +546,54 @@ impl Upload {
         format: ImportFormat,
         mode: ImportMode,
         schema: Vec<ProfileField>,
-        sink: Box<dyn ImportSink>,
+        target: (Arc<dyn CustomerStore>, AccountId, WorkspaceId),
         limit_bytes: u64,
+        body_idle: Duration,
     ) -> Self {
         let parser = match format {
             ImportFormat::Csv => Parser::Csv(Box::new(CsvRows::new(MAX_ROW_BYTES))),
             ImportFormat::Json => Parser::Json(JsonRows::new(MAX_ROW_BYTES)),
         };
+        let (store, account, ws) = target;
         Self {
             parser,
             rows: Rows::new(schema),
-            sink,
+            sink: Sink::Unopened { store, account, ws },
             mode,
             received: 0,
             limit_bytes,
+            body_idle,
+            ended: false,
         }
     }
 
-    /// Parses and checks the next piece of the body; valid rows go to the sink in batches.
-    pub async fn push(&mut self, chunk: &[u8]) -> Result<(), CustomersError> {
+    /// How long the body may send nothing before the upload is abandoned (the policy's
+    /// `upload_body_idle`; the caller enforces it, since reading the body is its business).
+    #[must_use]
+    pub fn body_idle(&self) -> Duration {
+        self.body_idle
+    }
+
+    /// Whether the import has begun (it holds a slot and, in Postgres, a connection).
+    #[must_use]
+    pub fn is_open(&self) -> bool {
+        matches!(self.sink, Sink::Open(_))
+    }
+
+    /// Begins the import, if it has not begun: call it when the first bytes arrive. Never
+    /// waits: [`CustomersError::UploadsBusy`] when no slot is free, and
+    /// [`CustomersError::ImportInProgress`] when the workspace is importing already.
+    pub async fn open(&mut self) -> Result<(), CustomersError> {
+        if let Sink::Unopened { store, account, ws } = &self.sink {
+            let sink = store.begin_import(*account, *ws).await?;
+            self.sink = Sink::Open(sink);
+        }
+        Ok(())
+    }
+
+    /// Parses and checks the next piece of the body (CPU only, no I/O): valid rows wait for
+    /// [`Upload::write_ready`].
+    pub fn check(&mut self, chunk: &[u8]) -> Result<(), CustomersError> {
         self.received += chunk.len() as u64;
         if self.received > self.limit_bytes {
             return Err(CustomersError::TooLarge {
@@ -450,15 +608,34 @@ impl Upload {
                 Ok::<(), CustomersError>(())
             })?,
         }
+        Ok(())
+    }
+
+    /// Hands the checked rows to the sink once a batch is ready (beginning the import if it
+    /// has not begun).
+    pub async fn write_ready(&mut self) -> Result<(), CustomersError> {
         if self.rows.ready.len() >= BATCH_ROWS {
             self.flush().await?;
         }
         Ok(())
     }
 
-    /// Ends the body: the last rows are checked, and the valid ones applied (in upsert mode)
-    /// all at once.
-    pub async fn finish(mut self) -> Result<ImportReport, CustomersError> {
+    /// Parses and checks the next piece of the body; valid rows go to the sink in batches.
+    pub async fn push(&mut self, chunk: &[u8]) -> Result<(), CustomersError> {
+        if !chunk.is_empty() {
+            self.open().await?;
+        }
+        self.check(chunk)?;
+        self.write_ready().await
+    }
+
+    /// The end of the body, CPU only: the last rows are checked, and an upload that cannot be
+    /// applied (no header, unknown columns, an unclosed array) is refused. [`Upload::finish`]
+    /// calls it when it has not been called.
+    pub fn check_end(&mut self) -> Result<(), CustomersError> {
+        if self.ended {
+            return Ok(());
+        }
         let rows = &mut self.rows;
         match &mut self.parser {
             Parser::Csv(parser) => {
@@ -472,17 +649,32 @@ impl Upload {
             Parser::Json(parser) => parser.finish()?,
         }
         if !self.rows.unknown.is_empty() {
-            return Err(CustomersError::UnknownColumns(
-                std::mem::take(&mut self.rows.unknown).into_iter().collect(),
-            ));
+            let unknown = std::mem::replace(&mut self.rows.unknown, UnknownNames::new());
+            return Err(unknown.into_error());
         }
+        self.ended = true;
+        Ok(())
+    }
+
+    /// Ends the body: the last rows are checked, and the valid ones applied (in upsert mode)
+    /// all at once.
+    pub async fn finish(mut self) -> Result<ImportReport, CustomersError> {
+        self.check_end()?;
         self.flush().await?;
-        let applied = self.sink.finish(self.mode == ImportMode::Upsert).await?;
+        self.open().await?;
+        let Sink::Open(sink) = self.sink else {
+            return Err(CustomersError::Internal("the import did not begin".into()));
+        };
+        let applied = sink.finish(self.mode == ImportMode::Upsert).await?;
         let mut rows = self.rows;
         rows.invalid += applied.rejected.len() as u64;
         rows.error_count += applied.rejected.len() as u64;
         let mut errors = rows.errors;
-        errors.extend(applied.rejected);
+        errors.extend(applied.rejected.into_iter().map(|e| RowError {
+            row: e.row,
+            field: clip(&e.field, MAX_NAME_CHARS),
+            message: clip(&e.message, MAX_MESSAGE_CHARS),
+        }));
         errors.sort_by_key(|e| e.row);
         errors.truncate(MAX_REPORTED_ERRORS);
         Ok(ImportReport {
@@ -498,9 +690,162 @@ impl Upload {
 
     async fn flush(&mut self) -> Result<(), CustomersError> {
         if !self.rows.ready.is_empty() {
-            self.sink.write(&self.rows.ready).await?;
+            self.open().await?;
+            if let Sink::Open(sink) = &mut self.sink {
+                sink.write(&self.rows.ready).await?;
+            }
             self.rows.ready.clear();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::FieldKind;
+
+    fn field(key: &str) -> ProfileField {
+        ProfileField {
+            id: kernel::ProfileFieldId::generate(),
+            workspace_id: WorkspaceId::generate(),
+            key: key.into(),
+            label: key.into(),
+            kind: FieldKind::String,
+            required: false,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    fn header(rows: &mut Rows, text: &str) -> Result<(), CustomersError> {
+        // Room for a header longer than an upload admits: the check itself is under test.
+        let mut parser = CsvRows::new(8 << 20);
+        let mut outcome = Ok(());
+        let mut on_record = |r: &Record<'_>| {
+            outcome = rows.header(r);
+            Ok::<(), CustomersError>(())
+        };
+        parser.feed(text.as_bytes(), &mut on_record)?;
+        parser.finish(&mut on_record)?;
+        outcome
+    }
+
+    #[test]
+    fn a_huge_header_is_checked_in_linear_time() {
+        // 200,000 distinct unknown columns: pairwise that is 2·10¹⁰ comparisons (minutes);
+        // with a set, well under a second even unoptimised.
+        let names: Vec<String> = (0..200_000).map(|i| format!("c{i}")).collect();
+        let mut rows = Rows::new(vec![field("tier")]);
+        let started = std::time::Instant::now();
+        let outcome = header(&mut rows, &names.join(","));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        match outcome {
+            Err(CustomersError::UnknownColumns {
+                columns,
+                more,
+                more_at_least,
+            }) => {
+                assert_eq!(columns.len(), MAX_REPORTED_UNKNOWN);
+                assert_eq!(columns.first().map(String::as_str), Some("c0"));
+                assert_eq!(more, 200_000 - MAX_REPORTED_UNKNOWN as u64);
+                assert!(!more_at_least);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // The same size with one name twice, at the far end: still found, still fast.
+        let mut twice = names.clone();
+        twice.push("C17".into());
+        let mut rows = Rows::new(Vec::new());
+        let started = std::time::Instant::now();
+        let outcome = header(&mut rows, &twice.join(","));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(
+            matches!(&outcome, Err(CustomersError::BadUpload(m)) if m.contains("`c17` appears twice")),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn duplicates_are_found_wherever_they_are_and_names_are_cut() {
+        let mut rows = Rows::new(Vec::new());
+        let long = "x".repeat(10_000);
+        let outcome = header(&mut rows, &format!("email,{long},phone,{long}"));
+        let Err(CustomersError::BadUpload(message)) = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert!(message.len() < 200, "{message}");
+        let mut rows = Rows::new(Vec::new());
+        assert!(header(&mut rows, "email,phone,first_name").is_ok());
+    }
+
+    #[test]
+    fn json_unknown_keys_are_capped_and_counted() {
+        let mut rows = Rows::new(vec![field("tier")]);
+        // 3,000 objects of 100 keys each: 300,000 distinct unknown keys, every one repeated.
+        for pass in 0..2 {
+            for object in 0..3_000_u64 {
+                let keys: Vec<String> = (0..100)
+                    .map(|k| format!("\"k{object}_{k}_{}\": 1", "y".repeat(80)))
+                    .collect();
+                let element = format!("{{\"email\": \"a@x.io\", {}}}", keys.join(","));
+                rows.json_element(object + 1 + pass * 3_000, element.as_bytes());
+            }
+        }
+        assert!(rows.unknown.seen.len() <= MAX_COUNTED_UNKNOWN);
+        assert!(
+            rows.ready.is_empty(),
+            "rows are not kept once the upload is refused"
+        );
+        match std::mem::replace(&mut rows.unknown, UnknownNames::new()).into_error() {
+            CustomersError::UnknownColumns {
+                columns,
+                more,
+                more_at_least,
+            } => {
+                assert_eq!(columns.len(), MAX_REPORTED_UNKNOWN);
+                assert!(
+                    columns
+                        .iter()
+                        .all(|c| c.chars().count() <= MAX_NAME_CHARS + 1)
+                );
+                assert_eq!(more, (MAX_COUNTED_UNKNOWN - MAX_REPORTED_UNKNOWN) as u64);
+                assert!(more_at_least);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // Below the cap the count is exact, and repeated keys count once.
+        let mut rows = Rows::new(Vec::new());
+        for i in 0..150_u64 {
+            let element = format!("{{\"email\": \"a@x.io\", \"zip\": 1, \"u{i}\": 2}}");
+            rows.json_element(i + 1, element.as_bytes());
+        }
+        let CustomersError::UnknownColumns {
+            columns,
+            more,
+            more_at_least,
+        } = rows.unknown.into_error()
+        else {
+            panic!("not unknown columns");
+        };
+        assert!(columns.iter().any(|c| c == "zip"), "{columns:?}");
+        assert_eq!((columns.len(), more, more_at_least), (100, 51, false));
+    }
+
+    #[test]
+    fn row_errors_are_cut_to_a_bounded_size() {
+        let mut rows = Rows::new(Vec::new());
+        rows.record_error(1, &"f".repeat(5_000), "m".repeat(100_000));
+        let error = &rows.errors[0];
+        assert!(error.field.chars().count() <= MAX_NAME_CHARS + 1);
+        assert!(error.message.chars().count() <= MAX_MESSAGE_CHARS + 1);
+        assert_eq!(clip("héllo", 2), "hé…");
+        assert_eq!(clip("héllo", 5), "héllo");
     }
 }

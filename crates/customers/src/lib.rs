@@ -27,5 +27,5 @@ pub use models::{
     Customer, CustomerChanges, CustomerFilter, CustomerPatch, FieldKind, Group, GroupChanges,
     NewProfileField, Page, PageRequest, ProfileField, ProfileFieldChanges,
 };
-pub use ports::{CustomerStore, ImportApplied, ImportRow, ImportSink};
+pub use ports::{BeginImportError, CustomerStore, ImportApplied, ImportRow, ImportSink};
 pub use service::{CustomerPolicy, CustomerService};

@@ -86,12 +86,15 @@ pub trait CustomerStore: Send + Sync + 'static {
         ids: &[CustomerId],
     ) -> Result<u64, StoreError>;
     /// Opens an import: rows written to the sink are applied (or only checked) by its
-    /// [`ImportSink::finish`], all at once or not at all.
+    /// [`ImportSink::finish`], all at once or not at all. Never waits for a free slot or for
+    /// another import into the workspace to end: it answers [`BeginImportError::AtCapacity`] or
+    /// [`BeginImportError::WorkspaceBusy`] instead. Dropping the sink unfinished writes nothing
+    /// and frees its slot.
     async fn begin_import(
         &self,
         account: AccountId,
         ws: WorkspaceId,
-    ) -> Result<Box<dyn ImportSink>, StoreError>;
+    ) -> Result<Box<dyn ImportSink>, BeginImportError>;
 
     async fn groups(
         &self,
@@ -137,6 +140,19 @@ pub trait CustomerStore: Send + Sync + 'static {
         group: GroupId,
         customers: &[CustomerId],
     ) -> Result<u64, StoreError>;
+}
+
+/// Why an import could not begin.
+#[derive(Debug, thiserror::Error)]
+pub enum BeginImportError {
+    /// As many imports as the store allows at once are running.
+    #[error("too many imports are in progress")]
+    AtCapacity,
+    /// Another import into the same workspace is in progress.
+    #[error("another import into this workspace is in progress")]
+    WorkspaceBusy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Which of the optional built-in fields an import row sets (a missing column keeps them).

@@ -22,6 +22,9 @@ pub struct CustomerPolicy {
     pub max_upload_bytes: u64,
     /// Most items in one bulk update, bulk delete or membership change.
     pub max_bulk_items: usize,
+    /// How long an upload's body may send nothing before the upload is abandoned (enforced by
+    /// whoever reads the body; see [`Upload::body_idle`]).
+    pub upload_body_idle: std::time::Duration,
 }
 
 impl Default for CustomerPolicy {
@@ -29,6 +32,7 @@ impl Default for CustomerPolicy {
         Self {
             max_upload_bytes: 512 * 1024 * 1024,
             max_bulk_items: 10_000,
+            upload_body_idle: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -438,7 +442,9 @@ impl CustomerService {
             .await?)
     }
 
-    /// Starts an upload into the workspace; see [`Upload`].
+    /// Starts an upload into the workspace; see [`Upload`]. Nothing is held yet: the import
+    /// (a slot, and in Postgres a connection and the workspace's import lock) begins with
+    /// [`Upload::open`], when the first bytes of the body arrive.
     pub async fn start_upload(
         &self,
         actor: &Actor,
@@ -448,13 +454,13 @@ impl CustomerService {
     ) -> Result<Upload, CustomersError> {
         self.require_existing(actor, ws, WRITE).await?;
         let schema = self.store.profile_fields(actor.account_id, ws).await?;
-        let sink = self.store.begin_import(actor.account_id, ws).await?;
         Ok(Upload::new(
             format,
             mode,
             schema,
-            sink,
+            (self.store.clone(), actor.account_id, ws),
             self.policy.max_upload_bytes,
+            self.policy.upload_body_idle,
         ))
     }
 

@@ -205,8 +205,9 @@ async fn unknown_and_read_only_columns_refuse_the_upload() {
         )
         .await;
     match refused {
-        Err(CustomersError::UnknownColumns(columns)) => {
-            assert_eq!(columns, vec!["shoe_size", "id"])
+        Err(CustomersError::UnknownColumns { columns, more, .. }) => {
+            assert_eq!(columns, vec!["shoe_size", "id"]);
+            assert_eq!(more, 0);
         }
         other => panic!("{other:?}"),
     }
@@ -218,7 +219,9 @@ async fn unknown_and_read_only_columns_refuse_the_upload() {
             64,
         )
         .await;
-    assert!(matches!(json, Err(CustomersError::UnknownColumns(c)) if c == vec!["zip"]));
+    assert!(
+        matches!(json, Err(CustomersError::UnknownColumns { columns, more: 0, .. }) if columns == vec!["zip"])
+    );
     assert!(w.all().await.is_empty());
     let keyless = w
         .upload_as(
@@ -607,4 +610,75 @@ async fn keyset_pages_continue_after_the_cursor() {
         .await
         .ok();
     assert_eq!(count, Some(11), "c1 and c10..c19, case-insensitive");
+}
+
+#[tokio::test]
+async fn an_upload_holds_nothing_until_its_first_bytes_and_never_waits_for_a_slot() {
+    let store = MemoryCustomerStore::default();
+    let account = AccountId::generate();
+    let (ws, other_ws) = (WorkspaceId::generate(), WorkspaceId::generate());
+    store.add_workspace(account, ws);
+    store.add_workspace(account, other_ws);
+    store.limit_imports(2);
+    let clock = Arc::new(ManualClock::at(chrono::Utc::now()));
+    let service = CustomerService::new(Arc::new(store.clone()), clock, CustomerPolicy::default());
+    let owner = actor(account, vec![AccountRole::Owner], vec![]);
+    let start = |ws| service.start_upload(&owner, ws, ImportMode::Upsert, ImportFormat::Csv);
+
+    // Started but silent: no slot taken, however many.
+    let mut silent = Vec::new();
+    for _ in 0..5 {
+        silent.push(start(ws).await.unwrap_or_else(|e| panic!("{e:?}")));
+    }
+    assert_eq!(store.open_imports(), 0);
+
+    // The first bytes take the workspace; a second upload into it is refused at once.
+    let mut first = start(ws).await.unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(first.push(b"email\n").await.is_ok());
+    assert!(first.is_open());
+    let mut second = start(ws).await.unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(matches!(
+        second.push(b"email\n").await,
+        Err(CustomersError::ImportInProgress)
+    ));
+
+    // Another workspace takes the second slot; a third upload finds none.
+    let mut elsewhere = start(other_ws).await.unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(elsewhere.push(b"email\n").await.is_ok());
+    let mut third = start(ws).await.unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(matches!(
+        third.push(b"email\n").await,
+        Err(CustomersError::UploadsBusy)
+    ));
+
+    // Dropped unfinished, an upload frees its slot and its workspace.
+    drop(first);
+    drop(elsewhere);
+    assert_eq!(store.open_imports(), 0);
+    let report = async {
+        let mut again = start(ws).await?;
+        again.push(b"email\na@x.io\n").await?;
+        again.finish().await
+    }
+    .await;
+    assert!(
+        matches!(report, Ok(ImportReport { created: 1, .. })),
+        "{report:?}"
+    );
+    drop(silent);
+}
+
+#[tokio::test]
+async fn a_refused_upload_frees_its_workspace() {
+    let w = world();
+    // An empty file and unknown columns are refused before anything is written.
+    let unknown = w
+        .upload_as(ImportFormat::Csv, ImportMode::Upsert, "nope\n", 64)
+        .await;
+    assert!(matches!(
+        unknown,
+        Err(CustomersError::UnknownColumns { .. })
+    ));
+    let report = w.upload("email\na@x.io\n").await;
+    assert_eq!(report.created, 1);
 }

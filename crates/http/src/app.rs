@@ -128,6 +128,8 @@ pub fn build_app(
         .service(routes::credentials::revoke_account_key)
         .service(routes::credentials::sessions)
         .service(routes::credentials::end_session)
+        .service(routes::credentials::verify_email)
+        .service(routes::credentials::resend_verification)
         // `pages` before `{campaign_id}`, which would otherwise match it.
         .service(routes::campaigns::pages)
         .service(routes::campaigns::create)
@@ -179,4 +181,5 @@ pub fn build_app(
             async move { routes.fallback(&request) }
         }))
         .wrap(from_fn(observe))
+        .wrap(from_fn(crate::headers::security_headers))
 }

@@ -39,7 +39,8 @@ impl TrustedProxies {
         peer: Option<IpAddr>,
         forwarded_for: impl Iterator<Item = &'h str>,
     ) -> Option<IpAddr> {
-        let peer = peer?;
+        // `::ffff:1.2.3.4` is 1.2.3.4, for trust and for every limit.
+        let peer = peer?.to_canonical();
         if !self.trusts(peer) {
             return Some(peer);
         }
@@ -51,6 +52,7 @@ impl TrustedProxies {
         for hop in hops.iter().rev() {
             // A malformed hop cannot be vouched for: stop at the last trustworthy address.
             let Ok(ip) = IpAddr::from_str(hop) else { break };
+            let ip = ip.to_canonical();
             client = ip;
             if !self.trusts(ip) {
                 break;

@@ -51,6 +51,11 @@ pub enum ApiError {
     /// The credential's kind may never be used for this (docs/security.md, "Credential kinds").
     #[error("{0}; see the credential kinds in the security documentation")]
     CredentialNotAllowed(kernel::CredentialNotAllowed),
+    /// The caller must verify their email address first.
+    #[error(
+        "verify your email address first: a code was emailed at sign-up (POST /v1/me/email/verify/resend sends another)"
+    )]
+    EmailUnverified,
     /// A password too easy to guess, with the field it came in.
     #[error("the password is too easy to guess")]
     WeakPassword(Vec<FieldProblem>),
@@ -92,6 +97,7 @@ impl ApiError {
             Self::InvalidCode => "invalid_code",
             Self::Forbidden | Self::ForbiddenBecause(_) => "forbidden",
             Self::CredentialNotAllowed(_) => "credential_not_allowed",
+            Self::EmailUnverified => "email_unverified",
             Self::WeakPassword(_) => "weak_password",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -138,9 +144,10 @@ impl ResponseError for ApiError {
             Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidCode => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::Forbidden | Self::ForbiddenBecause(_) | Self::CredentialNotAllowed(_) => {
-                StatusCode::FORBIDDEN
-            }
+            Self::Forbidden
+            | Self::ForbiddenBecause(_)
+            | Self::CredentialNotAllowed(_)
+            | Self::EmailUnverified => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::ConflictWith(_) => StatusCode::CONFLICT,
@@ -220,6 +227,10 @@ impl From<IdentityError> for ApiError {
                 Self::RateLimited { retry_after_secs }
             }
             IdentityError::InvalidMfaCode => Self::InvalidCode,
+            IdentityError::InvalidVerificationCode => {
+                Self::BadRequest("the verification code is invalid, used or expired".into())
+            }
+            IdentityError::EmailUnverified => Self::EmailUnverified,
             IdentityError::InvalidResetCode => {
                 Self::BadRequest("the reset code is invalid, used or expired".into())
             }
@@ -335,8 +346,14 @@ impl From<CustomersError> for ApiError {
                     })
                     .collect(),
             ),
-            E::UnknownColumns(columns) => Self::Validation(
-                columns
+            // At most 100 names (each cut to 64 characters), then one entry with the field
+            // `…` saying how many more: the body stays a few KiB whatever the upload.
+            E::UnknownColumns {
+                columns,
+                more,
+                more_at_least,
+            } => {
+                let mut fields: Vec<FieldProblem> = columns
                     .into_iter()
                     .map(|column| FieldProblem {
                         field: column,
@@ -344,12 +361,23 @@ impl From<CustomersError> for ApiError {
                                   workspace"
                             .into(),
                     })
-                    .collect(),
-            ),
+                    .collect();
+                if more > 0 {
+                    let at_least = if more_at_least { "at least " } else { "" };
+                    fields.push(FieldProblem {
+                        field: "…".into(),
+                        message: format!("{at_least}{more} more unknown names are not listed"),
+                    });
+                }
+                Self::Validation(fields)
+            }
             E::BadUpload(why) => Self::BadRequest(why),
             E::TooLarge { limit_bytes } => {
                 Self::PayloadTooLarge(format!("an upload may be at most {limit_bytes} bytes"))
             }
+            // 503 with `Retry-After`: the client may simply try again.
+            error @ E::UploadsBusy => Self::Unavailable(error.to_string()),
+            error @ E::ImportInProgress => Self::ConflictWith(error.to_string()),
             E::Forbidden(why) => Self::ForbiddenBecause(why),
             E::NotFound => Self::NotFound("not found"),
             E::Conflict(why) => Self::ConflictWith(why),

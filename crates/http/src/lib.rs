@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod client_ip;
 pub mod error;
+pub mod headers;
 pub mod known_routes;
 pub mod observe;
 pub mod paging;

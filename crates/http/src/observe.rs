@@ -49,7 +49,7 @@ pub async fn observe(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let request_id = request_id_for(&req);
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -83,6 +83,22 @@ pub async fn observe(
     metrics::histogram!("http_request_duration_seconds", "route" => route)
         .record(elapsed.as_secs_f64());
     Ok(response)
+}
+
+/// The `method` label of the request metrics: one of the standard methods, else `other`, so
+/// that a client inventing methods cannot grow the series without bound.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        _ => "other",
+    }
 }
 
 fn with_json_error_body<B: MessageBody>(

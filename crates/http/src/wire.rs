@@ -228,6 +228,8 @@ pub struct MeResponse {
     /// Effective account-wide permissions (workspace roles add to them inside their workspace).
     pub permissions: Vec<&'static str>,
     pub mfa_enabled: bool,
+    /// Whether the user has proven their email address (needed to invite users).
+    pub email_verified: bool,
 }
 
 impl From<Profile> for MeResponse {
@@ -239,6 +241,7 @@ impl From<Profile> for MeResponse {
             workspace_roles: workspace_role_bodies(&profile.roles),
             permissions: profile.permissions.iter().map(|p| p.as_str()).collect(),
             mfa_enabled: profile.mfa_enabled,
+            email_verified: profile.email_verified,
         }
     }
 }

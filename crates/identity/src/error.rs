@@ -22,6 +22,12 @@ pub enum IdentityError {
     /// The reset code is wrong, already used, or expired (deliberately not saying which).
     #[error("the reset code is invalid, used or expired")]
     InvalidResetCode,
+    /// The email verification code is wrong, used or expired.
+    #[error("the verification code is invalid, used or expired")]
+    InvalidVerificationCode,
+    /// The caller has not verified their email address, which this needs.
+    #[error("verify your email address first (a code was emailed at sign-up)")]
+    EmailUnverified,
     /// The MFA code is wrong or was used already.
     #[error("invalid or already used code")]
     InvalidMfaCode,
@@ -49,6 +55,17 @@ pub enum IdentityError {
     /// A failure of the tokens domain this service called (a session could not be started).
     #[error(transparent)]
     Tokens(#[from] tokens::TokenError),
+}
+
+impl From<crate::ports::HashError> for IdentityError {
+    fn from(error: crate::ports::HashError) -> Self {
+        match error {
+            crate::ports::HashError::Busy => {
+                Self::Unavailable("password hashing is busy; try again shortly".into())
+            }
+            crate::ports::HashError::Failed(why) => Self::Internal(why),
+        }
+    }
 }
 
 impl From<StoreError> for IdentityError {

@@ -4,9 +4,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use kernel::{
-    AccountId, AccountRole, AuthEvent, EmailAddress, OutgoingEmail, Roles, StoreError, UserId,
-    WorkspaceId,
+    AccountId, AccountRole, AuthEvent, EmailAddress, OutgoingEmail, Roles, SealedEmail, SealingKey,
+    StoreError, UserId, WorkspaceId,
 };
 use tokens::testing::MemoryTokenStore;
 
@@ -14,10 +15,13 @@ use crate::models::{
     Account, AuditQuery, AuditRecord, Credentials, FailedSignin, Member, MfaRecord, NewAccount,
     NewInvitation, Page, PendingCode, User, Workspace,
 };
-use crate::ports::{HashError, IdentityStore, PasswordHasher};
+use crate::ports::{EmailVerificationStore, HashError, IdentityStore, PasswordHasher};
 
 /// Identity's store; the roles it grants are mirrored into the tokens fake, as both read one
 /// database in production.
+/// The master key of the tests' services: the fake's outbox opens what they sealed with it.
+pub const TEST_SEALING_KEY: [u8; 32] = [9; 32];
+
 pub struct MemoryStore {
     pub state: Mutex<State>,
     tokens: Arc<MemoryTokenStore>,
@@ -35,7 +39,9 @@ pub struct State {
     pub recovery: HashMap<[u8; 32], (UserId, bool)>,
     /// user → (failed sign-ins, locked until)
     pub failures: HashMap<UserId, (i32, Option<chrono::DateTime<chrono::Utc>>)>,
-    pub outbox: Vec<OutgoingEmail>,
+    pub outbox: Vec<SealedEmail>,
+    pub verification_codes: HashMap<UserId, ([u8; 32], DateTime<Utc>)>,
+    pub verified: std::collections::HashSet<UserId>,
     pub events: Vec<AuthEvent>,
 }
 
@@ -57,8 +63,14 @@ impl MemoryStore {
         self.state().events.clone()
     }
 
+    /// The outbox, opened with [`TEST_SEALING_KEY`] (the key the tests' service seals with).
     pub fn outbox(&self) -> Vec<OutgoingEmail> {
-        self.state().outbox.clone()
+        let key = SealingKey::from_bytes(&TEST_SEALING_KEY).unwrap_or_else(|e| panic!("{e}"));
+        self.state()
+            .outbox
+            .iter()
+            .map(|sealed| sealed.open(&key).unwrap_or_else(|e| panic!("{e}")))
+            .collect()
     }
 }
 
@@ -237,7 +249,7 @@ impl IdentityStore for MemoryStore {
         &self,
         member: &Member,
         invitation: &NewInvitation,
-        email: &OutgoingEmail,
+        email: &SealedEmail,
     ) -> Result<(), StoreError> {
         let mut state = self.state();
         if state
@@ -361,7 +373,7 @@ impl IdentityStore for MemoryStore {
         user: &User,
         code_digest: &[u8; 32],
         expires_at: chrono::DateTime<chrono::Utc>,
-        email: &OutgoingEmail,
+        email: &SealedEmail,
         event: &AuthEvent,
     ) -> Result<(), StoreError> {
         let mut state = self.state();
@@ -540,7 +552,7 @@ impl IdentityStore for MemoryStore {
     async fn enqueue_email(
         &self,
         _account: AccountId,
-        email: &OutgoingEmail,
+        email: &SealedEmail,
     ) -> Result<(), StoreError> {
         self.state().outbox.push(email.clone());
         Ok(())
@@ -590,5 +602,58 @@ impl crate::ports::GeoLocator for OctetLocator {
             country: country.map(str::to_owned),
             city: None,
         }
+    }
+}
+
+#[async_trait]
+impl EmailVerificationStore for MemoryStore {
+    async fn start_email_verification(
+        &self,
+        user: &User,
+        code_digest: &[u8; 32],
+        expires_at: DateTime<Utc>,
+        email: &SealedEmail,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state
+            .verification_codes
+            .insert(user.id, (*code_digest, expires_at));
+        state.outbox.push(email.clone());
+        Ok(())
+    }
+
+    async fn verify_email(
+        &self,
+        _account: AccountId,
+        user: UserId,
+        code_digest: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let matches = state
+            .verification_codes
+            .get(&user)
+            .is_some_and(|(digest, expires)| digest == code_digest && *expires > now);
+        if matches {
+            state.verification_codes.remove(&user);
+            state.verified.insert(user);
+        }
+        Ok(matches)
+    }
+
+    async fn mark_email_verified(
+        &self,
+        _account: AccountId,
+        user: UserId,
+        _at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        state.verification_codes.remove(&user);
+        state.verified.insert(user);
+        Ok(())
+    }
+
+    async fn email_verified(&self, _account: AccountId, user: UserId) -> Result<bool, StoreError> {
+        Ok(self.state().verified.contains(&user))
     }
 }

@@ -21,6 +21,19 @@ impl IdentityService {
         input: InviteInput,
     ) -> Result<Member, IdentityError> {
         require_administration(actor, Permission::UsersManage)?;
+        if !self.email_verified(actor.account_id, actor.user_id).await? {
+            return Err(IdentityError::EmailUnverified);
+        }
+        // Every invitation is an email from the platform's sender to an address of the
+        // inviter's choosing: limited per account.
+        let bucket = format!("invite:account:{}", actor.account_id);
+        if let kernel::Verdict::Limited { retry_after_secs } = self
+            .limiter()
+            .hit(&bucket, self.policy().invitations_per_account, self.now())
+            .await?
+        {
+            return Err(IdentityError::RateLimited { retry_after_secs });
+        }
         let mut errors = Vec::new();
         let email = EmailAddress::parse(&input.email)
             .map_err(|e| errors.push(field("email", e.to_string())))
@@ -55,20 +68,21 @@ impl IdentityService {
         };
         let message = OutgoingEmail {
             to: email,
-            subject: format!("You are invited to {} on NudgeScribe", account.name),
+            subject: "You are invited to NudgeScribe".to_owned(),
             body: format!(
-                "Hello {name},\n\nYou have been invited to join {account} on NudgeScribe.\n\
+                "Hello {name},\n\nYou have been invited to join the account {account} on \
+                 NudgeScribe (names are chosen by the account, not checked by NudgeScribe).\n\
                  To accept, set your password with this code (valid until {until}):\n\n\
                  Code: {code}\n\nIf you did not expect this, ignore this email.\n",
-                name = user.full_name,
-                account = account.name,
+                name = kernel::text::inert_name(&user.full_name),
+                account = kernel::text::inert_name(&account.name),
                 until = invitation.expires_at.format("%Y-%m-%d %H:%M UTC"),
             ),
         };
         let member = Member { user, roles };
         match self
             .store()
-            .create_invited_user(&member, &invitation, &message)
+            .create_invited_user(&member, &invitation, &self.seal_email(&message)?)
             .await
         {
             Ok(()) => {
@@ -116,7 +130,7 @@ impl IdentityService {
             .hasher()
             .hash(password.expose())
             .await
-            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+            .map_err(IdentityError::from)?;
         let user = pending.user;
         if !self
             .store()
@@ -125,6 +139,7 @@ impl IdentityService {
         {
             return Err(IdentityError::InvalidInvitation);
         }
+        self.address_proven(&user).await?;
         self.sign_in(user, input.ip, Some("invitation accepted"))
             .await
     }

@@ -6,6 +6,7 @@
 //! [`ports`]; this crate knows nothing of HTTP or SQL.
 
 mod codes;
+mod email_verification;
 pub mod error;
 mod fresh_proof;
 mod invitations;

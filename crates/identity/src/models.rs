@@ -98,6 +98,8 @@ pub struct SignupInput {
     pub password: String,
     pub full_name: String,
     pub account_name: String,
+    /// Where the sign-up came from (limited per address); `None` for an operator's.
+    pub ip: Option<IpAddr>,
 }
 
 /// A new account with its owner and default workspace, ready to be stored.
@@ -194,6 +196,8 @@ pub struct Profile {
     pub roles: Roles,
     pub permissions: PermissionSet,
     pub mfa_enabled: bool,
+    /// Whether the user has proven their email address.
+    pub email_verified: bool,
 }
 
 /// A user with the roles they hold.

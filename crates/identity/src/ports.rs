@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kernel::{
-    AccountId, AuthEvent, EmailAddress, OutgoingEmail, Roles, StoreError, UserId, WorkspaceId,
+    AccountId, AuthEvent, EmailAddress, Roles, SealedEmail, StoreError, UserId, WorkspaceId,
 };
 
 use crate::models::{
@@ -76,7 +76,7 @@ pub trait IdentityStore: Send + Sync + 'static {
         &self,
         member: &Member,
         invitation: &NewInvitation,
-        email: &OutgoingEmail,
+        email: &SealedEmail,
     ) -> Result<(), StoreError>;
 
     /// The anonymous accept path: the invitation of the user with this email, if any.
@@ -133,7 +133,7 @@ pub trait IdentityStore: Send + Sync + 'static {
         user: &User,
         code_digest: &[u8; 32],
         expires_at: DateTime<Utc>,
-        email: &OutgoingEmail,
+        email: &SealedEmail,
         event: &AuthEvent,
     ) -> Result<(), StoreError>;
 
@@ -220,7 +220,7 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn enqueue_email(
         &self,
         account: AccountId,
-        email: &OutgoingEmail,
+        email: &SealedEmail,
     ) -> Result<(), StoreError>;
 
     /// The user and their account. MUST return `NotFound` for a user outside `account`.
@@ -231,9 +231,50 @@ pub trait IdentityStore: Send + Sync + 'static {
     ) -> Result<(User, Account), StoreError>;
 }
 
+/// Proving email addresses: the codes sent at sign-up, and who has proven theirs.
+#[async_trait]
+pub trait EmailVerificationStore: Send + Sync + 'static {
+    /// Stores (replacing any earlier one) the user's verification code digest and enqueues
+    /// the email carrying the code, in one unit of work.
+    async fn start_email_verification(
+        &self,
+        user: &User,
+        code_digest: &[u8; 32],
+        expires_at: DateTime<Utc>,
+        email: &SealedEmail,
+    ) -> Result<(), StoreError>;
+
+    /// Marks the user's address verified at `now` if `code_digest` is their open, unexpired
+    /// code, using the code up — atomically. Returns whether it did.
+    async fn verify_email(
+        &self,
+        account: AccountId,
+        user: UserId,
+        code_digest: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks the address verified without a code (an invitation accepted or a reset confirmed
+    /// proves it); drops any open code. Changes nothing when it already is.
+    async fn mark_email_verified(
+        &self,
+        account: AccountId,
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Whether the user has proven their address.
+    async fn email_verified(&self, account: AccountId, user: UserId) -> Result<bool, StoreError>;
+}
+
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed: {0}")]
-pub struct HashError(pub String);
+pub enum HashError {
+    /// Too many new passwords wait to be hashed: try again shortly (a flood, not a fault).
+    #[error("password hashing is busy")]
+    Busy,
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
 
 /// Slow, salted password hashing. Implementations run off the async reactor.
 #[async_trait]

@@ -43,7 +43,7 @@ impl IdentityService {
                 "Hello {name},\n\nSomeone asked to reset your NudgeScribe password. \
                  To choose a new one, use this code (valid until {until}):\n\n\
                  Code: {code}\n\nIf it was not you, ignore this email: your password stays as it is.\n",
-                name = user.full_name,
+                name = kernel::text::inert_name(&user.full_name),
                 until = expires_at.format("%Y-%m-%d %H:%M UTC"),
             ),
         };
@@ -55,7 +55,13 @@ impl IdentityService {
         )
         .from_ip(ip);
         self.store()
-            .create_password_reset(&user, &codes::digest(&code), expires_at, &message, &event)
+            .create_password_reset(
+                &user,
+                &codes::digest(&code),
+                expires_at,
+                &self.seal_email(&message)?,
+                &event,
+            )
             .await?;
         Ok(())
     }
@@ -93,7 +99,7 @@ impl IdentityService {
             .hasher()
             .hash(password.expose())
             .await
-            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+            .map_err(IdentityError::from)?;
         let user = pending.user;
         let event = AuthEvent::new(
             AuthEventKind::PasswordReset,
@@ -112,6 +118,7 @@ impl IdentityService {
         self.token_service()
             .revoke_all_sessions(user.account_id, user.id, "password reset")
             .await?;
+        self.address_proven(&user).await?;
         // A reset proves the mailbox, not the second factor: MFA still applies.
         let mfa_enabled = self
             .store()

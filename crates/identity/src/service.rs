@@ -15,7 +15,7 @@ use crate::models::{
     NewAccount, Page, Password, Profile, RoleAssignment, SignupInput, SignupOutcome, User,
     Workspace, parse_name,
 };
-use crate::ports::{GeoLocator, IdentityStore, Location, PasswordHasher};
+use crate::ports::{EmailVerificationStore, GeoLocator, IdentityStore, Location, PasswordHasher};
 
 const DEFAULT_WORKSPACE_NAME: &str = "Default";
 /// Longest password a login attempt is hashed for; longer ones cannot match a stored hash.
@@ -37,6 +37,16 @@ pub struct IdentityPolicy {
     pub max_failed_signins: i32,
     /// ... for this long.
     pub lockout: chrono::Duration,
+    /// Sign-ups per client address, across every instance.
+    pub signup_per_ip: RateLimit,
+    /// Invitations per account, across every instance.
+    pub invitations_per_account: RateLimit,
+    /// Verification emails a user may ask for again, across every instance.
+    pub verification_per_user: RateLimit,
+    /// IPv6 clients are counted per network of this many bits (see [`kernel::address_bucket`]).
+    pub ipv6_prefix: u8,
+    /// How long an email verification code stays valid.
+    pub verification_ttl: chrono::Duration,
 }
 
 impl Default for IdentityPolicy {
@@ -52,6 +62,20 @@ impl Default for IdentityPolicy {
             reset_ttl: chrono::Duration::minutes(15),
             max_failed_signins: 5,
             lockout: chrono::Duration::minutes(15),
+            signup_per_ip: RateLimit {
+                limit: 10,
+                window: chrono::Duration::hours(1),
+            },
+            invitations_per_account: RateLimit {
+                limit: 50,
+                window: chrono::Duration::hours(1),
+            },
+            verification_per_user: RateLimit {
+                limit: 5,
+                window: chrono::Duration::hours(1),
+            },
+            ipv6_prefix: 64,
+            verification_ttl: chrono::Duration::days(2),
         }
     }
 }
@@ -59,6 +83,7 @@ impl Default for IdentityPolicy {
 /// The adapters identity's services run on.
 pub struct IdentityDeps {
     pub store: Arc<dyn IdentityStore>,
+    pub verifications: Arc<dyn EmailVerificationStore>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<TokenService>,
     pub limiter: Arc<dyn RateLimiter>,
@@ -70,6 +95,7 @@ pub struct IdentityDeps {
 
 pub struct IdentityService {
     store: Arc<dyn IdentityStore>,
+    verifications: Arc<dyn EmailVerificationStore>,
     hasher: Arc<dyn PasswordHasher>,
     tokens: Arc<TokenService>,
     limiter: Arc<dyn RateLimiter>,
@@ -86,6 +112,7 @@ impl IdentityService {
     pub fn new(deps: IdentityDeps, policy: IdentityPolicy) -> Self {
         Self {
             store: deps.store,
+            verifications: deps.verifications,
             hasher: deps.hasher,
             tokens: deps.tokens,
             limiter: deps.limiter,
@@ -98,7 +125,21 @@ impl IdentityService {
     }
 
     /// Creates an account, its first user (who owns it) and a default workspace.
+    /// Limited per client address (`signup_per_ip`): every sign-up costs a bcrypt hash.
     pub async fn signup(&self, input: SignupInput) -> Result<SignupOutcome, IdentityError> {
+        if let Some(ip) = input.ip {
+            let bucket = format!(
+                "signup:ip:{}",
+                kernel::address_bucket(ip, self.policy.ipv6_prefix)
+            );
+            if let Verdict::Limited { retry_after_secs } = self
+                .limiter
+                .hit(&bucket, self.policy.signup_per_ip, self.clock.now())
+                .await?
+            {
+                return Err(IdentityError::RateLimited { retry_after_secs });
+            }
+        }
         self.create_account(input, false).await
     }
 
@@ -128,7 +169,7 @@ impl IdentityService {
             .hasher
             .hash(password.expose())
             .await
-            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+            .map_err(IdentityError::from)?;
         let now = self.clock.now();
         let account = Account {
             id: AccountId::generate(),
@@ -164,14 +205,16 @@ impl IdentityService {
             workspace,
         };
         match self.store.create_account(&new, &event).await {
-            Ok(()) => Ok(SignupOutcome {
-                user: new.owner,
-                account: new.account,
-                workspace: new.workspace,
-            }),
-            Err(kernel::StoreError::Duplicate(_)) => Err(IdentityError::EmailTaken),
-            Err(other) => Err(other.into()),
+            Ok(()) => {}
+            Err(kernel::StoreError::Duplicate(_)) => return Err(IdentityError::EmailTaken),
+            Err(other) => return Err(other.into()),
         }
+        self.send_verification(&new.owner).await?;
+        Ok(SignupOutcome {
+            user: new.owner,
+            account: new.account,
+            workspace: new.workspace,
+        })
     }
 
     /// Checks an email and password and starts a session.
@@ -188,7 +231,10 @@ impl IdentityService {
         };
 
         if let Some(ip) = input.ip {
-            let bucket = format!("signin:ip:{ip}");
+            let bucket = format!(
+                "signin:ip:{}",
+                kernel::address_bucket(ip, self.policy.ipv6_prefix)
+            );
             if let Verdict::Limited { retry_after_secs } = self
                 .limiter
                 .hit(&bucket, self.policy.signin_per_ip, self.clock.now())
@@ -236,7 +282,7 @@ impl IdentityService {
         self.hasher
             .verify(candidate, hash)
             .await
-            .map_err(|e| IdentityError::Internal(e.to_string()))
+            .map_err(IdentityError::from)
     }
 
     /// Audits a failed sign-in and, for a known user, counts it towards a lockout. Answers
@@ -329,7 +375,7 @@ impl IdentityService {
             .hasher
             .hash(new.expose())
             .await
-            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+            .map_err(IdentityError::from)?;
         let event = AuthEvent::new(
             AuthEventKind::PasswordChanged,
             self.clock.now(),
@@ -380,7 +426,10 @@ impl IdentityService {
             let seen = self.store.countries_seen(user.account_id, user.id).await?;
             if !seen.is_empty() && !seen.contains(country) {
                 self.store
-                    .enqueue_email(user.account_id, &new_location_warning(&user, &location, ip))
+                    .enqueue_email(
+                        user.account_id,
+                        &self.seal_email(&new_location_warning(&user, &location, ip))?,
+                    )
                     .await?;
             }
         }
@@ -424,6 +473,10 @@ impl IdentityService {
                 workspaces: actor.workspace_roles.clone(),
             },
             permissions: actor.account_permissions(),
+            email_verified: self
+                .verifications
+                .email_verified(actor.account_id, actor.user_id)
+                .await?,
             mfa_enabled: self
                 .store
                 .mfa(actor.account_id, actor.user_id)
@@ -471,6 +524,20 @@ impl IdentityService {
 
     pub(crate) fn secrets(&self) -> &SealingKey {
         &self.secrets
+    }
+
+    /// An email for the outbox: its body (which may carry a code) sealed at rest.
+    pub(crate) fn seal_email(
+        &self,
+        email: &kernel::OutgoingEmail,
+    ) -> Result<kernel::SealedEmail, IdentityError> {
+        email
+            .seal(&self.secrets)
+            .map_err(|e| IdentityError::Internal(format!("sealing an email: {e}")))
+    }
+
+    pub(crate) fn verifications(&self) -> &dyn EmailVerificationStore {
+        self.verifications.as_ref()
     }
 
     pub(crate) fn limiter(&self) -> &dyn RateLimiter {
@@ -579,7 +646,7 @@ impl IdentityService {
             .hasher
             .hash(&random_text()?)
             .await
-            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+            .map_err(IdentityError::from)?;
         Ok(self.decoy_hash.get_or_init(|| hash).clone())
     }
 }
@@ -603,7 +670,7 @@ fn new_location_warning(
              (IP {ip}), a country you have not signed in from before.\n\n\
              If this was you, nothing needs doing. If not, change your password now and turn on \
              two-factor authentication.\n",
-            name = user.full_name,
+            name = kernel::text::inert_name(&user.full_name),
             ip = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
         ),
     }

@@ -48,15 +48,20 @@ fn harness() -> Harness {
             refresh_overlap: Duration::zero(),
             client_auth_per_key: kernel::RateLimit::per_minute(100),
             client_auth_per_ip: kernel::RateLimit::per_minute(100),
+            ipv6_prefix: 64,
         },
     ));
     let service = IdentityService::new(
         IdentityDeps {
             store: store.clone(),
+            verifications: store.clone(),
             hasher: Arc::new(PlainHasher),
             tokens: tokens.clone(),
             limiter: Arc::new(MemoryRateLimiter::default()),
-            secrets: Arc::new(SealingKey::from_bytes(&[9; 32]).unwrap_or_else(|e| panic!("{e}"))),
+            secrets: Arc::new(
+                SealingKey::from_bytes(&crate::fakes::TEST_SEALING_KEY)
+                    .unwrap_or_else(|e| panic!("{e}")),
+            ),
             geo: Arc::new(OctetLocator),
             clock: clock.clone(),
         },
@@ -87,6 +92,7 @@ fn signup_input(email: &str) -> SignupInput {
         password: "correct horse".into(),
         full_name: "Ada Lovelace".into(),
         account_name: "Analytical Engines".into(),
+        ip: None,
     }
 }
 
@@ -124,6 +130,7 @@ async fn signup_reports_every_invalid_field() {
         password: "short".into(),
         full_name: "  ".into(),
         account_name: "x".repeat(201),
+        ip: None,
     };
     let Err(IdentityError::Validation(errors)) = h.service.signup(input).await else {
         panic!("expected a validation error");
@@ -218,12 +225,16 @@ async fn the_profile_shows_roles_and_permissions() -> Result<(), IdentityError> 
     Ok(())
 }
 
+/// The owner of a new account, signed in, their address verified with the emailed code.
 async fn owner_actor(h: &Harness) -> Result<Actor, IdentityError> {
     h.service.signup(signup_input("ada@example.com")).await?;
+    let code = code_in(h);
     let outcome = h
         .login(login_input("ada@example.com", "correct horse"))
         .await?;
-    Ok(h.tokens.authenticate(&outcome.tokens.access_token).await?)
+    let owner = h.tokens.authenticate(&outcome.tokens.access_token).await?;
+    h.service.verify_email(&owner, &code).await?;
+    Ok(owner)
 }
 
 fn assignment(account: &[&str], workspaces: &[(&str, &str)]) -> RoleAssignment {
@@ -388,6 +399,15 @@ fn invite(email: &str) -> crate::models::InviteInput {
     }
 }
 
+/// The outbox without the verification emails every sign-up sends.
+fn mail_but_verifications(h: &Harness) -> Vec<kernel::OutgoingEmail> {
+    h.store
+        .outbox()
+        .into_iter()
+        .filter(|m| !m.subject.starts_with("Verify your"))
+        .collect()
+}
+
 fn code_in(h: &Harness) -> String {
     let body = h
         .store
@@ -419,7 +439,7 @@ async fn an_invitation_is_emailed_and_accepted_once() -> Result<(), IdentityErro
         .invite_user(&owner, invite("bob@example.com"))
         .await?;
     assert_eq!(member.roles.account, vec![AccountRole::Developer]);
-    let mail = h.store.outbox();
+    let mail = mail_but_verifications(&h);
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].to.as_str(), "bob@example.com");
     let code = code_in(&h);
@@ -650,7 +670,7 @@ async fn reset_requests_answer_alike_expire_and_are_limited() -> Result<(), Iden
         .request_password_reset("nobody@example.com", None)
         .await?;
     assert!(
-        h.store.outbox().is_empty(),
+        mail_but_verifications(&h).is_empty(),
         "no email for an unknown address"
     );
     h.service
@@ -683,7 +703,10 @@ async fn a_sign_in_from_a_new_country_sends_one_warning() -> Result<(), Identity
         ..login_input("ada@example.com", "correct horse")
     };
     h.login(from("198.51.100.1")).await?;
-    assert!(h.store.outbox().is_empty(), "the first country is no news");
+    assert!(
+        mail_but_verifications(&h).is_empty(),
+        "the first country is no news"
+    );
     h.login(from("203.0.113.9")).await?;
     h.login(from("203.0.113.10")).await?;
     h.login(from("10.0.0.1")).await?;
@@ -999,5 +1022,62 @@ async fn losing_the_developer_role_disables_keys_for_good() -> Result<(), Identi
         h.tokens.authenticate(&key_token).await.is_err(),
         "the key's session ended with the role"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unverified_owner_cannot_invite_until_the_emailed_code_comes_back()
+-> Result<(), IdentityError> {
+    let h = harness();
+    h.service.signup(signup_input("ada@example.com")).await?;
+    let code = code_in(&h);
+    assert_eq!(code.len(), 20, "the sign-up email carries a code");
+    let outcome = h
+        .login(login_input("ada@example.com", "correct horse"))
+        .await?;
+    let owner = h.tokens.authenticate(&outcome.tokens.access_token).await?;
+    assert!(!h.service.profile(&owner).await?.email_verified);
+    assert!(matches!(
+        h.service
+            .invite_user(&owner, invite("bob@example.com"))
+            .await,
+        Err(IdentityError::EmailUnverified)
+    ));
+    assert!(matches!(
+        h.service.verify_email(&owner, "not the code").await,
+        Err(IdentityError::InvalidVerificationCode)
+    ));
+    h.service.verify_email(&owner, &code).await?;
+    assert!(h.service.profile(&owner).await?.email_verified);
+    h.service
+        .invite_user(&owner, invite("bob@example.com"))
+        .await?;
+    // The code is used up.
+    assert!(matches!(
+        h.service.verify_email(&owner, &code).await,
+        Err(IdentityError::InvalidVerificationCode)
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn invitations_are_limited_per_account() -> Result<(), IdentityError> {
+    let h = harness();
+    let owner = owner_actor(&h).await?;
+    for n in 0..50 {
+        h.service
+            .invite_user(&owner, invite(&format!("guest{n}@example.com")))
+            .await?;
+    }
+    assert!(matches!(
+        h.service
+            .invite_user(&owner, invite("one-too-many@example.com"))
+            .await,
+        Err(IdentityError::RateLimited { .. })
+    ));
+    h.clock.advance(Duration::hours(1));
+    h.service
+        .invite_user(&owner, invite("next-hour@example.com"))
+        .await?;
     Ok(())
 }

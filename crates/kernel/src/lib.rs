@@ -26,7 +26,7 @@ pub use credential::{
 pub use email::{EmailAddress, InvalidEmail};
 pub use error::StoreError;
 pub use ids::{AccountId, CustomerId, GroupId, ProfileFieldId, SessionId, UserId, WorkspaceId};
-pub use mail::{MailError, Mailer, OutgoingEmail};
-pub use rate_limit::{RateLimit, RateLimiter, Verdict};
+pub use mail::{MailError, Mailer, OutgoingEmail, SealedEmail};
+pub use rate_limit::{RateLimit, RateLimiter, Verdict, address_bucket};
 pub use rbac::{AccountRole, Permission, PermissionSet, WorkspaceRole};
 pub use seal::{SealError, SealingKey};

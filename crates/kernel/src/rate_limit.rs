@@ -1,6 +1,8 @@
 //! Rate limiting as a port: the rules decide what is limited, an adapter counts (shared by
 //! every instance, so a limit holds however many servers there are).
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
@@ -79,6 +81,21 @@ impl Verdict {
     }
 }
 
+/// Who a per-address limit counts: an IPv4 address (IPv4-mapped IPv6 included) by itself, an
+/// IPv6 address by its network of `ipv6_prefix` bits — one subscriber commonly holds a whole
+/// /64, so counting each /128 apart would let it walk around any limit.
+#[must_use]
+pub fn address_bucket(ip: IpAddr, ipv6_prefix: u8) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = ipv6_prefix.min(128);
+            let mask = u128::MAX.checked_shl(u32::from(128 - prefix)).unwrap_or(0);
+            format!("{}/{prefix}", Ipv6Addr::from(u128::from(v6) & mask))
+        }
+    }
+}
+
 /// The fixed window `now` falls in: its start, and the seconds until it ends (at least 1).
 #[must_use]
 pub fn window_of(limit: RateLimit, now: DateTime<Utc>) -> (DateTime<Utc>, u64) {
@@ -119,5 +136,29 @@ mod tests {
         let (start, retry) = window_of(RateLimit::per_minute(5), now);
         assert_eq!(start, now - Duration::seconds(42));
         assert_eq!(retry, 18);
+    }
+
+    #[test]
+    fn addresses_are_counted_by_ipv4_address_and_ipv6_network() {
+        let ip = |s: &str| {
+            s.parse::<IpAddr>()
+                .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+        };
+        assert_eq!(address_bucket(ip("1.2.3.4"), 64), "1.2.3.4");
+        assert_eq!(address_bucket(ip("::ffff:1.2.3.4"), 64), "1.2.3.4");
+        assert_eq!(
+            address_bucket(ip("2001:db8:1:2:aaaa::1"), 64),
+            address_bucket(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"), 64)
+        );
+        assert_eq!(
+            address_bucket(ip("2001:db8:1:2::9"), 64),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(
+            address_bucket(ip("2001:db8:1:2::1"), 64),
+            address_bucket(ip("2001:db8:1:3::1"), 64)
+        );
+        assert_eq!(address_bucket(ip("2001:db8::1"), 128), "2001:db8::1/128");
+        assert_eq!(address_bucket(ip("2001:db8::1"), 0), "::/0");
     }
 }

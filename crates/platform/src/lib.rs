@@ -7,7 +7,7 @@ mod hashing;
 mod mail;
 
 pub use geo::{GeoError, MaxMindLocator, UnknownLocations};
-pub use hashing::HashingThreads;
+pub use hashing::{HashingThreads, Priority};
 pub use mail::{LogMailer, SmtpMailer};
 
 use async_trait::async_trait;
@@ -50,7 +50,7 @@ impl BcryptHasher {
                 threads: HashingThreads::start()?,
             })
         } else {
-            Err(HashError(format!(
+            Err(HashError::Failed(format!(
                 "bcrypt cost must be between {} and {}, not {cost}",
                 MIN_COST, MAX_COST
             )))
@@ -63,12 +63,14 @@ impl PasswordHasher for BcryptHasher {
     async fn hash(&self, password: &str) -> Result<String, HashError> {
         let (password, cost) = (password.to_owned(), self.cost);
         if password.len() > MAX_PASSWORD_BYTES {
-            return Err(HashError(format!(
+            return Err(HashError::Failed(format!(
                 "bcrypt would ignore bytes past {MAX_PASSWORD_BYTES}"
             )));
         }
         self.threads
-            .run(move || bcrypt::hash(password, cost).map_err(|e| HashError(e.to_string())))
+            .run(Priority::NewHash, move || {
+                bcrypt::hash(password, cost).map_err(|e| HashError::Failed(e.to_string()))
+            })
             .await?
     }
 
@@ -78,7 +80,9 @@ impl PasswordHasher for BcryptHasher {
         }
         let (candidate, hash) = (candidate.to_owned(), hash.to_owned());
         self.threads
-            .run(move || bcrypt::verify(candidate, &hash).unwrap_or(false))
+            .run(Priority::SignIn, move || {
+                bcrypt::verify(candidate, &hash).unwrap_or(false)
+            })
             .await
     }
 }

@@ -4,20 +4,61 @@
 //!
 //! diesel-async has no `COPY`, so this runs on a connection of its own (tokio-postgres, the
 //! driver under diesel-async), opened per upload as the tenant, like every unit of work.
+//!
+//! Those connections are bounded apart from the pool ([`ImportSlots`]): at most N at once per
+//! instance, a slot taken without waiting (none free: the upload is refused), the connection
+//! made when the upload's first bytes arrive and closed when it ends — finished, failed or
+//! abandoned. A connection that carried a `COPY` is never reused, so no half-done import can
+//! leak into the next one. One import per workspace at a time: a second is refused at once
+//! instead of holding its connection while it waits for the first.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use ::customers::ports::sets;
-use ::customers::{ImportApplied, ImportRow, ImportSink, RowError};
+use ::customers::{BeginImportError, ImportApplied, ImportRow, ImportSink, RowError};
 use async_trait::async_trait;
 use kernel::{AccountId, StoreError, WorkspaceId};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Json, Type};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, Config, NoTls};
 use uuid::Uuid;
 
 use crate::db::Db;
+
+/// Import connections per instance when not configured (`NUDGESCRIBE__CUSTOMERS__MAX_CONCURRENT_UPLOADS`).
+pub const DEFAULT_MAX_CONCURRENT_IMPORTS: usize = 4;
+
+/// The `application_name` of import connections, as `pg_stat_activity` shows them.
+pub const IMPORT_APPLICATION_NAME: &str = "nudgescribe-import";
+
+/// Longest wait for an import connection to be made.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A workspace whose lock is taken is asked once more after this long: an upload dropped a
+/// moment ago releases its lock only when its backend has seen the connection close.
+const LOCK_RETRY_AFTER: Duration = Duration::from_millis(100);
+
+/// The slots of the import connections: the one bound on how many there are.
+#[derive(Clone, Debug)]
+pub(crate) struct ImportSlots(Arc<Semaphore>);
+
+impl ImportSlots {
+    pub(crate) fn new(max: usize) -> Self {
+        Self(Arc::new(Semaphore::new(max)))
+    }
+
+    /// A free slot, or none — never a wait.
+    fn take(&self) -> Result<OwnedSemaphorePermit, BeginImportError> {
+        self.0
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| BeginImportError::AtCapacity)
+    }
+}
 
 /// Longest any statement of an import may run: merging a million rows takes seconds, not the
 /// request timeout of ordinary units of work.
@@ -113,11 +154,13 @@ const INSERT: &str = "
 const ANALYZE_AFTER_ROWS: u64 = 10_000;
 
 /// An open import: a connection inside a transaction, with `COPY` running into the staging table.
+/// Dropped, it closes the connection (the backend rolls back) and frees its slot.
 pub struct PgImport {
     client: Client,
     writer: Pin<Box<BinaryCopyInWriter>>,
     account: Uuid,
     workspace: Uuid,
+    slot: OwnedSemaphorePermit,
 }
 
 fn failure(error: tokio_postgres::Error) -> StoreError {
@@ -140,10 +183,20 @@ fn failure(error: tokio_postgres::Error) -> StoreError {
 impl PgImport {
     pub(crate) async fn open(
         db: &Db,
+        slots: &ImportSlots,
         account: AccountId,
         workspace: WorkspaceId,
-    ) -> Result<Self, StoreError> {
-        let (client, connection) = tokio_postgres::connect(db.url(), NoTls)
+    ) -> Result<Self, BeginImportError> {
+        let slot = slots.take()?;
+        let mut config: Config = db
+            .url()
+            .parse()
+            .map_err(|e: tokio_postgres::Error| StoreError::Unavailable(e.to_string()))?;
+        config
+            .application_name(IMPORT_APPLICATION_NAME)
+            .connect_timeout(CONNECT_TIMEOUT);
+        let (client, connection) = config
+            .connect(NoTls)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         tokio::spawn(async move {
@@ -156,17 +209,35 @@ impl PgImport {
             .execute(
                 "SELECT set_config('statement_timeout', $1, true),
                         set_config('role', 'access_user', true),
-                        set_config('app.account_id', $2, true),
-                        -- One import per workspace at a time: their matches would race.
-                        pg_advisory_xact_lock(hashtextextended($3, 7346235002))",
-                &[
-                    &IMPORT_STATEMENT_TIMEOUT,
-                    &account.to_string(),
-                    &workspace.to_string(),
-                ],
+                        set_config('app.account_id', $2, true)",
+                &[&IMPORT_STATEMENT_TIMEOUT, &account.to_string()],
             )
             .await
             .map_err(failure)?;
+        // One import per workspace at a time: their matches would race. Taken without waiting
+        // (asked twice, `LOCK_RETRY_AFTER` apart), so a second upload is refused instead of
+        // holding a connection while the first runs.
+        let mut locked = false;
+        for attempt in 0..2 {
+            if attempt > 0 {
+                tokio::time::sleep(LOCK_RETRY_AFTER).await;
+            }
+            locked = client
+                .query_one(
+                    "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7346235002))",
+                    &[&workspace.to_string()],
+                )
+                .await
+                .and_then(|row| row.try_get::<_, bool>(0))
+                .map_err(failure)?;
+            if locked {
+                break;
+            }
+        }
+        if !locked {
+            // Dropping the client closes the connection; the slot is freed with it.
+            return Err(BeginImportError::WorkspaceBusy);
+        }
         client.batch_execute(STAGING).await.map_err(failure)?;
         let sink = client.copy_in(COPY).await.map_err(failure)?;
         Ok(Self {
@@ -174,6 +245,7 @@ impl PgImport {
             client,
             account: account.as_uuid(),
             workspace: workspace.as_uuid(),
+            slot,
         })
     }
 
@@ -270,11 +342,13 @@ impl ImportSink for PgImport {
         client.batch_execute("COMMIT").await.map_err(failure)?;
         if created >= ANALYZE_AFTER_ROWS {
             // After the answer, not before it: the rows are committed; only the statistics lag.
-            let PgImport { client, .. } = *self;
+            // The connection keeps its slot until the statistics are refreshed.
+            let PgImport { client, slot, .. } = *self;
             tokio::spawn(async move {
                 if let Err(error) = client.batch_execute("ANALYZE customers").await {
                     tracing::warn!(%error, "could not refresh the statistics of customers");
                 }
+                drop(slot);
             });
         }
         Ok(ImportApplied {

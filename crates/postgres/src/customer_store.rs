@@ -6,7 +6,7 @@ use ::customers::models::{
     Customer, CustomerChanges, CustomerFilter, FieldKind, Group, GroupChanges, Page, PageRequest,
     ProfileField,
 };
-use ::customers::{CustomerStore, ImportSink};
+use ::customers::{BeginImportError, CustomerStore, ImportSink};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::dsl::{count_star, sql};
@@ -18,7 +18,7 @@ use kernel::{AccountId, CustomerId, GroupId, ProfileFieldId, StoreError, Workspa
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::customer_import::PgImport;
+use crate::customer_import::{DEFAULT_MAX_CONCURRENT_IMPORTS, ImportSlots, PgImport};
 use crate::db::Db;
 use crate::error::{DbError, store};
 use crate::schema::{
@@ -28,12 +28,25 @@ use crate::schema::{
 #[derive(Clone, Debug)]
 pub struct PgCustomerStore {
     db: Db,
+    /// The uploads' own connections: one per upload, at most this many at once.
+    imports: ImportSlots,
 }
 
 impl PgCustomerStore {
+    /// With [`DEFAULT_MAX_CONCURRENT_IMPORTS`] import connections.
     #[must_use]
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self::with_max_concurrent_imports(db, DEFAULT_MAX_CONCURRENT_IMPORTS)
+    }
+
+    /// At most `max` uploads hold an import connection at once (outside `db`'s pool); one
+    /// more is refused at once ([`BeginImportError::AtCapacity`]), never queued.
+    #[must_use]
+    pub fn with_max_concurrent_imports(db: Db, max: usize) -> Self {
+        Self {
+            db,
+            imports: ImportSlots::new(max),
+        }
     }
 }
 
@@ -629,8 +642,10 @@ impl CustomerStore for PgCustomerStore {
         &self,
         account: AccountId,
         ws: WorkspaceId,
-    ) -> Result<Box<dyn ImportSink>, StoreError> {
-        Ok(Box::new(PgImport::open(&self.db, account, ws).await?))
+    ) -> Result<Box<dyn ImportSink>, BeginImportError> {
+        Ok(Box::new(
+            PgImport::open(&self.db, &self.imports, account, ws).await?,
+        ))
     }
 
     async fn groups(

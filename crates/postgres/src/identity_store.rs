@@ -13,7 +13,7 @@ use identity::models::{
 use identity::ports::IdentityStore;
 use identity::{Account, User, Workspace};
 use kernel::{
-    AccountId, AccountRole, AuthEvent, EmailAddress, OutgoingEmail, Roles, StoreError, UserId,
+    AccountId, AccountRole, AuthEvent, EmailAddress, Roles, SealedEmail, StoreError, UserId,
     WorkspaceId,
 };
 use uuid::Uuid;
@@ -519,7 +519,7 @@ impl IdentityStore for PgIdentityStore {
         &self,
         member: &Member,
         invitation: &NewInvitation,
-        email: &OutgoingEmail,
+        email: &SealedEmail,
     ) -> Result<(), StoreError> {
         let user = &member.user;
         store(async {
@@ -746,7 +746,7 @@ impl IdentityStore for PgIdentityStore {
         user: &User,
         code_digest: &[u8; 32],
         expires_at: DateTime<Utc>,
-        email: &OutgoingEmail,
+        email: &SealedEmail,
         event: &AuthEvent,
     ) -> Result<(), StoreError> {
         store(async {
@@ -1076,7 +1076,7 @@ impl IdentityStore for PgIdentityStore {
     async fn enqueue_email(
         &self,
         account: AccountId,
-        email: &OutgoingEmail,
+        email: &SealedEmail,
     ) -> Result<(), StoreError> {
         store(async {
             let mut tx = self.db.tenant(account, None).await?;

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Integer, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Bytea, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use kernel::{AccountId, EmailAddress, Mailer, OutgoingEmail};
+use kernel::{AccountId, EmailAddress, Mailer, OutgoingEmail, SealedEmail, SealingKey};
 use uuid::Uuid;
 
 use crate::db::Db;
@@ -20,19 +20,21 @@ use crate::schema::email_outbox;
 pub const CHANNEL: &str = "nudgescribe_outbox";
 
 /// Enqueues `email` inside `conn`'s transaction: it exists if and only if the change commits.
+/// Its body stays sealed at rest.
 pub(crate) async fn enqueue(
     conn: &mut AsyncPgConnection,
     account: AccountId,
-    email: &OutgoingEmail,
+    email: &SealedEmail,
 ) -> Result<Uuid, DbError> {
-    let id = Uuid::now_v7();
+    let id = email.id;
     diesel::insert_into(email_outbox::table)
         .values((
             email_outbox::id.eq(id),
             email_outbox::account_id.eq(account.as_uuid()),
             email_outbox::to_address.eq(email.to.as_str()),
             email_outbox::subject.eq(&email.subject),
-            email_outbox::body.eq(&email.body),
+            email_outbox::body.eq(""),
+            email_outbox::body_sealed.eq(&email.body_sealed),
         ))
         .execute(conn)
         .await?;
@@ -77,26 +79,37 @@ struct Claimed {
     to_address: String,
     #[diesel(sql_type = Text)]
     subject: String,
+    /// Rows enqueued before bodies were sealed.
     #[diesel(sql_type = Text)]
     body: String,
+    #[diesel(sql_type = Nullable<Bytea>)]
+    body_sealed: Option<Vec<u8>>,
     #[diesel(sql_type = Integer)]
     attempts: i32,
 }
 
-/// Delivers pending messages through `mailer`.
+/// Delivers pending messages through `mailer`, opening their bodies with `key` (the master
+/// key the domains sealed them with).
 #[derive(Clone)]
 pub struct OutboxWorker {
     db: Db,
     mailer: Arc<dyn Mailer>,
+    key: Arc<SealingKey>,
     settings: OutboxSettings,
 }
 
 impl OutboxWorker {
     #[must_use]
-    pub fn new(db: Db, mailer: Arc<dyn Mailer>, settings: OutboxSettings) -> Self {
+    pub fn new(
+        db: Db,
+        mailer: Arc<dyn Mailer>,
+        key: Arc<SealingKey>,
+        settings: OutboxSettings,
+    ) -> Self {
         Self {
             db,
             mailer,
+            key,
             settings,
         }
     }
@@ -114,7 +127,7 @@ impl OutboxWorker {
                  WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
                    AND (claimed_until IS NULL OR claimed_until < $1) \
                  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, to_address, subject, body, attempts",
+             RETURNING id, to_address, subject, body, body_sealed, attempts",
         )
         .bind::<Timestamptz, _>(now)
         .bind::<Timestamptz, _>(claim_until)
@@ -133,6 +146,7 @@ impl OutboxWorker {
                 email_outbox::claimed_until.eq(None::<DateTime<Utc>>),
                 // The body may carry a code: it does not outlive its delivery.
                 email_outbox::body.eq(""),
+                email_outbox::body_sealed.eq(None::<Vec<u8>>),
                 email_outbox::last_error.eq(None::<String>),
             ))
             .execute(tx.conn())
@@ -147,6 +161,14 @@ impl OutboxWorker {
         now: DateTime<Utc>,
     ) -> Result<(), DbError> {
         let give_up = error.permanent || message.attempts >= self.settings.max_attempts;
+        // A message given up on keeps no code: only its address, subject and error remain.
+        let scrub = |body: &str| {
+            if give_up {
+                String::new()
+            } else {
+                body.to_owned()
+            }
+        };
         let exponent = u32::try_from(message.attempts.saturating_sub(1))
             .unwrap_or(0)
             .min(12);
@@ -160,6 +182,12 @@ impl OutboxWorker {
                 email_outbox::next_attempt_at
                     .eq(now + chrono::Duration::from_std(backoff).unwrap_or_default()),
                 email_outbox::failed_at.eq(give_up.then_some(now)),
+                email_outbox::body.eq(scrub(&message.body)),
+                email_outbox::body_sealed.eq(if give_up {
+                    None
+                } else {
+                    message.body_sealed.clone()
+                }),
             ))
             .execute(tx.conn())
             .await?;
@@ -179,10 +207,31 @@ impl OutboxWorker {
                 self.mark_failed(&message, &error, Utc::now()).await?;
                 continue;
             };
-            let email = OutgoingEmail {
-                to,
-                subject: message.subject.clone(),
-                body: message.body.clone(),
+            let email = match &message.body_sealed {
+                Some(sealed) => match (SealedEmail {
+                    id: message.id,
+                    to,
+                    subject: message.subject.clone(),
+                    body_sealed: sealed.clone(),
+                })
+                .open(&self.key)
+                {
+                    Ok(email) => email,
+                    Err(e) => {
+                        // Sealed under a key this instance does not hold: never deliverable.
+                        let error = kernel::MailError {
+                            message: format!("the body does not open: {e}"),
+                            permanent: true,
+                        };
+                        self.mark_failed(&message, &error, Utc::now()).await?;
+                        continue;
+                    }
+                },
+                None => OutgoingEmail {
+                    to,
+                    subject: message.subject.clone(),
+                    body: message.body.clone(),
+                },
             };
             match self.mailer.send(message.id, &email).await {
                 Ok(()) => {

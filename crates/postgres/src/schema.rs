@@ -32,6 +32,7 @@ diesel::table! {
         failed_signin_attempts -> Int4,
         failed_validation_attempts -> Int4,
         locked_until -> Nullable<Timestamptz>,
+        email_verified_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -84,6 +85,16 @@ diesel::table! {
         last_used_at -> Nullable<Timestamptz>,
         deleted_at -> Nullable<Timestamptz>,
         deleted_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    email_verifications (user_id) {
+        user_id -> Uuid,
+        account_id -> Uuid,
+        code_digest -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
     }
 }
 
@@ -180,6 +191,7 @@ diesel::table! {
         to_address -> Text,
         subject -> Text,
         body -> Text,
+        body_sealed -> Nullable<Bytea>,
         created_at -> Timestamptz,
         attempts -> Int4,
         next_attempt_at -> Timestamptz,

@@ -58,6 +58,10 @@ impl FakeMailer {
     }
 }
 
+fn test_key() -> kernel::SealingKey {
+    kernel::SealingKey::from_bytes(&[5; 32]).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn quick() -> OutboxSettings {
     OutboxSettings {
         claim_for: Duration::from_millis(300),
@@ -91,7 +95,8 @@ async fn enqueue_invitation(
         to: user.email.clone(),
         subject: "Invitation".into(),
         body: "Code: 1234".into(),
-    };
+    }
+    .seal(&test_key())?;
     store
         .create_invited_user(
             &Member {
@@ -116,7 +121,7 @@ async fn a_message_is_delivered_once_and_its_body_dropped() -> TestResult {
     enqueue_invitation(&store, &account).await?;
 
     let mailer = Arc::new(FakeMailer::default());
-    let worker = OutboxWorker::new(db.clone(), mailer.clone(), quick());
+    let worker = OutboxWorker::new(db.clone(), mailer.clone(), Arc::new(test_key()), quick());
     assert_eq!(worker.deliver_due().await?, 1);
     assert_eq!(
         worker.deliver_due().await?,
@@ -125,17 +130,62 @@ async fn a_message_is_delivered_once_and_its_body_dropped() -> TestResult {
     );
     assert_eq!(mailer.sent().len(), 1);
 
+    let (body, sealed) = stored_body(&db).await?;
+    assert!(
+        body.is_empty() && sealed.is_none(),
+        "the code does not linger after delivery"
+    );
+    Ok(())
+}
+
+/// The one outbox row's clear and sealed body, as the database owner sees them.
+async fn stored_body(
+    db: &postgres::Db,
+) -> Result<(String, Option<Vec<u8>>), Box<dyn std::error::Error + Send + Sync>> {
     let mut tx = db.system().await?;
-    let body: String = diesel_async::RunQueryDsl::get_result(
+    let stored = diesel_async::RunQueryDsl::get_result(
         diesel::QueryDsl::select(
             postgres::schema::email_outbox::table,
-            postgres::schema::email_outbox::body,
+            (
+                postgres::schema::email_outbox::body,
+                postgres::schema::email_outbox::body_sealed,
+            ),
         ),
         tx.conn(),
     )
     .await?;
     tx.commit().await?;
-    assert!(body.is_empty(), "the code does not linger after delivery");
+    Ok(stored)
+}
+
+#[tokio::test]
+async fn a_code_is_sealed_while_pending_and_gone_once_delivery_is_given_up() -> TestResult {
+    let (_database, db) = database().await?;
+    let store = PgIdentityStore::new(db.clone(), Default::default());
+    let account = new_account("ada@example.com");
+    store
+        .create_account(&account, &signup_event(&account))
+        .await?;
+    enqueue_invitation(&store, &account).await?;
+    let (body, sealed) = stored_body(&db).await?;
+    assert!(!body.contains("Code"), "pending: no code in clear");
+    let sealed = sealed.ok_or("the body is sealed")?;
+    assert!(!String::from_utf8_lossy(&sealed).contains("Code"));
+
+    let mailer = Arc::new(FakeMailer {
+        fail_first: Mutex::new(100),
+        ..FakeMailer::default()
+    });
+    let worker = OutboxWorker::new(db.clone(), mailer.clone(), Arc::new(test_key()), quick());
+    for _ in 0..quick().max_attempts {
+        assert_eq!(worker.deliver_due().await?, 0);
+    }
+    let (body, sealed) = stored_body(&db).await?;
+    assert!(
+        body.is_empty() && sealed.is_none(),
+        "given up on: the code is gone"
+    );
+    assert!(mailer.sent().is_empty());
     Ok(())
 }
 
@@ -153,7 +203,7 @@ async fn temporary_failures_are_retried() -> TestResult {
         fail_first: Mutex::new(2),
         ..FakeMailer::default()
     });
-    let worker = OutboxWorker::new(db.clone(), mailer.clone(), quick());
+    let worker = OutboxWorker::new(db.clone(), mailer.clone(), Arc::new(test_key()), quick());
     assert_eq!(worker.deliver_due().await?, 0);
     assert_eq!(worker.deliver_due().await?, 0);
     assert_eq!(
@@ -186,6 +236,7 @@ async fn a_worker_killed_mid_delivery_is_taken_over_after_its_claim_lapses() -> 
             hang: true,
             ..FakeMailer::default()
         }),
+        Arc::new(test_key()),
         settings.clone(),
     );
     let dying = tokio::spawn(async move { stuck.deliver_due().await });
@@ -215,7 +266,7 @@ async fn a_worker_killed_mid_delivery_is_taken_over_after_its_claim_lapses() -> 
 
     // A restarted worker leaves it alone while the claim holds, then delivers it once.
     let mailer = Arc::new(FakeMailer::default());
-    let restarted = OutboxWorker::new(db.clone(), mailer.clone(), settings);
+    let restarted = OutboxWorker::new(db.clone(), mailer.clone(), Arc::new(test_key()), settings);
     assert_eq!(
         restarted.deliver_due().await?,
         0,

@@ -39,6 +39,9 @@ pub struct TokenPolicy {
     pub client_auth_per_key: RateLimit,
     /// ... and per client IP, across every instance.
     pub client_auth_per_ip: RateLimit,
+    /// IPv6 clients are counted per network of this many bits (see
+    /// [`kernel::address_bucket`]).
+    pub ipv6_prefix: u8,
 }
 
 impl TokenPolicy {
@@ -672,10 +675,11 @@ impl TokenService {
     ) -> Result<(), TokenError> {
         let now = self.clock.now();
         let mut buckets = Vec::with_capacity(2);
-        let from = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-        if let Some(ip) = ip {
+        let address = ip.map(|ip| kernel::address_bucket(ip, self.policy.ipv6_prefix));
+        let from = address.as_deref().unwrap_or("unknown");
+        if let Some(address) = &address {
             buckets.push((
-                format!("client-auth:ip:{ip}"),
+                format!("client-auth:ip:{address}"),
                 self.policy.client_auth_per_ip,
             ));
         }

@@ -48,6 +48,7 @@ fn harness(overlap_secs: i64) -> Harness {
             refresh_overlap: Duration::seconds(overlap_secs),
             client_auth_per_key: RateLimit::per_minute(5),
             client_auth_per_ip: RateLimit::per_minute(8),
+            ipv6_prefix: 64,
         },
     );
     let (account, user, workspace) = (

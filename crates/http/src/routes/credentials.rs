@@ -1,14 +1,14 @@
-//! Credentials seen from above: every API key of the account (for its administrators) and the
-//! caller's own sessions ("log out other devices").
+//! Credentials seen from above: every API key of the account (for its administrators), the
+//! caller's own sessions ("log out other devices"), and proving the caller's email address.
 
-use actix_web::{HttpResponse, delete, get, web};
+use actix_web::{HttpResponse, delete, get, post, web};
 use kernel::SessionId;
 use uuid::Uuid;
 
 use crate::auth::{ClientIp, CredentialAdministration, OwnCredentials};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::wire::{AccountApiKeyBody, SessionBody};
+use crate::wire::{AccountApiKeyBody, CodeRequest, SessionBody};
 
 /// Every API key of the account, with its owner (`users:manage`, a person's session only).
 #[utoipa::path(
@@ -108,4 +108,47 @@ pub async fn end_session(
         .end_session(&actor, SessionId::from_uuid(session_id.into_inner()), ip.0)
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Verify your email address with the code emailed at sign-up (a person's session only).
+#[utoipa::path(
+    tag = "identity",
+    security(("bearer" = [])),
+    request_body = CodeRequest,
+    responses(
+        (status = 204),
+        (status = 400, description = "Wrong, used or expired code", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a person's session (`credential_not_allowed`)", body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    )
+)]
+#[post("/v1/me/email/verify")]
+pub async fn verify_email(
+    state: web::Data<AppState>,
+    OwnCredentials(actor): OwnCredentials,
+    body: web::Json<CodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.identity.verify_email(&actor, &body.code).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Email a new verification code (nothing is sent once the address is verified).
+#[utoipa::path(
+    tag = "identity",
+    security(("bearer" = [])),
+    responses(
+        (status = 202),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a person's session (`credential_not_allowed`)", body = ErrorBody),
+        (status = 429, description = "Asked too often (5 an hour by default)", body = ErrorBody),
+    )
+)]
+#[post("/v1/me/email/verify/resend")]
+pub async fn resend_verification(
+    state: web::Data<AppState>,
+    OwnCredentials(actor): OwnCredentials,
+) -> Result<HttpResponse, ApiError> {
+    state.identity.resend_verification(&actor).await?;
+    Ok(HttpResponse::Accepted().finish())
 }

@@ -14,11 +14,14 @@ use crate::wire::{LoginRequest, LoginResponse, MeResponse, SignupRequest, Signup
         (status = 201, body = SignupResponse),
         (status = 400, description = "Invalid fields", body = ErrorBody),
         (status = 409, description = "The email is taken", body = ErrorBody),
+        (status = 429, description = "Too many sign-ups from this address", body = ErrorBody),
+        (status = 503, description = "Too many new passwords waiting to be hashed; retry shortly", body = ErrorBody),
     )
 )]
 #[post("/v1/signup")]
 pub async fn signup(
     state: web::Data<AppState>,
+    ip: ClientIp,
     body: web::Json<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -29,6 +32,7 @@ pub async fn signup(
             password: body.password,
             full_name: body.full_name,
             account_name: body.account_name,
+            ip: ip.0,
         })
         .await?;
     Ok(HttpResponse::Created().json(SignupResponse {
