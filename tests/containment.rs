@@ -576,6 +576,41 @@ async fn an_unscoped_key_covers_content_and_users_read_only() -> TestResult {
     // Still no keys of its own.
     let keys = app.get_authed("/v1/auth/keys", &admin_token).await?;
     expect_error(keys, StatusCode::FORBIDDEN, NOT_ALLOWED).await?;
+    // Nor a person more powerful than itself: no admin, no developer, no promotion, and the
+    // owner's roles out of its reach.
+    for roles in [json!(["admin"]), json!(["developer"])] {
+        let escalated = post(
+            &app,
+            "/v1/users",
+            &admin_token,
+            &json!({"email": "mallory@example.com", "full_name": "Mallory", "account_roles": roles}),
+        )
+        .await?;
+        expect_error(escalated, StatusCode::FORBIDDEN, "forbidden").await?;
+    }
+    let users = ok_json(app.get_authed("/v1/users", &owner.access_token).await?).await?;
+    let hire = users["items"]
+        .as_array()
+        .and_then(|all| all.iter().find(|u| u["email"] == "newhire@example.com"))
+        .and_then(|u| u["id"].as_str())
+        .map(str::to_owned);
+    let hire = hire.ok_or("the new hire's id")?;
+    let promoted = put(
+        &app,
+        &format!("/v1/users/{hire}/roles"),
+        &admin_token,
+        &json!({"account_roles": ["admin"], "workspace_roles": []}),
+    )
+    .await?;
+    expect_error(promoted, StatusCode::FORBIDDEN, "forbidden").await?;
+    let demoted = put(
+        &app,
+        &format!("/v1/users/{}/roles", owner.user_id),
+        &admin_token,
+        &json!({"account_roles": ["member"], "workspace_roles": []}),
+    )
+    .await?;
+    expect_error(demoted, StatusCode::FORBIDDEN, "forbidden").await?;
     Ok(())
 }
 

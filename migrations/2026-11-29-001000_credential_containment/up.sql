@@ -32,11 +32,18 @@ GRANT SELECT, INSERT ON redeemed_mfa_tokens TO access_user;
 -- A key created without scopes used to carry all of its owner's permissions; it now covers
 -- the content permissions and `users:read`. Sessions exchanged under the old rule carry the
 -- wider scope in their tokens: they end here, and the integration exchanges its key again.
--- (The migrating role owns the table; lifting FORCE for this one statement lets it see every
--- tenant's rows without being a superuser.)
+-- Every running instance drops them from its session cache at once. (The migrating role owns
+-- both tables; lifting FORCE for this statement lets it see every tenant's rows without being
+-- a superuser — under FORCE it would see, and end, none.)
 ALTER TABLE sessions NO FORCE ROW LEVEL SECURITY;
-UPDATE sessions s
-   SET revoked_at = now(), revoked_reason = 'unscoped keys narrowed'
-  FROM api_keys k
- WHERE s.api_key_id = k.id AND k.scopes IS NULL AND s.revoked_at IS NULL;
+ALTER TABLE api_keys NO FORCE ROW LEVEL SECURITY;
+WITH ended AS (
+    UPDATE sessions s
+       SET revoked_at = now(), revoked_reason = 'unscoped keys narrowed'
+      FROM api_keys k
+     WHERE s.api_key_id = k.id AND k.scopes IS NULL AND s.revoked_at IS NULL
+    RETURNING s.id
+)
+SELECT count(pg_notify('nudgescribe_sessions', 's:' || id)) FROM ended;
+ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
 ALTER TABLE sessions FORCE ROW LEVEL SECURITY;

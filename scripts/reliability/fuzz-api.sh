@@ -50,7 +50,7 @@ common=(
 [ -n "${MAX_TIME:-}" ] && common+=(--max-time "$MAX_TIME")
 [ -n "${SEED:-}" ] && common+=(--seed "$SEED")
 
-session_enders='^/v1/(auth/logout|me/password)$'
+session_enders='^/v1/(auth/logout|me/password|me/sessions/.+)$'
 status=0
 rel_log "pass 1: every operation but those ending the session ($MAX_EXAMPLES examples each)"
 "$VENV/bin/st" run "$API/v1/openapi.json" "${common[@]}" \

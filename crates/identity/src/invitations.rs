@@ -9,7 +9,7 @@ use crate::models::{
     AcceptInput, InviteInput, LoginOutcome, Member, NewInvitation, Password, User, parse_name,
 };
 use crate::service::{
-    IdentityService, field, parse_assignment, require_administration, strong_password,
+    IdentityService, field, parse_assignment, require_administration, strong_password, within_reach,
 };
 
 impl IdentityService {
@@ -45,6 +45,7 @@ impl IdentityService {
         let (Some(email), Some(full_name), Some(roles)) = (email, full_name, roles) else {
             return Err(IdentityError::Validation(errors));
         };
+        within_reach(actor, &roles)?;
 
         let (_, account) = self
             .store()

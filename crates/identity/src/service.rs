@@ -503,6 +503,15 @@ impl IdentityService {
     ) -> Result<Member, IdentityError> {
         require_administration(actor, Permission::UsersManage)?;
         let roles = parse_assignment(&assignment).map_err(IdentityError::Validation)?;
+        within_reach(actor, &roles)?;
+        if actor.credential != kernel::CredentialKind::HumanSession {
+            let members = self.store.members(actor.account_id).await?;
+            let target = members
+                .iter()
+                .find(|m| m.user.id == user)
+                .ok_or(IdentityError::NotFound)?;
+            within_reach(actor, &target.roles)?;
+        }
         if !roles.account.contains(&AccountRole::Developer) {
             // Before the roles change, so that no key is ever usable without the role; for
             // good, so that giving the role back does not revive a key nobody watched.
@@ -604,6 +613,7 @@ impl IdentityService {
             .iter()
             .find(|m| m.user.id == user)
             .ok_or(IdentityError::NotFound)?;
+        within_reach(actor, &target.roles)?;
         if target.roles.account.contains(&AccountRole::Owner) {
             if !actor.has_role(AccountRole::Owner) {
                 return Err(IdentityError::Forbidden(
@@ -695,6 +705,31 @@ pub(crate) fn require_administration(
     } else {
         Err(IdentityError::Forbidden(
             "you do not have the permission this needs",
+        ))
+    }
+}
+
+/// Whether `actor` may hand out (or take away) `roles`: a person administers by their own
+/// roles; any other credential (an integration's key) never reaches a user whose roles would
+/// grant more than the credential itself may do — so a key scoped `users:manage` cannot mint
+/// an admin or a developer, nor demote or remove one.
+pub(crate) fn within_reach(actor: &Actor, roles: &Roles) -> Result<(), IdentityError> {
+    if actor.credential == kernel::CredentialKind::HumanSession {
+        return Ok(());
+    }
+    let account_ok = roles
+        .account_permissions()
+        .is_subset_of(actor.account_permissions());
+    let workspaces_ok = roles.workspaces.iter().all(|(ws, role)| {
+        role.permissions()
+            .is_subset_of(actor.workspace_permissions(*ws))
+    });
+    let developer = roles.account.contains(&AccountRole::Developer);
+    if account_ok && workspaces_ok && !developer {
+        Ok(())
+    } else {
+        Err(IdentityError::Forbidden(
+            "an integration cannot grant, change or remove roles beyond its own scopes",
         ))
     }
 }

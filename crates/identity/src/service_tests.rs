@@ -1081,3 +1081,56 @@ async fn invitations_are_limited_per_account() -> Result<(), IdentityError> {
         .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_key_with_users_manage_cannot_mint_or_touch_anyone_beyond_its_scopes()
+-> Result<(), IdentityError> {
+    let h = harness();
+    let owner = owner_actor(&h).await?;
+    h.service
+        .assign_roles(&owner, owner.user_id, assignment(&["developer"], &[]))
+        .await?;
+    let person = h.tokens.authenticate(&h.relogin().await?).await?;
+    let scopes = ["users:read".to_owned(), "users:manage".to_owned()];
+    let (_, key) = h
+        .tokens
+        .create_api_key(&person, "provisioning", Some(&scopes), None)
+        .await?;
+    let exchanged = h.tokens.exchange_api_key(&key, None, None).await?;
+    let by_key = h.tokens.authenticate(&exchanged.access_token).await?;
+
+    for roles in [&["admin"][..], &["developer"][..]] {
+        let mut input = invite("mallory@example.com");
+        input.roles = assignment(roles, &[]);
+        assert!(
+            matches!(
+                h.service.invite_user(&by_key, input).await,
+                Err(IdentityError::Forbidden(_))
+            ),
+            "{roles:?}"
+        );
+    }
+    // A plain member is within its reach ...
+    let mut input = invite("member@example.com");
+    input.roles = assignment(&["member"], &[]);
+    let member = h.service.invite_user(&by_key, input).await?;
+    // ... promoting them is not, and neither is touching the owner.
+    assert!(matches!(
+        h.service
+            .assign_roles(&by_key, member.user.id, assignment(&["admin"], &[]))
+            .await,
+        Err(IdentityError::Forbidden(_))
+    ));
+    assert!(matches!(
+        h.service
+            .assign_roles(&by_key, owner.user_id, assignment(&["member"], &[]))
+            .await,
+        Err(IdentityError::Forbidden(_))
+    ));
+    assert!(matches!(
+        h.service.remove_user(&by_key, owner.user_id).await,
+        Err(IdentityError::Forbidden(_))
+    ));
+    h.service.remove_user(&by_key, member.user.id).await?;
+    Ok(())
+}

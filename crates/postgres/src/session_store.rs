@@ -448,6 +448,41 @@ impl SessionStore for PgSessionStore {
         Ok(())
     }
 
+    async fn revoke_user_session(
+        &self,
+        account: AccountId,
+        user: UserId,
+        session: SessionId,
+        reason: &'static str,
+        event: &AuthEvent,
+    ) -> Result<bool, StoreError> {
+        let ended = store(async {
+            let mut tx = self.db.tenant(account, Some(user)).await?;
+            let ended = diesel::update(sessions::table)
+                .filter(sessions::id.eq(session.as_uuid()))
+                .filter(sessions::user_id.eq(user.as_uuid()))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::expires_at.gt(event.at))
+                .set((
+                    sessions::revoked_at.eq(event.at),
+                    sessions::revoked_reason.eq(reason),
+                ))
+                .execute(tx.conn())
+                .await?;
+            if ended == 1 {
+                announce(tx.conn(), Invalidation::Session(session)).await?;
+                insert_event(tx.conn(), event).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, DbError>(ended == 1)
+        })
+        .await?;
+        if ended {
+            self.cache.invalidate(Invalidation::Session(session));
+        }
+        Ok(ended)
+    }
+
     async fn revoke_user_sessions(
         &self,
         account: AccountId,

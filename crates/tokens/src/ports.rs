@@ -159,6 +159,17 @@ pub trait SessionStore: Send + Sync + 'static {
         event: &AuthEvent,
     ) -> Result<(), StoreError>;
 
+    /// Revokes `session` if it is a live session of `user` (not revoked, not expired at
+    /// `event.at`), with `event`, and tells every instance. Returns whether it did.
+    async fn revoke_user_session(
+        &self,
+        account: AccountId,
+        user: UserId,
+        session: SessionId,
+        reason: &'static str,
+        event: &AuthEvent,
+    ) -> Result<bool, StoreError>;
+
     /// Revokes every live session of the user except `keep`, and tells every instance.
     async fn revoke_user_sessions(
         &self,

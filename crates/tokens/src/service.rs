@@ -633,13 +633,6 @@ impl TokenService {
     ) -> Result<(), TokenError> {
         actor.require(Capability::OwnCredentials)?;
         let now = self.clock.now();
-        let live = self
-            .sessions
-            .user_sessions(actor.account_id, actor.user_id, now)
-            .await?;
-        if !live.iter().any(|s| s.id == session) {
-            return Err(TokenError::SessionNotFound);
-        }
         let event = AuthEvent::new(
             AuthEventKind::SessionEnded,
             now,
@@ -648,10 +641,21 @@ impl TokenService {
         )
         .from_ip(ip)
         .with_detail("session_id", session.to_string());
-        Ok(self
+        let ended = self
             .sessions
-            .revoke_session(actor.account_id, session, "ended by its user", &event)
-            .await?)
+            .revoke_user_session(
+                actor.account_id,
+                actor.user_id,
+                session,
+                "ended by its user",
+                &event,
+            )
+            .await?;
+        if ended {
+            Ok(())
+        } else {
+            Err(TokenError::SessionNotFound)
+        }
     }
 
     fn key_deleted_event(&self, actor: &Actor, key_id: Uuid, ip: Option<IpAddr>) -> AuthEvent {

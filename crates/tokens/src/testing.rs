@@ -242,6 +242,29 @@ impl SessionStore for MemoryTokenStore {
         Ok(())
     }
 
+    async fn revoke_user_session(
+        &self,
+        account: AccountId,
+        user: UserId,
+        session: SessionId,
+        _reason: &'static str,
+        event: &AuthEvent,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let Some(s) = state.sessions.get_mut(&session) else {
+            return Ok(false);
+        };
+        let live = !s.revoked
+            && s.session.account_id == account
+            && s.session.user_id == user
+            && s.session.expires_at > event.at;
+        if live {
+            s.revoked = true;
+            state.events.push(event.clone());
+        }
+        Ok(live)
+    }
+
     async fn revoke_user_sessions(
         &self,
         _account: AccountId,

@@ -37,9 +37,10 @@ fn assignment(
         (status = 201, body = MemberBody),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
+        (status = 403, description = "Without users:manage, a short-lived token (`credential_not_allowed`), or an unverified email (`email_unverified`)", body = ErrorBody),
         (status = 404, description = "A workspace of `workspace_roles` is not the account's", body = ErrorBody),
         (status = 409, description = "The email is taken", body = ErrorBody),
+        (status = 429, description = "Over the account's invitations an hour", body = ErrorBody),
     )
 )]
 #[post("/v1/users")]
