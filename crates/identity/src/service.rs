@@ -512,14 +512,15 @@ impl IdentityService {
                 .ok_or(IdentityError::NotFound)?;
             within_reach(actor, &target.roles)?;
         }
+        let member = self.store.set_roles(actor.account_id, user, &roles).await?;
         if !roles.account.contains(&AccountRole::Developer) {
-            // Before the roles change, so that no key is ever usable without the role; for
-            // good, so that giving the role back does not revive a key nobody watched.
+            // For good, so that giving the role back does not revive a key nobody watched. After
+            // the roles change: from then on no key can be stored for the user (the store
+            // checks the role), so none escapes between the two.
             self.tokens
                 .disable_user_api_keys(actor.account_id, user, "the owner lost the developer role")
                 .await?;
         }
-        let member = self.store.set_roles(actor.account_id, user, &roles).await?;
         let mut event = AuthEvent::new(
             AuthEventKind::RolesChanged,
             self.clock.now(),

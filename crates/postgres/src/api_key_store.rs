@@ -123,18 +123,29 @@ impl ApiKeyStore for PgApiKeyStore {
         let key = &new.key;
         store(async {
             let mut tx = self.db.tenant(key.account_id, Some(key.user_id)).await?;
-            diesel::insert_into(api_keys::table)
-                .values((
-                    api_keys::id.eq(key.key_id),
-                    api_keys::account_id.eq(key.account_id.as_uuid()),
-                    api_keys::user_id.eq(key.user_id.as_uuid()),
-                    api_keys::name.eq(&key.name),
-                    api_keys::scopes.eq(key.scopes.map(PermissionSet::to_scope_string)),
-                    api_keys::secret_digest.eq(new.secret_digest.as_slice()),
-                    api_keys::created_at.eq(key.created_at),
-                ))
-                .execute(tx.conn())
-                .await?;
+            // Only while the owner is a developer: a demotion that committed first (whatever
+            // this instance's cache says) leaves no key behind to revive later. The role row is
+            // locked so that a concurrent demotion waits for this insert (and then deletes it).
+            let inserted = diesel::sql_query(
+                "INSERT INTO api_keys (id, account_id, user_id, name, scopes, secret_digest, created_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7 \
+                 WHERE EXISTS (SELECT 1 FROM account_roles \
+                               WHERE user_id = $3 AND role = 'developer' FOR SHARE)",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(key.key_id)
+            .bind::<diesel::sql_types::Uuid, _>(key.account_id.as_uuid())
+            .bind::<diesel::sql_types::Uuid, _>(key.user_id.as_uuid())
+            .bind::<diesel::sql_types::Text, _>(&key.name)
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
+                key.scopes.map(PermissionSet::to_scope_string),
+            )
+            .bind::<diesel::sql_types::Bytea, _>(new.secret_digest.as_slice())
+            .bind::<diesel::sql_types::Timestamptz, _>(key.created_at)
+            .execute(tx.conn())
+            .await?;
+            if inserted == 0 {
+                return Err(DbError::Query(diesel::result::Error::NotFound));
+            }
             insert_event(tx.conn(), event).await?;
             tx.commit().await
         })

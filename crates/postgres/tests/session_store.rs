@@ -189,6 +189,28 @@ async fn keys_are_found_by_id_and_deleting_one_revokes_its_sessions() -> TestRes
         key_id: uuid::Uuid::now_v7(),
         account_id: new.account.id,
         user_id: new.owner.id,
+        name: "early".into(),
+        scopes: None,
+        created_at: Utc::now(),
+        last_used_at: None,
+    };
+    // Not a developer (yet): no key is stored.
+    let refused = keys
+        .create_api_key(
+            &NewApiKey {
+                key,
+                secret_digest: [7; 32],
+            },
+            &event(&new),
+        )
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound)));
+    assert!(keys.account_api_keys(new.account.id).await?.is_empty());
+    make_developer(&identity, &new).await?;
+    let key = ApiKey {
+        key_id: uuid::Uuid::now_v7(),
+        account_id: new.account.id,
+        user_id: new.owner.id,
         name: "ci".into(),
         scopes: Some(PermissionSet::of(&[kernel::Permission::CustomersRead])),
         created_at: Utc::now(),
@@ -208,7 +230,7 @@ async fn keys_are_found_by_id_and_deleting_one_revokes_its_sessions() -> TestRes
         .ok_or("found by id")?;
     assert_eq!(found.key.scopes, key.scopes);
     assert_eq!(found.secret_digest, vec![7; 32]);
-    assert_eq!(found.owner_roles.account, vec![AccountRole::Owner]);
+    assert!(found.owner_roles.account.contains(&AccountRole::Developer));
 
     let refresh = RefreshToken::generate()?;
     let mut s = session(&new, &refresh);
@@ -421,6 +443,7 @@ async fn an_administrator_deletes_any_key_and_a_demotion_deletes_them_all() -> T
     let keys = PgApiKeyStore::new(db.clone(), cache);
     let new = new_account("ada@example.com");
     identity.create_account(&new, &signup_event(&new)).await?;
+    make_developer(&identity, &new).await?;
     let mut made = Vec::new();
     for name in ["ci", "billing", "crm"] {
         let key = ApiKey {
@@ -505,5 +528,22 @@ async fn an_administrator_deletes_any_key_and_a_demotion_deletes_them_all() -> T
             .await?,
         0
     );
+    Ok(())
+}
+
+async fn make_developer(
+    identity: &PgIdentityStore,
+    new: &identity::models::NewAccount,
+) -> TestResult {
+    identity
+        .set_roles(
+            new.account.id,
+            new.owner.id,
+            &kernel::Roles {
+                account: vec![AccountRole::Developer],
+                workspaces: Vec::new(),
+            },
+        )
+        .await?;
     Ok(())
 }

@@ -199,6 +199,9 @@ pub struct NewApiKey {
 
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync + 'static {
+    /// Stores a key with `event`, only while its owner holds the developer role (checked in the
+    /// same unit of work, so a key never outlives a demotion that committed first). MUST
+    /// return `NotFound` — storing nothing — when the owner does not hold it.
     async fn create_api_key(&self, key: &NewApiKey, event: &AuthEvent) -> Result<(), StoreError>;
 
     /// The user's keys that are not deleted, newest first.

@@ -514,7 +514,8 @@ impl TokenService {
             last_used_at: None,
         };
         let event = self.key_event(AuthEventKind::ApiKeyCreated, &key, true, ip);
-        self.keys
+        let stored = self
+            .keys
             .create_api_key(
                 &NewApiKey {
                     key: key.clone(),
@@ -522,8 +523,14 @@ impl TokenService {
                 },
                 &event,
             )
-            .await?;
-        Ok((key, generated.plaintext.clone()))
+            .await;
+        match stored {
+            // The role was taken away meanwhile (the actor's roles may be a moment old).
+            Err(StoreError::NotFound) => {
+                Err(TokenError::Forbidden("only developers can manage API keys"))
+            }
+            other => Ok(other.map(|()| (key, generated.plaintext.clone()))?),
+        }
     }
 
     /// The caller's keys (never their secrets).

@@ -290,6 +290,13 @@ impl SessionStore for MemoryTokenStore {
 impl ApiKeyStore for MemoryTokenStore {
     async fn create_api_key(&self, key: &NewApiKey, event: &AuthEvent) -> Result<(), StoreError> {
         let mut state = self.state();
+        let developer = state
+            .roles
+            .get(&key.key.user_id)
+            .is_some_and(|r| r.account.contains(&AccountRole::Developer));
+        if !developer {
+            return Err(StoreError::NotFound);
+        }
         state
             .keys
             .insert(key.key.key_id, (key.key.clone(), key.secret_digest, false));
