@@ -361,13 +361,18 @@ async fn a_flood_of_new_passwords_is_turned_away_quickly_and_sign_in_goes_on() -
         .collect::<Vec<_>>();
     let sign_in = async {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let started = Instant::now();
-        let answer = login_from(&app, "ada@example.com", "203.0.113.1").await?;
-        Ok::<_, Error>((answer.status(), started.elapsed()))
+        Ok::<_, Error>(
+            login_from(&app, "ada@example.com", "203.0.113.1")
+                .await?
+                .status(),
+        )
     };
     let (answers, signed_in) = tokio::join!(flood, sign_in);
-    let (status, _took) = signed_in?;
-    assert_eq!(status, StatusCode::OK, "a sign-in during the flood");
+    assert_eq!(
+        signed_in?,
+        StatusCode::OK,
+        "a sign-in during the flood is served"
+    );
     let mut busy = 0;
     for answer in answers {
         let (status, retry_after) = answer?;

@@ -3,7 +3,7 @@
 //! mail to reach strangers. Accepting an invitation or confirming a reset proves the address
 //! the code went to.
 
-use kernel::{Actor, Capability, OutgoingEmail, UserId, Verdict};
+use kernel::{Actor, Capability, OutgoingEmail, UserId};
 
 use crate::codes;
 use crate::error::IdentityError;
@@ -45,17 +45,11 @@ impl IdentityService {
     pub async fn verify_email(&self, actor: &Actor, code: &str) -> Result<(), IdentityError> {
         actor.require(Capability::OwnCredentials)?;
         let bucket = format!("email-verify:user:{}", actor.user_id);
-        if let Verdict::Limited { retry_after_secs } = self
-            .limiter()
-            .hit(
-                &bucket,
-                kernel::RateLimit::per_minute(VERIFY_ATTEMPTS_PER_MINUTE),
-                self.now(),
-            )
-            .await?
-        {
-            return Err(IdentityError::RateLimited { retry_after_secs });
-        }
+        self.limit(
+            &bucket,
+            kernel::RateLimit::per_minute(VERIFY_ATTEMPTS_PER_MINUTE),
+        )
+        .await?;
         let verified = self
             .verifications()
             .verify_email(
@@ -77,13 +71,8 @@ impl IdentityService {
     pub async fn resend_verification(&self, actor: &Actor) -> Result<(), IdentityError> {
         actor.require(Capability::OwnCredentials)?;
         let bucket = format!("email-verify-send:user:{}", actor.user_id);
-        if let Verdict::Limited { retry_after_secs } = self
-            .limiter()
-            .hit(&bucket, self.policy().verification_per_user, self.now())
-            .await?
-        {
-            return Err(IdentityError::RateLimited { retry_after_secs });
-        }
+        self.limit(&bucket, self.policy().verification_per_user)
+            .await?;
         if self.email_verified(actor.account_id, actor.user_id).await? {
             return Ok(());
         }

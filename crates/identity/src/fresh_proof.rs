@@ -4,7 +4,7 @@
 //! a budget of its own so that turning MFA on does not spend the next sign-in's), and every
 //! wrong answer counts toward the user's lockout.
 
-use kernel::{Actor, AuthEvent, AuthEventKind, Verdict};
+use kernel::{Actor, AuthEvent, AuthEventKind};
 
 use crate::error::IdentityError;
 use crate::models::Credentials;
@@ -23,13 +23,7 @@ impl IdentityService {
     pub(crate) async fn admit_proof(&self, actor: &Actor) -> Result<Credentials, IdentityError> {
         let now = self.now();
         let bucket = format!("proof:user:{}", actor.user_id);
-        if let Verdict::Limited { retry_after_secs } = self
-            .limiter()
-            .hit(&bucket, self.policy().mfa_per_user, now)
-            .await?
-        {
-            return Err(IdentityError::RateLimited { retry_after_secs });
-        }
+        self.limit(&bucket, self.policy().mfa_per_user).await?;
         let (user, _) = self
             .store()
             .profile(actor.account_id, actor.user_id)

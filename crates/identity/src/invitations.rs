@@ -27,13 +27,8 @@ impl IdentityService {
         // Every invitation is an email from the platform's sender to an address of the
         // inviter's choosing: limited per account.
         let bucket = format!("invite:account:{}", actor.account_id);
-        if let kernel::Verdict::Limited { retry_after_secs } = self
-            .limiter()
-            .hit(&bucket, self.policy().invitations_per_account, self.now())
-            .await?
-        {
-            return Err(IdentityError::RateLimited { retry_after_secs });
-        }
+        self.limit(&bucket, self.policy().invitations_per_account)
+            .await?;
         let mut errors = Vec::new();
         let email = EmailAddress::parse(&input.email)
             .map_err(|e| errors.push(field("email", e.to_string())))

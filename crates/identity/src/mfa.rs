@@ -4,7 +4,7 @@
 //! accepted code moves the user's last step forward, so a code never works twice.
 
 use kernel::seal::random_bytes;
-use kernel::{Actor, AuthEvent, AuthEventKind, Capability, StoreError, UserId, Verdict};
+use kernel::{Actor, AuthEvent, AuthEventKind, Capability, StoreError, UserId};
 use totp_rs::{Builder, Secret, Totp};
 
 use crate::codes;
@@ -226,13 +226,7 @@ impl IdentityService {
         let (account, user) = (ticket.account_id, ticket.user_id);
         let now = self.now();
         let bucket = format!("mfa:user:{user}");
-        if let Verdict::Limited { retry_after_secs } = self
-            .limiter()
-            .hit(&bucket, self.policy().mfa_per_user, now)
-            .await?
-        {
-            return Err(IdentityError::RateLimited { retry_after_secs });
-        }
+        self.limit(&bucket, self.policy().mfa_per_user).await?;
         let (profile_user, _) = self.store().profile(account, user).await?;
         let record = self
             .store()

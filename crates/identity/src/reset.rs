@@ -1,7 +1,7 @@
 //! Password reset: a code by email (the request answers alike for any address), then the code
 //! with a new password; every session of the user ends and a new one starts.
 
-use kernel::{AuthEvent, AuthEventKind, EmailAddress, OutgoingEmail, Verdict};
+use kernel::{AuthEvent, AuthEventKind, EmailAddress, OutgoingEmail};
 
 use crate::codes;
 use crate::error::IdentityError;
@@ -20,13 +20,7 @@ impl IdentityService {
             .map_err(|e| IdentityError::Validation(vec![field("email", e.to_string())]))?;
         let now = self.now();
         let bucket = format!("reset:email:{email}");
-        if let Verdict::Limited { retry_after_secs } = self
-            .limiter()
-            .hit(&bucket, self.policy().reset_per_email, now)
-            .await?
-        {
-            return Err(IdentityError::RateLimited { retry_after_secs });
-        }
+        self.limit(&bucket, self.policy().reset_per_email).await?;
         let Some(credentials) = self.store().find_credentials(&email).await? else {
             let event = AuthEvent::new(AuthEventKind::PasswordResetRequested, now, None, false)
                 .from_ip(ip)

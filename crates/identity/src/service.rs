@@ -132,13 +132,7 @@ impl IdentityService {
                 "signup:ip:{}",
                 kernel::address_bucket(ip, self.policy.ipv6_prefix)
             );
-            if let Verdict::Limited { retry_after_secs } = self
-                .limiter
-                .hit(&bucket, self.policy.signup_per_ip, self.clock.now())
-                .await?
-            {
-                return Err(IdentityError::RateLimited { retry_after_secs });
-            }
+            self.limit(&bucket, self.policy.signup_per_ip).await?;
         }
         self.create_account(input, false).await
     }
@@ -235,13 +229,7 @@ impl IdentityService {
                 "signin:ip:{}",
                 kernel::address_bucket(ip, self.policy.ipv6_prefix)
             );
-            if let Verdict::Limited { retry_after_secs } = self
-                .limiter
-                .hit(&bucket, self.policy.signin_per_ip, self.clock.now())
-                .await?
-            {
-                return Err(IdentityError::RateLimited { retry_after_secs });
-            }
+            self.limit(&bucket, self.policy.signin_per_ip).await?;
         }
         let credentials = self.store.find_credentials(&email).await?;
         let hash = match credentials.as_ref().and_then(|c| c.password_hash.clone()) {
@@ -550,8 +538,15 @@ impl IdentityService {
         self.verifications.as_ref()
     }
 
-    pub(crate) fn limiter(&self) -> &dyn RateLimiter {
-        self.limiter.as_ref()
+    /// Counts one hit of `bucket` against `limit` (across every instance); over it, the
+    /// caller is told when to come back.
+    pub(crate) async fn limit(&self, bucket: &str, limit: RateLimit) -> Result<(), IdentityError> {
+        match self.limiter.hit(bucket, limit, self.clock.now()).await? {
+            Verdict::Allowed => Ok(()),
+            Verdict::Limited { retry_after_secs } => {
+                Err(IdentityError::RateLimited { retry_after_secs })
+            }
+        }
     }
 
     pub(crate) fn token_service(&self) -> &TokenService {
