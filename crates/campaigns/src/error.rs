@@ -2,21 +2,7 @@ use kernel::{SealError, StoreError};
 
 use crate::models::{CampaignStatus, MessageId};
 
-/// One invalid field of a request, named as the client sent it (`messages[3].body`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use kernel::FieldError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignError {

@@ -4,40 +4,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
+pub use kernel::GroupId;
 use kernel::{AccountId, CustomerId, SessionId, UserId, WorkspaceId};
 use uuid::Uuid;
 
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(Uuid);
-
-        impl $name {
-            /// A new, time-ordered (UUID v7) identifier.
-            #[must_use]
-            pub fn generate() -> Self {
-                Self(Uuid::now_v7())
-            }
-
-            #[must_use]
-            pub const fn from_uuid(uuid: Uuid) -> Self {
-                Self(uuid)
-            }
-
-            #[must_use]
-            pub const fn as_uuid(&self) -> Uuid {
-                self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
+use kernel::id_type;
 
 id_type!(
     /// A campaign of a workspace.
@@ -46,10 +17,6 @@ id_type!(
 id_type!(
     /// One message published to a campaign, for one customer.
     MessageId
-);
-id_type!(
-    /// A customer group, as campaigns see it: something a campaign targets.
-    GroupId
 );
 
 /// How a campaign reaches its customers.
@@ -207,11 +174,7 @@ pub struct PageQuery {
     pub after: Option<(DateTime<Utc>, Uuid)>,
 }
 
-#[derive(Clone, Debug)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub total_items: i64,
-}
+pub use kernel::Page;
 
 /// What a message says; sealed whole at rest.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,20 +1,5 @@
+pub use kernel::FieldError;
 use kernel::StoreError;
-
-/// One invalid field of a request, named as the client sent it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// One problem with one row of an upload; `row` is the file's line (CSV) or the 1-based
 /// position in the array (JSON).

@@ -167,12 +167,7 @@ pub struct PageRequest {
     pub after: Option<(DateTime<Utc>, uuid::Uuid)>,
 }
 
-/// A page and the size of the whole list.
-#[derive(Clone, Debug)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub total_items: i64,
-}
+pub use kernel::Page;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Group {

@@ -1,11 +1,5 @@
+pub use kernel::FieldError;
 use kernel::StoreError;
-
-/// One invalid field of a request, named as the client sent it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: &'static str,
-    pub message: String,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {

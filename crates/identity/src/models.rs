@@ -51,17 +51,17 @@ pub(crate) fn parse_name(
     let trimmed = raw.trim();
     let length = trimmed.chars().count();
     if length == 0 || length > 200 {
-        errors.push(FieldError {
+        errors.push(FieldError::new(
             field,
-            message: "must be between 1 and 200 characters".into(),
-        });
+            "must be between 1 and 200 characters",
+        ));
         return None;
     }
     if trimmed.chars().any(char::is_control) {
-        errors.push(FieldError {
+        errors.push(FieldError::new(
             field,
-            message: "must not contain control characters".into(),
-        });
+            "must not contain control characters",
+        ));
         return None;
     }
     Some(trimmed.to_owned())
@@ -175,12 +175,7 @@ pub struct AuditQuery {
     pub limit: i64,
 }
 
-/// A page of results with the total count of the query.
-#[derive(Clone, Debug)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub total_items: i64,
-}
+pub use kernel::Page;
 
 #[derive(Clone, Debug)]
 pub struct LoginOutcome {

@@ -746,10 +746,7 @@ pub(crate) fn strong_password(
 }
 
 pub(crate) fn field(name: &'static str, message: String) -> FieldError {
-    FieldError {
-        field: name,
-        message,
-    }
+    FieldError::new(name, message)
 }
 
 #[cfg(test)]

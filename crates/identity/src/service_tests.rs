@@ -135,7 +135,7 @@ async fn signup_reports_every_invalid_field() {
     let Err(IdentityError::Validation(errors)) = h.service.signup(input).await else {
         panic!("expected a validation error");
     };
-    let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+    let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["email", "password", "full_name", "account_name"]);
 }
 

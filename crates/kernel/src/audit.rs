@@ -209,3 +209,12 @@ impl AuthEvent {
         self
     }
 }
+
+/// The append-only audit trail, for an event that is its own unit of work (a refused attempt,
+/// an operator's act). An event that goes with a change is written in that change's unit of
+/// work by the domain's own transaction port instead, so that neither is kept without the other.
+#[async_trait::async_trait]
+pub trait AuditLog: Send + Sync + 'static {
+    /// Appends `event` (in its account, or — naming none — in no account's trail).
+    async fn record(&self, event: &AuthEvent) -> Result<(), crate::StoreError>;
+}

@@ -1,57 +1,58 @@
 //! Typed identifiers: a `UserId` can never be passed where an `AccountId` is expected.
 
-use std::fmt;
-use std::str::FromStr;
+#[doc(hidden)]
+pub use uuid::{self, Uuid};
 
-use uuid::Uuid;
-
+/// Declares a typed identifier: a UUID v7 newtype with `generate`, `from_uuid`, `as_uuid`,
+/// conversions, `Display` and `FromStr`. Every domain declares its own ids with it.
+#[macro_export]
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(Uuid);
+        pub struct $name($crate::ids::Uuid);
 
         impl $name {
             /// A new, time-ordered (UUID v7) identifier.
             #[must_use]
             pub fn generate() -> Self {
-                Self(Uuid::now_v7())
+                Self($crate::ids::Uuid::now_v7())
             }
 
             #[must_use]
-            pub const fn from_uuid(uuid: Uuid) -> Self {
+            pub const fn from_uuid(uuid: $crate::ids::Uuid) -> Self {
                 Self(uuid)
             }
 
             #[must_use]
-            pub const fn as_uuid(&self) -> Uuid {
+            pub const fn as_uuid(&self) -> $crate::ids::Uuid {
                 self.0
             }
         }
 
-        impl From<Uuid> for $name {
-            fn from(uuid: Uuid) -> Self {
+        impl From<$crate::ids::Uuid> for $name {
+            fn from(uuid: $crate::ids::Uuid) -> Self {
                 Self(uuid)
             }
         }
 
-        impl From<$name> for Uuid {
+        impl From<$name> for $crate::ids::Uuid {
             fn from(id: $name) -> Self {
                 id.0
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 self.0.fmt(f)
             }
         }
 
-        impl FromStr for $name {
-            type Err = uuid::Error;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::ids::uuid::Error;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self)
+                $crate::ids::Uuid::parse_str(s).map(Self)
             }
         }
     };

@@ -12,13 +12,15 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod mail;
+pub mod paging;
 pub mod rate_limit;
 pub mod rbac;
 pub mod seal;
 pub mod text;
+pub mod validation;
 
 pub use actor::{Actor, Roles};
-pub use audit::{AuthEvent, AuthEventKind, OPERATOR};
+pub use audit::{AuditLog, AuthEvent, AuthEventKind, OPERATOR};
 pub use clock::{Clock, ManualClock};
 pub use credential::{
     CONTENT_PERMISSIONS, Capability, CredentialKind, CredentialNotAllowed, DEFAULT_KEY_SCOPES,
@@ -27,6 +29,8 @@ pub use email::{EmailAddress, InvalidEmail};
 pub use error::StoreError;
 pub use ids::{AccountId, CustomerId, GroupId, ProfileFieldId, SessionId, UserId, WorkspaceId};
 pub use mail::{MailError, Mailer, OutgoingEmail, SealedEmail};
+pub use paging::Page;
 pub use rate_limit::{RateLimit, RateLimiter, Verdict, address_bucket};
 pub use rbac::{AccountRole, Permission, PermissionSet, WorkspaceRole};
 pub use seal::{SealError, SealingKey};
+pub use validation::FieldError;

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use kernel::AuthEvent;
+use kernel::{AuditLog, AuthEvent, StoreError};
 
 use crate::db::{Db, Lookup};
 use crate::error::DbError;
@@ -45,11 +45,30 @@ pub(crate) async fn insert_event(
 }
 
 /// Records an event on its own: in its account, or — naming none — on the anonymous path.
-pub(crate) async fn record_event(db: &Db, event: &AuthEvent) -> Result<(), DbError> {
-    let mut tx = match event.account_id {
-        Some(account) => db.tenant(account, event.user_id).await?,
-        None => db.anonymous(Lookup::Nothing).await?,
-    };
-    insert_event(tx.conn(), event).await?;
-    tx.commit().await
+pub(crate) async fn record_event(db: &Db, event: &AuthEvent) -> Result<(), StoreError> {
+    let work = async |conn: &mut AsyncPgConnection| insert_event(conn, event).await;
+    match event.account_id {
+        Some(account) => db.tenant_tx(account, event.user_id, work).await,
+        None => db.anonymous_tx(Lookup::Nothing, work).await,
+    }
+}
+
+/// kernel's [`AuditLog`] on Postgres: each event in a transaction of its own.
+#[derive(Clone, Debug)]
+pub struct PgAuditLog {
+    db: Db,
+}
+
+impl PgAuditLog {
+    #[must_use]
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditLog for PgAuditLog {
+    async fn record(&self, event: &AuthEvent) -> Result<(), StoreError> {
+        record_event(&self.db, event).await
+    }
 }

@@ -18,7 +18,27 @@ use diesel_async::{
 use futures_util::future::BoxFuture;
 use kernel::{AccountId, EmailAddress, UserId};
 
+use kernel::StoreError;
+
 use crate::error::DbError;
+
+/// The work of one transaction: an async closure over its connection whose future is `Send`
+/// (so a store method stays `Send`). Returning `Ok` commits, returning `Err` rolls back.
+pub trait Work<'c, T>:
+    AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<T, DbError>
+    + FnOnce(&'c mut AsyncPgConnection) -> <Self as Work<'c, T>>::Fut
+{
+    type Fut: Future<Output = Result<T, DbError>> + Send;
+}
+
+impl<'c, T, F, Fut> Work<'c, T> for F
+where
+    F: AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<T, DbError>
+        + FnOnce(&'c mut AsyncPgConnection) -> Fut,
+    Fut: Future<Output = Result<T, DbError>> + Send,
+{
+    type Fut = Fut;
+}
 
 #[derive(Clone, Debug)]
 pub struct PoolSettings {
@@ -111,6 +131,43 @@ impl Db {
         let mut tx = self.begin().await?;
         diesel::sql_query("SELECT 1").execute(tx.conn()).await?;
         tx.commit().await
+    }
+
+    /// Runs `work` as one transaction of `account` (see [`Db::tenant`]): it begins, runs, commits
+    /// when `work` returns `Ok` and rolls back otherwise, and maps the adapter's errors to the
+    /// store's. A forgotten commit cannot happen.
+    pub async fn tenant_tx<T, F>(
+        &self,
+        account: AccountId,
+        user: Option<UserId>,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        F: for<'c> Work<'c, T> + Send,
+        T: Send,
+    {
+        let tx = self.tenant(account, user).await?;
+        Ok(tx.run(work).await?)
+    }
+
+    /// Runs `work` as one transaction of the anonymous role (see [`Db::anonymous`]).
+    pub async fn anonymous_tx<T, F>(&self, lookup: Lookup<'_>, work: F) -> Result<T, StoreError>
+    where
+        F: for<'c> Work<'c, T> + Send,
+        T: Send,
+    {
+        let tx = self.anonymous(lookup).await?;
+        Ok(tx.run(work).await?)
+    }
+
+    /// Runs `work` as one transaction of the server's own role (see [`Db::system`]).
+    pub async fn system_tx<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: for<'c> Work<'c, T> + Send,
+        T: Send,
+    {
+        let tx = self.system().await?;
+        Ok(tx.run(work).await?)
     }
 
     /// A unit of work for a signed-in user (or, with `user` unset, for work on behalf of an
@@ -227,6 +284,17 @@ impl Tx {
         .execute(self.conn())
         .await?;
         Ok(())
+    }
+
+    /// Runs `work` on this transaction and commits it when `work` succeeds.
+    pub async fn run<T, F>(mut self, work: F) -> Result<T, DbError>
+    where
+        F: for<'c> Work<'c, T> + Send,
+        T: Send,
+    {
+        let out = work(self.conn()).await?;
+        self.commit().await?;
+        Ok(out)
     }
 
     pub async fn commit(mut self) -> Result<(), DbError> {

@@ -319,7 +319,7 @@ impl IdentityStore for PgIdentityStore {
     }
 
     async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
-        store(record_event(&self.db, event)).await
+        record_event(&self.db, event).await
     }
 
     async fn members(&self, account: AccountId) -> Result<Vec<Member>, StoreError> {

@@ -6,7 +6,7 @@
 
 pub mod api_key_store;
 pub mod audience;
-mod audit;
+pub mod audit;
 pub mod campaign_store;
 mod customer_import;
 pub mod customer_store;
@@ -27,6 +27,7 @@ pub mod signing_keys;
 
 pub use api_key_store::PgApiKeyStore;
 pub use audience::PgAudience;
+pub use audit::PgAuditLog;
 pub use campaign_store::PgCampaignStore;
 pub use customer_import::{DEFAULT_MAX_CONCURRENT_IMPORTS, IMPORT_APPLICATION_NAME};
 pub use customer_store::PgCustomerStore;

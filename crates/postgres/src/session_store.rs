@@ -519,6 +519,6 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
-        store(record_event(&self.db, event)).await
+        record_event(&self.db, event).await
     }
 }
