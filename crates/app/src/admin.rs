@@ -8,8 +8,8 @@ use identity::{IdentityDeps, IdentityService};
 use kernel::Clock;
 use platform::{BcryptHasher, SystemClock, UnknownLocations};
 use postgres::{
-    Db, PgApiKeyStore, PgDataKeyStore, PgIdentityStore, PgRateLimiter, PgSessionStore,
-    PgSigningKeyStore, PoolSettings, SessionCache,
+    Db, PgDataKeyStore, PgIdentityStore, PgRateLimiter, PgSigningKeyStore, PgTokenStore,
+    PoolSettings, SessionCache,
 };
 use tokens::ports::StoredSigningKey;
 use tokens::{TokenIssuer, TokenService, TokenSettings, load_key_ring};
@@ -198,8 +198,8 @@ async fn operator_identity(settings: &Settings) -> Result<IdentityService, AppEr
     let limiter = Arc::new(PgRateLimiter::new(db.clone()));
     let tokens = Arc::new(TokenService::new(
         issuer,
-        Arc::new(PgSessionStore::new(db.clone(), cache.clone())),
-        Arc::new(PgApiKeyStore::new(db.clone(), cache.clone())),
+        Arc::new(PgTokenStore::new(db.clone(), cache.clone())),
+        Arc::new(postgres::PgAuditLog::new(db.clone())),
         limiter.clone(),
         clock.clone(),
         settings.token_policy(),

@@ -20,9 +20,9 @@ use platform::{
     BcryptHasher, LogMailer, MaxMindLocator, SmtpMailer, SystemClock, UnknownLocations,
 };
 use postgres::{
-    Db, OutboxSettings, OutboxWorker, PgApiKeyStore, PgAudience, PgCampaignStore, PgCustomerStore,
-    PgDataKeyStore, PgEmailVerificationStore, PgIdentityStore, PgRateLimiter, PgSessionStore,
-    PgSigningKeyStore, PoolSettings, SessionCache,
+    Db, InvalidationBus, OutboxSettings, OutboxWorker, PgAudience, PgAuditLog, PgCampaignStore,
+    PgCustomerStore, PgDataKeyStore, PgEmailVerificationStore, PgIdentityStore, PgRateLimiter,
+    PgSigningKeyStore, PgTokenStore, PoolSettings, SessionCache,
 };
 use tokens::{
     KeyOrigin, KeyRing, SigningKey, TokenIssuer, TokenService, TokenSettings, load_key_ring,
@@ -91,12 +91,12 @@ impl KeySource {
     async fn follow_rotations(
         self,
         issuer: Arc<TokenIssuer>,
-        cache: Arc<SessionCache>,
+        bus: Arc<InvalidationBus>,
         clock: Arc<dyn Clock>,
     ) {
         loop {
             tokio::select! {
-                () = cache.signing_keys_changed() => {}
+                () = bus.signing_keys_changed() => {}
                 () = tokio::time::sleep(Duration::from_secs(300)) => {}
             }
             match self.load(clock.now()).await {
@@ -179,14 +179,15 @@ impl Application {
             ring,
         ));
         let session_cache = Arc::new(SessionCache::default());
-        tokio::spawn(session_cache.clone().listen(settings.database.url.clone()));
-        tokio::spawn(keys.follow_rotations(issuer.clone(), session_cache.clone(), clock.clone()));
+        let bus = Arc::new(InvalidationBus::new(session_cache.clone()));
+        tokio::spawn(bus.clone().listen(settings.database.url.clone()));
+        tokio::spawn(keys.follow_rotations(issuer.clone(), bus, clock.clone()));
         let limiter = Arc::new(PgRateLimiter::new(db.clone()));
         tokio::spawn(sweep_rate_limits(limiter.clone(), clock.clone()));
         let tokens = Arc::new(TokenService::new(
             issuer,
-            Arc::new(PgSessionStore::new(db.clone(), session_cache.clone())),
-            Arc::new(PgApiKeyStore::new(db.clone(), session_cache.clone())),
+            Arc::new(PgTokenStore::new(db.clone(), session_cache.clone())),
+            Arc::new(PgAuditLog::new(db.clone())),
             limiter.clone(),
             clock.clone(),
             settings.token_policy(),

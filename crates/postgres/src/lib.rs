@@ -4,9 +4,9 @@
 //!
 //! SQL and diesel stop here: every failure leaves this crate as a [`kernel::StoreError`].
 
-pub mod api_key_store;
 pub mod audience;
 pub mod audit;
+pub mod bus;
 pub mod campaign_store;
 mod customer_import;
 pub mod customer_store;
@@ -22,12 +22,12 @@ pub mod rate_limiter;
 mod roles;
 pub mod schema;
 pub mod session_cache;
-pub mod session_store;
 pub mod signing_keys;
+pub mod token_store;
 
-pub use api_key_store::PgApiKeyStore;
 pub use audience::PgAudience;
 pub use audit::PgAuditLog;
+pub use bus::InvalidationBus;
 pub use campaign_store::PgCampaignStore;
 pub use customer_import::{DEFAULT_MAX_CONCURRENT_IMPORTS, IMPORT_APPLICATION_NAME};
 pub use customer_store::PgCustomerStore;
@@ -40,5 +40,5 @@ pub use migrate::{MIGRATIONS, ensure_database, run_migrations};
 pub use outbox::{OutboxSettings, OutboxWorker};
 pub use rate_limiter::PgRateLimiter;
 pub use session_cache::SessionCache;
-pub use session_store::PgSessionStore;
 pub use signing_keys::PgSigningKeyStore;
+pub use token_store::PgTokenStore;

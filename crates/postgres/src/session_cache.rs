@@ -1,89 +1,50 @@
-//! The per-request session check, kept cheap: live sessions (with their roles) are cached in
-//! memory, and every instance drops an entry the moment any instance revokes the session or
-//! changes the user, through Postgres `LISTEN`/`NOTIFY` on [`CHANNEL`].
+//! The per-request session check, kept cheap: session standings (with the user's roles) are
+//! cached in memory, and every instance drops an entry the moment any instance revokes the
+//! session or changes the user, as the invalidation bus ([`crate::bus`]) tells it.
 //!
-//! Correctness does not rest on the cache: while the listener is not connected nothing is
-//! served from it, a reconnect clears it, and an entry lives at most [`ENTRY_TTL`] even if a
+//! Correctness does not rest on the cache: while the bus is not connected nothing is served
+//! from it, a reconnect clears it, and an entry lives at most [`ENTRY_TTL`] even if a
 //! notification were somehow missed. A load racing with an invalidation is not cached
 //! (a generation counter tells).
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use diesel::sql_types::Text;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
-use futures_util::StreamExt as _;
 use kernel::{AccountId, SessionId, UserId};
-use tokens::LiveSession;
-use uuid::Uuid;
+use tokens::ports::SessionStanding;
 
-use crate::error::DbError;
+pub use crate::bus::Invalidation;
 
-/// The channel revocations are announced on.
-pub const CHANNEL: &str = "nudgescribe_sessions";
 /// The longest an entry is trusted without hearing from Postgres.
 pub const ENTRY_TTL: Duration = Duration::from_secs(60);
 const MAX_ENTRIES: usize = 100_000;
-/// How often the listener proves its connection alive.
-const PING_EVERY: Duration = Duration::from_secs(5);
-
-/// What a notification on [`CHANNEL`] names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Invalidation {
-    Session(SessionId),
-    User(UserId),
-    /// The signing keys changed (a rotation): every instance reloads its key ring.
-    SigningKeys,
-}
-
-impl Invalidation {
-    #[must_use]
-    pub fn payload(self) -> String {
-        match self {
-            Self::Session(id) => format!("s:{id}"),
-            Self::User(id) => format!("u:{id}"),
-            Self::SigningKeys => "k:".to_owned(),
-        }
-    }
-
-    #[must_use]
-    pub fn parse(payload: &str) -> Option<Self> {
-        if payload == "k:" {
-            return Some(Self::SigningKeys);
-        }
-        let (kind, id) = payload.split_once(':')?;
-        let id = Uuid::parse_str(id).ok()?;
-        match kind {
-            "s" => Some(Self::Session(SessionId::from_uuid(id))),
-            "u" => Some(Self::User(UserId::from_uuid(id))),
-            _ => None,
-        }
-    }
-}
+pub(crate) use crate::bus::announce;
 
 struct Entry {
     account: AccountId,
     user: UserId,
-    live: LiveSession,
+    standing: SessionStanding,
     loaded: Instant,
 }
 
-/// The session cache, and the listener that keeps it (and, through
-/// [`SessionCache::signing_keys_changed`], each instance's key ring) in step with every
-/// instance's changes.
+/// This instance's cache of session standings.
 #[derive(Default)]
 pub struct SessionCache {
     entries: RwLock<HashMap<SessionId, Entry>>,
     generation: AtomicU64,
     listening: AtomicBool,
-    signing_keys_changed: tokio::sync::Notify,
 }
 
 impl SessionCache {
-    /// A live session's cached kind and roles, if trustworthy right now.
-    pub fn get(&self, account: AccountId, user: UserId, session: SessionId) -> Option<LiveSession> {
+    /// A session's cached standing, if trustworthy right now.
+    pub fn get(
+        &self,
+        account: AccountId,
+        user: UserId,
+        session: SessionId,
+    ) -> Option<SessionStanding> {
         if !self.listening.load(Ordering::Acquire) {
             return None;
         }
@@ -94,7 +55,7 @@ impl SessionCache {
         entries
             .get(&session)
             .filter(|e| e.account == account && e.user == user && e.loaded.elapsed() < ENTRY_TTL)
-            .map(|e| e.live.clone())
+            .map(|e| e.standing.clone())
     }
 
     /// Read before loading from the database; pass to [`SessionCache::insert`].
@@ -109,7 +70,7 @@ impl SessionCache {
         account: AccountId,
         user: UserId,
         session: SessionId,
-        live: LiveSession,
+        standing: SessionStanding,
     ) {
         let mut entries = self
             .entries
@@ -128,15 +89,15 @@ impl SessionCache {
             Entry {
                 account,
                 user,
-                live,
+                standing,
                 loaded: Instant::now(),
             },
         );
     }
 
+    /// Drops what `what` names (a signing-key change names no session).
     pub fn invalidate(&self, what: Invalidation) {
         if what == Invalidation::SigningKeys {
-            self.signing_keys_changed.notify_one();
             return;
         }
         let mut entries = self
@@ -153,13 +114,9 @@ impl SessionCache {
         }
     }
 
-    /// Resolves when some instance changed the signing keys (or the listener reconnected,
-    /// after which a change may have been missed): time to reload the key ring.
-    pub async fn signing_keys_changed(&self) {
-        self.signing_keys_changed.notified().await;
-    }
-
-    fn set_listening(&self, listening: bool) {
+    /// Serves from the cache only while the bus hears every invalidation; either way, forgets
+    /// everything (a change may have been missed).
+    pub(crate) fn set_listening(&self, listening: bool) {
         let mut entries = self
             .entries
             .write()
@@ -168,87 +125,18 @@ impl SessionCache {
         entries.clear();
         self.listening.store(listening, Ordering::Release);
     }
-
-    /// Keeps the cache in step with every instance's revocations, for as long as the process
-    /// runs: connects, `LISTEN`s, applies notifications; on any failure stops serving from the
-    /// cache, clears it, and reconnects with backoff.
-    pub async fn listen(self: Arc<Self>, url: String) {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match self.listen_once(&url).await {
-                Ok(()) => backoff = Duration::from_millis(100),
-                Err(error) => {
-                    tracing::warn!(%error, "session revocation listener lost its connection; reconnecting");
-                }
-            }
-            self.set_listening(false);
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
-        }
-    }
-
-    async fn listen_once(&self, url: &str) -> Result<(), DbError> {
-        // Imported here: its `load` would shadow the atomics' elsewhere in this module.
-        use diesel_async::RunQueryDsl as _;
-        let mut conn = AsyncPgConnection::establish(url)
-            .await
-            .map_err(|e| DbError::Connect {
-                url: crate::migrate::redact(url),
-                reason: e.to_string(),
-            })?;
-        diesel::sql_query(format!("LISTEN {CHANNEL}"))
-            .execute(&mut conn)
-            .await?;
-        self.set_listening(true);
-        // A rotation may have happened while no one was listening.
-        self.signing_keys_changed.notify_one();
-        loop {
-            {
-                let mut notifications = std::pin::pin!(conn.notifications_stream());
-                let deadline = tokio::time::sleep(PING_EVERY);
-                tokio::pin!(deadline);
-                loop {
-                    tokio::select! {
-                        next = notifications.next() => match next {
-                            Some(Ok(notification)) => {
-                                if let Some(what) = Invalidation::parse(&notification.payload) {
-                                    self.invalidate(what);
-                                }
-                            }
-                            Some(Err(error)) => return Err(error.into()),
-                            None => return Err(DbError::Pool("the listener connection closed".into())),
-                        },
-                        () = &mut deadline => break,
-                    }
-                }
-            }
-            // A connection that died quietly is noticed here, not at the next revocation.
-            diesel::sql_query("SELECT 1").execute(&mut conn).await?;
-        }
-    }
-}
-
-/// Announces an invalidation to every instance when the surrounding transaction commits.
-pub(crate) async fn announce(
-    conn: &mut AsyncPgConnection,
-    what: Invalidation,
-) -> Result<(), DbError> {
-    use diesel_async::RunQueryDsl as _;
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<Text, _>(CHANNEL)
-        .bind::<Text, _>(what.payload())
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn roles() -> LiveSession {
-        LiveSession {
+    fn roles() -> SessionStanding {
+        SessionStanding {
             kind: tokens::SessionKind::Login,
+            revoked: false,
+            expires_at: chrono::DateTime::UNIX_EPOCH,
+            api_key_live: None,
             roles: kernel::Roles {
                 account: vec![kernel::AccountRole::Owner],
                 workspaces: Vec::new(),

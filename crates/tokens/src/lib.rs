@@ -2,16 +2,20 @@
 //! sessions and their revocation, opaque refresh tokens with rotation and reuse detection,
 //! API keys and their exchange, and short-lived tokens for frontends.
 //!
-//! Knows nothing of HTTP or SQL: storage comes through the ports in [`ports`].
+//! Knows nothing of HTTP or SQL: storage comes through the ports in [`ports`], and every rule
+//! of the token model is [`TokenService`]'s.
 
 pub mod api_key;
 pub mod bootstrap;
 pub mod claims;
 pub mod error;
+mod exchange;
 pub mod issuer;
+mod key_management;
 pub mod keys;
 pub mod ports;
 pub mod refresh;
+mod rotation;
 pub mod service;
 pub mod session;
 #[cfg(any(test, feature = "testing"))]

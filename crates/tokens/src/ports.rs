@@ -1,14 +1,15 @@
-//! What the tokens domain needs from the outside world. Each store method is one unit of work.
+//! What the tokens domain needs from the outside world: signing keys, and a transaction-typed
+//! store of sessions, refresh tokens and API keys.
 
 use std::net::IpAddr;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use kernel::{AccountId, AuthEvent, Roles, SessionId, StoreError, UserId};
 use uuid::Uuid;
 
 use crate::api_key::ApiKey;
-use crate::session::{LiveSession, NewSession, SessionKind, SessionSummary};
+use crate::session::{NewSession, SessionKind, SessionSummary};
 
 /// A signing key as persisted: public half in clear, private half sealed under the master key
 /// (or absent when the key is held outside the store).
@@ -52,143 +53,76 @@ pub trait SigningKeyStore: Send + Sync + 'static {
     ) -> Result<Vec<StoredSigningKey>, StoreError>;
 }
 
-/// A session as the refresh path finds it, with what decides whether it may go on.
-#[derive(Clone, Debug)]
-pub struct SessionGrant {
-    pub session_id: SessionId,
+/// Which rows a unit of work starts out seeing (security.md, "Tenancy").
+#[derive(Clone, Copy, Debug)]
+pub enum Access<'a> {
+    /// An account's rows, as one of its users when `user` is given.
+    Tenant {
+        account: AccountId,
+        user: Option<UserId>,
+    },
+    /// The anonymous exchange path: only the API key with this id (and events of no account),
+    /// until [`TokenTx::become_tenant`].
+    ApiKey(Uuid),
+    /// The anonymous refresh path: only the refresh token with this digest (and events of no
+    /// account), until [`TokenTx::become_tenant`].
+    RefreshToken(&'a [u8; 32]),
+}
+
+/// A session row as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSession {
+    pub id: SessionId,
     pub account_id: AccountId,
     pub user_id: UserId,
     pub kind: SessionKind,
     pub scope: String,
     pub api_key_id: Option<Uuid>,
-    /// Whether the session's API key (if any) still exists.
-    pub api_key_live: bool,
-    /// The owner's current roles.
+    /// When the session ends for good.
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+/// What decides, on every authenticated request, whether a session is live: read together in
+/// one go, cached per instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionStanding {
+    pub kind: SessionKind,
+    pub revoked: bool,
+    pub expires_at: DateTime<Utc>,
+    /// For a session exchanged for an API key: whether the key still exists (not deleted).
+    pub api_key_live: Option<bool>,
+    /// The user's roles right now.
     pub roles: Roles,
-    /// When the session ends for good (rotation never moves it).
+}
+
+/// A refresh token row as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRefreshToken {
+    pub session_id: SessionId,
+    pub account_id: AccountId,
+    pub expires_at: DateTime<Utc>,
+    /// When it was first presented (it is retired from then on).
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// A refresh token to store: only its digest is kept.
+#[derive(Clone, Debug)]
+pub struct NewRefreshToken {
+    pub digest: [u8; 32],
+    pub account_id: AccountId,
+    pub session_id: SessionId,
+    pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
-/// A refresh-token rotation to carry out.
+/// An API key as stored, with the digest of its secret.
 #[derive(Clone, Debug)]
-pub struct RefreshRotation {
-    pub presented: [u8; 32],
-    pub successor: [u8; 32],
-    pub now: DateTime<Utc>,
-    /// The successor's own expiry; the store MUST cut it to the session's end.
-    pub successor_expires_at: DateTime<Utc>,
-    pub overlap: Duration,
-    /// Where the refresh came from: the session's last-seen address.
-    pub ip: Option<IpAddr>,
-}
-
-/// What presenting a refresh token came to.
-#[derive(Clone, Debug)]
-pub enum Rotation {
-    /// The token was current: it is retired and `successor` now stands for the session.
-    Rotated(SessionGrant),
-    /// The token had already been used (outside the overlap window): the store has revoked
-    /// the whole session.
-    Reused {
-        account_id: AccountId,
-        user_id: UserId,
-        session_id: SessionId,
-    },
-    /// Unknown, expired, or its session is revoked or expired.
-    Invalid,
-}
-
-#[async_trait]
-pub trait SessionStore: Send + Sync + 'static {
-    /// Stores a session, its first refresh token (if any) and `event`; for a key exchange,
-    /// also notes the key's `last_used_at` (coalesced: at most one write a minute per key).
-    async fn start_session(
-        &self,
-        session: &NewSession,
-        event: &AuthEvent,
-    ) -> Result<(), StoreError>;
-
-    /// The session's kind and the user's current roles if the session is live: not revoked,
-    /// not expired, its user still in `account`, and — for sessions from an API key — the key
-    /// not deleted and its owner still a developer. `None` otherwise. Called on every
-    /// authenticated request: implementations are expected to cache, and MUST see a
-    /// revocation made by any instance within a second.
-    async fn live_session(
-        &self,
-        account: AccountId,
-        user: UserId,
-        session: SessionId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<LiveSession>, StoreError>;
-
-    /// The user's live sessions (not revoked, not expired at `now`), newest first.
-    async fn user_sessions(
-        &self,
-        account: AccountId,
-        user: UserId,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<SessionSummary>, StoreError>;
-
-    /// Marks an MFA token as used. Returns `false` — and changes nothing — when it was used
-    /// already (atomically: of two concurrent redemptions, one wins).
-    async fn redeem_mfa_token(
-        &self,
-        account: AccountId,
-        user: UserId,
-        token_id: Uuid,
-        expires_at: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-
-    /// Retires the presented refresh token and stores its successor (which never outlives the
-    /// session; the session's end does not move), atomically: of two concurrent uses, one
-    /// rotates and the other is a reuse. A token used less than `overlap` ago rotates again
-    /// instead of counting as reuse. On reuse the store revokes the session and tells every
-    /// instance. A rotation notes the session as seen now, from `ip`.
-    async fn rotate_refresh_token(
-        &self,
-        rotation: &RefreshRotation,
-    ) -> Result<Rotation, StoreError>;
-
-    /// Revokes a session (every token descending from it), with `event`, and tells every
-    /// instance. Revoking a revoked session changes nothing.
-    async fn revoke_session(
-        &self,
-        account: AccountId,
-        session: SessionId,
-        reason: &'static str,
-        event: &AuthEvent,
-    ) -> Result<(), StoreError>;
-
-    /// Revokes `session` if it is a live session of `user` (not revoked, not expired at
-    /// `event.at`), with `event`, and tells every instance. Returns whether it did.
-    async fn revoke_user_session(
-        &self,
-        account: AccountId,
-        user: UserId,
-        session: SessionId,
-        reason: &'static str,
-        event: &AuthEvent,
-    ) -> Result<bool, StoreError>;
-
-    /// Revokes every live session of the user except `keep`, and tells every instance.
-    async fn revoke_user_sessions(
-        &self,
-        account: AccountId,
-        user: UserId,
-        keep: Option<SessionId>,
-        reason: &'static str,
-    ) -> Result<(), StoreError>;
-
-    /// Appends to the audit trail (in the event's account, or in none).
-    async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError>;
-}
-
-/// A key's stored credentials, found by id on the anonymous exchange path.
-#[derive(Clone, Debug)]
-pub struct KeyCredentials {
+pub struct StoredApiKey {
     pub key: ApiKey,
     pub secret_digest: Vec<u8>,
-    pub owner_roles: Roles,
+    /// Deleted keys are kept (for the audit trail's sake) but never work again.
+    pub deleted: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -197,42 +131,156 @@ pub struct NewApiKey {
     pub secret_digest: [u8; 32],
 }
 
+/// Where sessions, refresh tokens and API keys are kept. A use case opens one unit of work with
+/// [`TokenStore::begin`], reads and writes through it — single statements that decide nothing —
+/// and commits; the rules (reuse detection and its overlap window, who may revoke what, when a
+/// key's last use is noted, which event goes with which change) are [`crate::TokenService`]'s.
 #[async_trait]
-pub trait ApiKeyStore: Send + Sync + 'static {
-    /// Stores a key with `event`, only while its owner holds the developer role (checked in the
-    /// same unit of work, so a key never outlives a demotion that committed first). MUST
-    /// return `NotFound` — storing nothing — when the owner does not hold it.
-    async fn create_api_key(&self, key: &NewApiKey, event: &AuthEvent) -> Result<(), StoreError>;
+pub trait TokenStore: Send + Sync + 'static {
+    /// Opens a unit of work seeing what `access` allows. Nothing it wrote is kept unless it is
+    /// committed; dropped, it rolls back.
+    async fn begin(&self, access: Access<'_>) -> Result<Box<dyn TokenTx>, StoreError>;
 
-    /// The user's keys that are not deleted, newest first.
-    async fn api_keys(&self, account: AccountId, user: UserId) -> Result<Vec<ApiKey>, StoreError>;
-
-    /// Every key of the account that is not deleted, newest first.
-    async fn account_api_keys(&self, account: AccountId) -> Result<Vec<ApiKey>, StoreError>;
-
-    /// Deletes a key of the account — of `owner` only, when given — for `reason`, and revokes
-    /// every session exchanged for it, telling every instance. MUST return `NotFound` when
-    /// there is no such live key (another owner's, another account's, or already deleted).
-    async fn delete_api_key(
-        &self,
-        account: AccountId,
-        owner: Option<UserId>,
-        key_id: Uuid,
-        reason: &'static str,
-        event: &AuthEvent,
-    ) -> Result<(), StoreError>;
-
-    /// Deletes every live key of the user for `reason` (for good: nothing brings them back)
-    /// and revokes every session exchanged for them, telling every instance; records `event`
-    /// when there was any. Returns how many keys it deleted.
-    async fn delete_user_api_keys(
+    /// The standing of `session` if it is a session of `user` in `account` (`None`
+    /// otherwise), for the check of every authenticated request. Implementations are expected
+    /// to cache it, and MUST stop serving a cached standing within a second of any instance
+    /// committing a revocation of the session, a deletion of its key or a change of the
+    /// user's roles.
+    async fn session_standing(
         &self,
         account: AccountId,
         user: UserId,
-        reason: &'static str,
-        event: &AuthEvent,
-    ) -> Result<usize, StoreError>;
+        session: SessionId,
+    ) -> Result<Option<SessionStanding>, StoreError>;
+}
 
-    /// The anonymous exchange path: a key that is not deleted, by id, across accounts.
-    async fn key_credentials(&self, key_id: Uuid) -> Result<Option<KeyCredentials>, StoreError>;
+/// One unit of work on the token tables: each method is one read or one write.
+#[async_trait]
+pub trait TokenTx: Send {
+    /// Continues as a tenant of `account` (the anonymous lookup ends here).
+    async fn become_tenant(
+        &mut self,
+        account: AccountId,
+        user: Option<UserId>,
+    ) -> Result<(), StoreError>;
+
+    async fn insert_session(&mut self, session: &NewSession) -> Result<(), StoreError>;
+
+    /// The session, locked until the unit of work ends: of two units of work deciding on one
+    /// session, the second waits for the first and then sees what it did.
+    async fn lock_session(
+        &mut self,
+        session: SessionId,
+    ) -> Result<Option<StoredSession>, StoreError>;
+
+    /// Notes the session's latest use: when and from where.
+    async fn note_session_seen(
+        &mut self,
+        session: SessionId,
+        at: DateTime<Utc>,
+        ip: Option<IpAddr>,
+    ) -> Result<(), StoreError>;
+
+    /// Marks the session revoked at `at` unless it already is; returns whether it did. Every
+    /// instance hears of it once the unit of work commits.
+    async fn revoke_session(
+        &mut self,
+        session: SessionId,
+        reason: &'static str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks every unrevoked session of `user` but `keep` revoked; returns those it revoked
+    /// (every instance hears of them once the unit of work commits).
+    async fn revoke_user_sessions(
+        &mut self,
+        user: UserId,
+        keep: Option<SessionId>,
+        reason: &'static str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<SessionId>, StoreError>;
+
+    /// Marks every unrevoked session exchanged for one of `keys` revoked; returns those it
+    /// revoked (every instance hears of them once the unit of work commits).
+    async fn revoke_key_sessions(
+        &mut self,
+        keys: &[Uuid],
+        reason: &'static str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<SessionId>, StoreError>;
+
+    /// The user's sessions that are neither revoked nor ended at `now`, newest first, at most
+    /// `limit` of them.
+    async fn live_sessions(
+        &mut self,
+        user: UserId,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SessionSummary>, StoreError>;
+
+    async fn insert_refresh_token(&mut self, token: &NewRefreshToken) -> Result<(), StoreError>;
+
+    async fn refresh_token(
+        &mut self,
+        digest: &[u8; 32],
+    ) -> Result<Option<StoredRefreshToken>, StoreError>;
+
+    async fn mark_refresh_token_used(
+        &mut self,
+        digest: &[u8; 32],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Stores an MFA token's id as redeemed. Returns `false` — and changes nothing — when it
+    /// is stored already (of two concurrent redemptions, exactly one returns `true`).
+    async fn insert_redeemed_mfa_token(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        token_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// A key by id, deleted or not (within what the unit of work sees).
+    async fn api_key(&mut self, key_id: Uuid) -> Result<Option<StoredApiKey>, StoreError>;
+
+    /// The keys that are not deleted — of `owner` only, when given — newest first.
+    async fn live_api_keys(&mut self, owner: Option<UserId>) -> Result<Vec<ApiKey>, StoreError>;
+
+    async fn insert_api_key(&mut self, key: &NewApiKey) -> Result<(), StoreError>;
+
+    async fn set_api_key_last_used(
+        &mut self,
+        key_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Marks the key deleted for `reason` unless it already is; returns whether it did.
+    async fn delete_api_key(
+        &mut self,
+        key_id: Uuid,
+        reason: &'static str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks every key of `user` that is not deleted yet deleted; returns their ids.
+    async fn delete_user_api_keys(
+        &mut self,
+        user: UserId,
+        reason: &'static str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>, StoreError>;
+
+    /// The user's current roles.
+    async fn roles(&mut self, user: UserId) -> Result<Roles, StoreError>;
+
+    /// The user's current roles, held until the unit of work ends: a concurrent change of the
+    /// user's account roles waits for it.
+    async fn lock_roles(&mut self, user: UserId) -> Result<Roles, StoreError>;
+
+    /// Appends to the audit trail (in the event's account, or in none).
+    async fn record_event(&mut self, event: &AuthEvent) -> Result<(), StoreError>;
+
+    /// Keeps everything the unit of work wrote, atomically.
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }

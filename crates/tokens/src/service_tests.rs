@@ -9,6 +9,7 @@ use super::*;
 use crate::issuer::TokenSettings;
 use crate::keys::{KeyRing, SigningKey};
 use crate::testing::{MemoryRateLimiter, MemoryTokenStore as Memory};
+use kernel::{AccountRole, Permission, Roles};
 
 struct Harness {
     service: TokenService,
