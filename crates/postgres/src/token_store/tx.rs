@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use kernel::{AccountId, AuthEvent, PermissionSet, Roles, SessionId, StoreError, UserId};
 use tokens::ports::{
@@ -48,14 +50,33 @@ impl PgTokenTx {
         self.tx.conn()
     }
 
-    /// Announces revoked sessions and remembers them for this instance's cache.
-    async fn revoked(&mut self, ids: Vec<Uuid>) -> Result<Vec<SessionId>, DbError> {
-        let ids: Vec<SessionId> = ids.into_iter().map(SessionId::from_uuid).collect();
-        for session in &ids {
-            announce(self.tx.conn(), Invalidation::Session(*session)).await?;
-        }
-        self.revoked.extend_from_slice(&ids);
-        Ok(ids)
+    /// Revokes the unrevoked sessions `which` selects, announces each to every instance and
+    /// remembers them for this instance's cache.
+    async fn revoke_where(
+        &mut self,
+        which: Box<dyn BoxableExpression<sessions::table, Pg, SqlType = Bool> + Send>,
+        reason: &'static str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        one(async {
+            let ids = diesel::update(sessions::table)
+                .filter(which)
+                .filter(sessions::revoked_at.is_null())
+                .set((
+                    sessions::revoked_at.eq(at),
+                    sessions::revoked_reason.eq(reason),
+                ))
+                .returning(sessions::id)
+                .get_results::<Uuid>(self.tx.conn())
+                .await?;
+            let ids: Vec<SessionId> = ids.into_iter().map(SessionId::from_uuid).collect();
+            for session in &ids {
+                announce(self.tx.conn(), Invalidation::Session(*session)).await?;
+            }
+            self.revoked.extend_from_slice(&ids);
+            Ok(ids)
+        })
+        .await
     }
 }
 
@@ -159,20 +180,8 @@ impl TokenTx for PgTokenTx {
         reason: &'static str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        one(async {
-            let ids = diesel::update(sessions::table)
-                .filter(sessions::id.eq(session.as_uuid()))
-                .filter(sessions::revoked_at.is_null())
-                .set((
-                    sessions::revoked_at.eq(at),
-                    sessions::revoked_reason.eq(reason),
-                ))
-                .returning(sessions::id)
-                .get_results::<Uuid>(self.conn())
-                .await?;
-            Ok(!self.revoked(ids).await?.is_empty())
-        })
-        .await
+        let which = Box::new(sessions::id.eq(session.as_uuid()));
+        Ok(!self.revoke_where(which, reason, at).await?.is_empty())
     }
 
     async fn revoke_user_sessions(
@@ -182,22 +191,13 @@ impl TokenTx for PgTokenTx {
         reason: &'static str,
         at: DateTime<Utc>,
     ) -> Result<Vec<SessionId>, StoreError> {
-        one(async {
-            let keep = keep.map(|s| s.as_uuid()).unwrap_or_default();
-            let ids = diesel::update(sessions::table)
-                .filter(sessions::user_id.eq(user.as_uuid()))
-                .filter(sessions::revoked_at.is_null())
-                .filter(sessions::id.ne(keep))
-                .set((
-                    sessions::revoked_at.eq(at),
-                    sessions::revoked_reason.eq(reason),
-                ))
-                .returning(sessions::id)
-                .get_results::<Uuid>(self.conn())
-                .await?;
-            self.revoked(ids).await
-        })
-        .await
+        let keep = keep.map(|s| s.as_uuid()).unwrap_or_default();
+        let which = Box::new(
+            sessions::user_id
+                .eq(user.as_uuid())
+                .and(sessions::id.ne(keep)),
+        );
+        self.revoke_where(which, reason, at).await
     }
 
     async fn revoke_key_sessions(
@@ -206,20 +206,8 @@ impl TokenTx for PgTokenTx {
         reason: &'static str,
         at: DateTime<Utc>,
     ) -> Result<Vec<SessionId>, StoreError> {
-        one(async {
-            let ids = diesel::update(sessions::table)
-                .filter(sessions::api_key_id.eq_any(keys))
-                .filter(sessions::revoked_at.is_null())
-                .set((
-                    sessions::revoked_at.eq(at),
-                    sessions::revoked_reason.eq(reason),
-                ))
-                .returning(sessions::id)
-                .get_results::<Uuid>(self.conn())
-                .await?;
-            self.revoked(ids).await
-        })
-        .await
+        let which = Box::new(sessions::api_key_id.eq_any(keys.to_vec()).assume_not_null());
+        self.revoke_where(which, reason, at).await
     }
 
     async fn live_sessions(
