@@ -2,6 +2,7 @@
 //! ([`PgTokenTx`]), and the per-request session standing served from the revocation-aware
 //! [`SessionCache`].
 
+mod deferred;
 mod rows;
 mod tx;
 

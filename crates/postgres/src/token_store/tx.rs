@@ -16,10 +16,10 @@ use tokens::ports::{
 use tokens::{ApiKey, NewSession, SessionSummary};
 use uuid::Uuid;
 
+use super::deferred::{self, Deferred};
 use super::rows::{
     ApiKeyRow, NewSessionRow, RefreshTokenRow, SessionRow, StoredApiKeyRow, session_kind,
 };
-use crate::audit::insert_event;
 use crate::db::Tx;
 use crate::error::DbError;
 use crate::roles::{load_roles, roles_from_rows};
@@ -35,6 +35,7 @@ pub struct PgTokenTx {
     tx: Tx,
     cache: Arc<SessionCache>,
     revoked: Vec<SessionId>,
+    deferred: Vec<Deferred>,
 }
 
 impl PgTokenTx {
@@ -43,11 +44,18 @@ impl PgTokenTx {
             tx,
             cache,
             revoked: Vec::new(),
+            deferred: Vec::new(),
         }
     }
 
-    fn conn(&mut self) -> &mut AsyncPgConnection {
-        self.tx.conn()
+    /// The connection, once every queued write has gone: what comes next may read them.
+    async fn conn(&mut self) -> Result<&mut AsyncPgConnection, DbError> {
+        deferred::flush(self.tx.conn(), &mut self.deferred).await?;
+        Ok(self.tx.conn())
+    }
+
+    fn defer(&mut self, write: Deferred) {
+        self.deferred.push(write);
     }
 
     /// Revokes the unrevoked sessions `which` selects, announces each to every instance and
@@ -67,7 +75,7 @@ impl PgTokenTx {
                     sessions::revoked_reason.eq(reason),
                 ))
                 .returning(sessions::id)
-                .get_results::<Uuid>(self.tx.conn())
+                .get_results::<Uuid>(self.conn().await?)
                 .await?;
             let ids: Vec<SessionId> = ids.into_iter().map(SessionId::from_uuid).collect();
             for session in &ids {
@@ -121,7 +129,12 @@ impl TokenTx for PgTokenTx {
         account: AccountId,
         user: Option<UserId>,
     ) -> Result<(), StoreError> {
-        one(self.tx.become_tenant(account, user)).await
+        // Writes queued so far were made as the role before: they go first.
+        one(async {
+            deferred::flush(self.tx.conn(), &mut self.deferred).await?;
+            self.tx.become_tenant(account, user).await
+        })
+        .await
     }
 
     async fn insert_session(&mut self, session: &NewSession) -> Result<(), StoreError> {
@@ -129,7 +142,7 @@ impl TokenTx for PgTokenTx {
         one(async {
             diesel::insert_into(sessions::table)
                 .values(&row)
-                .execute(self.conn())
+                .execute(self.conn().await?)
                 .await?;
             Ok(())
         })
@@ -145,7 +158,7 @@ impl TokenTx for PgTokenTx {
                 .filter(sessions::id.eq(session.as_uuid()))
                 .select(SessionRow::as_select())
                 .for_update()
-                .first(self.conn())
+                .first(self.conn().await?)
                 .await
                 .optional()?
                 .map(StoredSession::try_from)
@@ -160,18 +173,8 @@ impl TokenTx for PgTokenTx {
         at: DateTime<Utc>,
         ip: Option<IpAddr>,
     ) -> Result<(), StoreError> {
-        one(async {
-            diesel::update(sessions::table)
-                .filter(sessions::id.eq(session.as_uuid()))
-                .set((
-                    sessions::last_seen_at.eq(at),
-                    sessions::ip.eq(ip.map(ipnet::IpNet::from)),
-                ))
-                .execute(self.conn())
-                .await?;
-            Ok(())
-        })
-        .await
+        self.defer(Deferred::SessionSeen { session, at, ip });
+        Ok(())
     }
 
     async fn revoke_session(
@@ -234,7 +237,7 @@ impl TokenTx for PgTokenTx {
                     api_keys::name.nullable(),
                     sessions::expires_at,
                 ))
-                .load::<SummaryRow>(self.conn())
+                .load::<SummaryRow>(self.conn().await?)
                 .await?;
             rows.into_iter().map(SessionSummary::try_from).collect()
         })
@@ -242,20 +245,8 @@ impl TokenTx for PgTokenTx {
     }
 
     async fn insert_refresh_token(&mut self, token: &NewRefreshToken) -> Result<(), StoreError> {
-        one(async {
-            diesel::insert_into(refresh_tokens::table)
-                .values((
-                    refresh_tokens::token_hash.eq(token.digest.as_slice()),
-                    refresh_tokens::account_id.eq(token.account_id.as_uuid()),
-                    refresh_tokens::session_id.eq(token.session_id.as_uuid()),
-                    refresh_tokens::created_at.eq(token.created_at),
-                    refresh_tokens::expires_at.eq(token.expires_at),
-                ))
-                .execute(self.conn())
-                .await?;
-            Ok(())
-        })
-        .await
+        self.defer(Deferred::RefreshToken(token.clone()));
+        Ok(())
     }
 
     async fn refresh_token(
@@ -266,7 +257,7 @@ impl TokenTx for PgTokenTx {
             Ok(refresh_tokens::table
                 .filter(refresh_tokens::token_hash.eq(digest.as_slice()))
                 .select(RefreshTokenRow::as_select())
-                .first(self.conn())
+                .first(self.conn().await?)
                 .await
                 .optional()?
                 .map(StoredRefreshToken::from))
@@ -279,15 +270,11 @@ impl TokenTx for PgTokenTx {
         digest: &[u8; 32],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        one(async {
-            diesel::update(refresh_tokens::table)
-                .filter(refresh_tokens::token_hash.eq(digest.as_slice()))
-                .set(refresh_tokens::used_at.eq(at))
-                .execute(self.conn())
-                .await?;
-            Ok(())
-        })
-        .await
+        self.defer(Deferred::RefreshTokenUsed {
+            digest: *digest,
+            at,
+        });
+        Ok(())
     }
 
     async fn insert_redeemed_mfa_token(
@@ -306,7 +293,7 @@ impl TokenTx for PgTokenTx {
                     redeemed_mfa_tokens::expires_at.eq(expires_at),
                 ))
                 .on_conflict_do_nothing()
-                .execute(self.conn())
+                .execute(self.conn().await?)
                 .await?;
             Ok(inserted == 1)
         })
@@ -318,7 +305,7 @@ impl TokenTx for PgTokenTx {
             api_keys::table
                 .filter(api_keys::id.eq(key_id))
                 .select(StoredApiKeyRow::as_select())
-                .first(self.conn())
+                .first(self.conn().await?)
                 .await
                 .optional()?
                 .map(StoredApiKey::try_from)
@@ -337,7 +324,7 @@ impl TokenTx for PgTokenTx {
             if let Some(owner) = owner {
                 query = query.filter(api_keys::user_id.eq(owner.as_uuid()));
             }
-            let rows = query.load(self.conn()).await?;
+            let rows = query.load(self.conn().await?).await?;
             rows.into_iter().map(ApiKey::try_from).collect()
         })
         .await
@@ -356,7 +343,7 @@ impl TokenTx for PgTokenTx {
                     api_keys::secret_digest.eq(new.secret_digest.as_slice()),
                     api_keys::created_at.eq(key.created_at),
                 ))
-                .execute(self.conn())
+                .execute(self.conn().await?)
                 .await?;
             Ok(())
         })
@@ -368,15 +355,8 @@ impl TokenTx for PgTokenTx {
         key_id: Uuid,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        one(async {
-            diesel::update(api_keys::table)
-                .filter(api_keys::id.eq(key_id))
-                .set(api_keys::last_used_at.eq(at))
-                .execute(self.conn())
-                .await?;
-            Ok(())
-        })
-        .await
+        self.defer(Deferred::KeyLastUsed { key: key_id, at });
+        Ok(())
     }
 
     async fn delete_api_key(
@@ -393,7 +373,7 @@ impl TokenTx for PgTokenTx {
                     api_keys::deleted_at.eq(at),
                     api_keys::deleted_reason.eq(reason),
                 ))
-                .execute(self.conn())
+                .execute(self.conn().await?)
                 .await?;
             Ok(deleted == 1)
         })
@@ -415,14 +395,14 @@ impl TokenTx for PgTokenTx {
                     api_keys::deleted_reason.eq(reason),
                 ))
                 .returning(api_keys::id)
-                .get_results::<Uuid>(self.conn())
+                .get_results::<Uuid>(self.conn().await?)
                 .await?)
         })
         .await
     }
 
     async fn roles(&mut self, user: UserId) -> Result<Roles, StoreError> {
-        one(load_roles(self.conn(), user.as_uuid())).await
+        one(load_roles(self.conn().await?, user.as_uuid())).await
     }
 
     async fn lock_roles(&mut self, user: UserId) -> Result<Roles, StoreError> {
@@ -431,12 +411,12 @@ impl TokenTx for PgTokenTx {
                 .filter(account_roles::user_id.eq(user.as_uuid()))
                 .select(account_roles::role)
                 .for_share()
-                .load::<String>(self.conn())
+                .load::<String>(self.conn().await?)
                 .await?;
             let workspaces = workspace_roles::table
                 .filter(workspace_roles::user_id.eq(user.as_uuid()))
                 .select((workspace_roles::workspace_id, workspace_roles::role))
-                .load::<(Uuid, String)>(self.conn())
+                .load::<(Uuid, String)>(self.conn().await?)
                 .await?;
             roles_from_rows(
                 account.iter().map(String::as_str),
@@ -447,11 +427,18 @@ impl TokenTx for PgTokenTx {
     }
 
     async fn record_event(&mut self, event: &AuthEvent) -> Result<(), StoreError> {
-        one(insert_event(self.conn(), event)).await
+        self.defer(Deferred::Event(Box::new(event.clone())));
+        Ok(())
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        let Self { tx, cache, revoked } = *self;
+        let Self {
+            mut tx,
+            cache,
+            revoked,
+            mut deferred,
+        } = *self;
+        deferred::flush(tx.conn(), &mut deferred).await?;
         tx.commit().await?;
         // This instance need not wait for its own notifications.
         for session in revoked {
