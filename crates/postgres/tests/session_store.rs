@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
-use identity::ports::IdentityStore;
+use identity::ports::{AccountStore, MembershipStore};
 use kernel::{AccountRole, AuthEvent, AuthEventKind, PermissionSet, SessionId, StoreError};
 use postgres::{PgApiKeyStore, PgIdentityStore, PgSessionStore, SessionCache};
 use support::{TestResult, database, new_account, signup_event};
