@@ -33,11 +33,7 @@ impl IdentityService {
         within_reach(actor, &roles)?;
         if actor.credential != kernel::CredentialKind::HumanSession {
             let members = self.memberships().members(actor.account_id).await?;
-            let target = members
-                .iter()
-                .find(|m| m.user.id == user)
-                .ok_or(IdentityError::NotFound)?;
-            within_reach(actor, &target.roles)?;
+            within_reach(actor, &member_of(&members, user)?.roles)?;
         }
         let member = self
             .memberships()
@@ -68,10 +64,7 @@ impl IdentityService {
     pub async fn remove_user(&self, actor: &Actor, user: UserId) -> Result<(), IdentityError> {
         require_administration(actor, Permission::UsersManage)?;
         let members = self.memberships().members(actor.account_id).await?;
-        let target = members
-            .iter()
-            .find(|m| m.user.id == user)
-            .ok_or(IdentityError::NotFound)?;
+        let target = member_of(&members, user)?;
         within_reach(actor, &target.roles)?;
         if target.roles.account.contains(&AccountRole::Owner) {
             if !actor.has_role(AccountRole::Owner) {
@@ -100,6 +93,14 @@ impl IdentityService {
         );
         self.audit(&event).await
     }
+}
+
+/// The member `user` among `members`; `NotFound` when they are not one.
+fn member_of(members: &[Member], user: UserId) -> Result<&Member, IdentityError> {
+    members
+        .iter()
+        .find(|m| m.user.id == user)
+        .ok_or(IdentityError::NotFound)
 }
 
 /// Parses a role assignment; `owner` is never assigned this way.
