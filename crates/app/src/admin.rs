@@ -3,20 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Duration as TimeDelta, Utc};
-use identity::{IdentityDeps, IdentityService};
+use chrono::{DateTime, Utc};
+use identity::IdentityService;
 use kernel::Clock;
-use platform::{BcryptHasher, SystemClock, UnknownLocations};
-use postgres::{
-    Db, PgDataKeyStore, PgIdentityStore, PgRateLimiter, PgSigningKeyStore, PgTokenStore,
-    PoolSettings, SessionCache,
-};
+use platform::{SystemClock, UnknownLocations};
+use postgres::{Db, PgDataKeyStore, PgRateLimiter, PgSigningKeyStore, PoolSettings, SessionCache};
+use tokens::load_key_ring;
 use tokens::ports::StoredSigningKey;
-use tokens::{TokenIssuer, TokenService, TokenSettings, load_key_ring};
 
 use crate::error::AppError;
 use crate::keys::{configured_signing_key, load_master_key};
 use crate::message_keys::{KeySource, MessageKeys};
+use crate::services::{ServiceDeps, Services, max_token_lifetime};
 use crate::settings::Settings;
 use crate::startup::prepare_database;
 
@@ -163,7 +161,7 @@ pub async fn message_master_keys(settings: &Settings) -> Result<Vec<String>, App
 /// as a server's, on a small pool, without the listeners and workers of a running server.
 /// Sessions revoked here are announced over `NOTIFY`, so every running instance drops them
 /// at once.
-async fn operator_identity(settings: &Settings) -> Result<IdentityService, AppError> {
+async fn operator_identity(settings: &Settings) -> Result<Arc<IdentityService>, AppError> {
     prepare_database(settings).await?;
     let db = Db::connect(
         &settings.database.url,
@@ -173,53 +171,29 @@ async fn operator_identity(settings: &Settings) -> Result<IdentityService, AppEr
         },
     )?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let auth = &settings.auth;
     let master = Arc::new(load_master_key(&settings.keys)?);
-    let max_token_lifetime = TimeDelta::seconds(auth.access_ttl_secs)
-        .max(TimeDelta::minutes(tokens::service::SHORT_LIVED_MAX_MINUTES))
-        + TimeDelta::seconds(auth.leeway_secs);
     let (ring, _) = load_key_ring(
         &PgSigningKeyStore::new(db.clone()),
         &master,
         configured_signing_key(&settings.keys)?.as_ref(),
         clock.now(),
-        max_token_lifetime,
+        max_token_lifetime(settings),
     )
     .await?;
-    let issuer = Arc::new(TokenIssuer::new(
-        TokenSettings {
-            issuer: auth.issuer.clone(),
-            audience: auth.audience.clone(),
-            leeway: TimeDelta::seconds(auth.leeway_secs),
-        },
-        ring,
-    ));
-    let cache = Arc::new(SessionCache::default());
-    let limiter = Arc::new(PgRateLimiter::new(db.clone()));
-    let tokens = Arc::new(TokenService::new(
-        issuer,
-        Arc::new(PgTokenStore::new(db.clone(), cache.clone())),
-        Arc::new(postgres::PgAuditLog::new(db.clone())),
-        limiter.clone(),
-        clock.clone(),
-        settings.token_policy(),
-    ));
-    let hasher =
-        BcryptHasher::new(auth.bcrypt_cost).map_err(|e| AppError::Config(e.to_string()))?;
-    Ok(IdentityService::new(
-        IdentityDeps {
-            store: Arc::new(PgIdentityStore::new(db.clone(), cache)),
-            verifications: Arc::new(postgres::PgEmailVerificationStore::new(db)),
-            hasher: Arc::new(hasher),
-            tokens,
-            limiter,
-            secrets: master,
+    let services = Services::build(
+        &db,
+        settings,
+        ServiceDeps {
+            ring,
+            sessions: Arc::new(SessionCache::default()),
+            limiter: Arc::new(PgRateLimiter::new(db.clone())),
+            master,
             // Operator commands sign no one in: no locations to look up.
             geo: Arc::new(UnknownLocations),
             clock,
         },
-        settings.identity_policy(),
-    ))
+    )?;
+    Ok(services.identity)
 }
 
 /// Where `admin create-account` got the owner's password.

@@ -12,25 +12,20 @@ use chrono::Duration as TimeDelta;
 use customers::{CustomerPolicy, CustomerService};
 use http::{AppState, HealthCheck, TrustedProxies, build_app};
 use identity::ports::GeoLocator;
-use identity::{IdentityDeps, IdentityService};
 use kernel::SealingKey;
 use kernel::{Clock, Mailer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use platform::{
-    BcryptHasher, LogMailer, MaxMindLocator, SmtpMailer, SystemClock, UnknownLocations,
-};
+use platform::{LogMailer, MaxMindLocator, SmtpMailer, SystemClock, UnknownLocations};
 use postgres::{
-    Db, InvalidationBus, OutboxSettings, OutboxWorker, PgAudience, PgAuditLog, PgCampaignStore,
-    PgCustomerStore, PgDataKeyStore, PgEmailVerificationStore, PgIdentityStore, PgRateLimiter,
-    PgSigningKeyStore, PgTokenStore, PoolSettings, SessionCache,
+    Db, InvalidationBus, OutboxSettings, OutboxWorker, PgAudience, PgCampaignStore,
+    PgCustomerStore, PgDataKeyStore, PgRateLimiter, PgSigningKeyStore, PoolSettings, SessionCache,
 };
-use tokens::{
-    KeyOrigin, KeyRing, SigningKey, TokenIssuer, TokenService, TokenSettings, load_key_ring,
-};
+use tokens::{KeyOrigin, KeyRing, SigningKey, TokenIssuer, load_key_ring};
 
 use crate::error::AppError;
 use crate::keys::{configured_signing_key, load_master_key};
 use crate::message_keys::MessageKeys;
+use crate::services::{ServiceDeps, Services, max_token_lifetime};
 use crate::settings::Settings;
 
 /// Creates the database when it is missing and applies pending migrations.
@@ -148,16 +143,12 @@ impl Application {
         )?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
-        let auth = &settings.auth;
-        let max_token_lifetime = TimeDelta::seconds(auth.access_ttl_secs)
-            .max(TimeDelta::minutes(tokens::service::SHORT_LIVED_MAX_MINUTES))
-            + TimeDelta::seconds(auth.leeway_secs);
         let master = Arc::new(load_master_key(&settings.keys)?);
         let keys = KeySource {
             store: PgSigningKeyStore::new(db.clone()),
             master: master.clone(),
             configured: configured_signing_key(&settings.keys)?,
-            max_token_lifetime,
+            max_token_lifetime: max_token_lifetime(&settings),
         };
         let (ring, origin) = keys.load(clock.now()).await?;
         match origin {
@@ -170,30 +161,11 @@ impl Application {
                 tracing::info!(%kid, "signing tokens with key");
             }
         }
-        let issuer = Arc::new(TokenIssuer::new(
-            TokenSettings {
-                issuer: auth.issuer.clone(),
-                audience: auth.audience.clone(),
-                leeway: TimeDelta::seconds(auth.leeway_secs),
-            },
-            ring,
-        ));
         let session_cache = Arc::new(SessionCache::default());
         let bus = Arc::new(InvalidationBus::new(session_cache.clone()));
         tokio::spawn(bus.clone().listen(settings.database.url.clone()));
-        tokio::spawn(keys.follow_rotations(issuer.clone(), bus, clock.clone()));
         let limiter = Arc::new(PgRateLimiter::new(db.clone()));
         tokio::spawn(sweep_rate_limits(limiter.clone(), clock.clone()));
-        let tokens = Arc::new(TokenService::new(
-            issuer,
-            Arc::new(PgTokenStore::new(db.clone(), session_cache.clone())),
-            Arc::new(PgAuditLog::new(db.clone())),
-            limiter.clone(),
-            clock.clone(),
-            settings.token_policy(),
-        ));
-        let hasher =
-            BcryptHasher::new(auth.bcrypt_cost).map_err(|e| AppError::Config(e.to_string()))?;
         let geo: Arc<dyn GeoLocator> = match &settings.geoip.database {
             Some(path) => {
                 Arc::new(MaxMindLocator::open(path).map_err(|e| AppError::Config(e.to_string()))?)
@@ -205,6 +177,23 @@ impl Application {
                 Arc::new(UnknownLocations)
             }
         };
+        let Services {
+            issuer,
+            tokens,
+            identity,
+        } = Services::build(
+            &db,
+            &settings,
+            ServiceDeps {
+                ring,
+                sessions: session_cache.clone(),
+                limiter,
+                master: master.clone(),
+                geo,
+                clock: clock.clone(),
+            },
+        )?;
+        tokio::spawn(keys.follow_rotations(issuer, bus, clock.clone()));
         let message_keys = MessageKeys::load(&settings.keys)?;
         tracing::info!(
             key_id = %campaigns::ports::MasterKeys::active(&message_keys).id(),
@@ -231,19 +220,6 @@ impl Application {
                 max_bulk_items: settings.customers.max_bulk_items,
                 upload_body_idle: Duration::from_secs(settings.customers.body_idle_secs),
             },
-        ));
-        let identity = Arc::new(IdentityService::new(
-            IdentityDeps {
-                store: Arc::new(PgIdentityStore::new(db.clone(), session_cache.clone())),
-                verifications: Arc::new(PgEmailVerificationStore::new(db.clone())),
-                hasher: Arc::new(hasher),
-                tokens: tokens.clone(),
-                limiter,
-                secrets: master.clone(),
-                geo,
-                clock,
-            },
-            settings.identity_policy(),
         ));
         let mailer: Arc<dyn Mailer> = match &settings.email.smtp_url {
             Some(url) => Arc::new(

@@ -7,7 +7,7 @@ use kernel::{Actor, Capability, OutgoingEmail, UserId};
 
 use crate::codes;
 use crate::error::IdentityError;
-use crate::models::User;
+use crate::models::{CodeKind, NewCode, User};
 use crate::service::IdentityService;
 
 /// Code attempts per user per minute: the codes are 80 random bits, this only keeps the
@@ -30,18 +30,21 @@ impl IdentityService {
                 until = expires_at.format("%Y-%m-%d %H:%M UTC"),
             ),
         };
+        let verification = NewCode::for_user(
+            CodeKind::EmailVerification,
+            user,
+            &code,
+            self.now(),
+            expires_at,
+        );
         Ok(self
-            .verifications()
-            .start_email_verification(
-                user,
-                &codes::digest(&code),
-                expires_at,
-                &self.seal_email(&message)?,
-            )
+            .codes()
+            .issue(&verification, &self.seal_email(&message)?, None)
             .await?)
     }
 
     /// Verifies the caller's address with the emailed code (a person's session only).
+    #[tracing::instrument(skip_all, fields(user_id = %actor.user_id))]
     pub async fn verify_email(&self, actor: &Actor, code: &str) -> Result<(), IdentityError> {
         actor.require(Capability::OwnCredentials)?;
         let bucket = format!("email-verify:user:{}", actor.user_id);
@@ -50,15 +53,16 @@ impl IdentityService {
             kernel::RateLimit::per_minute(VERIFY_ATTEMPTS_PER_MINUTE),
         )
         .await?;
-        let verified = self
-            .verifications()
-            .verify_email(
-                actor.account_id,
-                actor.user_id,
-                &codes::digest(code.trim()),
-                self.now(),
-            )
+        let now = self.now();
+        let mut tx = self
+            .codes()
+            .begin_redemption(CodeKind::EmailVerification, actor.account_id, actor.user_id)
             .await?;
+        let verified = self.redeem(tx.as_mut(), code, now).await?;
+        if verified {
+            tx.mark_email_verified(now).await?;
+        }
+        tx.commit().await?;
         if verified {
             Ok(())
         } else {
@@ -68,6 +72,7 @@ impl IdentityService {
 
     /// Emails the caller a new code, unless their address is verified already (then nothing
     /// is sent). Limited per user (`verification_per_user`).
+    #[tracing::instrument(skip_all, fields(user_id = %actor.user_id))]
     pub async fn resend_verification(&self, actor: &Actor) -> Result<(), IdentityError> {
         actor.require(Capability::OwnCredentials)?;
         let bucket = format!("email-verify-send:user:{}", actor.user_id);
@@ -77,7 +82,7 @@ impl IdentityService {
             return Ok(());
         }
         let (user, _) = self
-            .store()
+            .accounts()
             .profile(actor.account_id, actor.user_id)
             .await?;
         self.send_verification(&user).await
@@ -88,14 +93,6 @@ impl IdentityService {
         account: kernel::AccountId,
         user: UserId,
     ) -> Result<bool, IdentityError> {
-        Ok(self.verifications().email_verified(account, user).await?)
-    }
-
-    /// The address a code was just accepted for (an invitation, a reset) is proven.
-    pub(crate) async fn address_proven(&self, user: &User) -> Result<(), IdentityError> {
-        Ok(self
-            .verifications()
-            .mark_email_verified(user.account_id, user.id, self.now())
-            .await?)
+        Ok(self.accounts().email_verified(account, user).await?)
     }
 }

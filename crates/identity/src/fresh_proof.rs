@@ -8,14 +8,9 @@ use kernel::{Actor, AuthEvent, AuthEventKind};
 
 use crate::error::IdentityError;
 use crate::models::Credentials;
+use crate::ports::SignInGuardTx;
 use crate::service::IdentityService;
-
-/// What a wrong answer was: it is counted with the sign-in failures of the same kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Proof {
-    Password,
-    Code,
-}
+use crate::sign_in_guard::Failure;
 
 impl IdentityService {
     /// Admits one attempt at a fresh proof by the actor: within the per-user limit, and not
@@ -25,11 +20,11 @@ impl IdentityService {
         let bucket = format!("proof:user:{}", actor.user_id);
         self.limit(&bucket, self.policy().mfa_per_user).await?;
         let (user, _) = self
-            .store()
+            .accounts()
             .profile(actor.account_id, actor.user_id)
             .await?;
         let credentials = self
-            .store()
+            .accounts()
             .find_credentials(&user.email)
             .await?
             .ok_or(IdentityError::NotFound)?;
@@ -40,66 +35,61 @@ impl IdentityService {
         Ok(credentials)
     }
 
-    /// Counts a wrong answer toward the user's lockout, and audits it (and a lockout it caused).
+    /// Counts a wrong answer toward the user's lockout, and audits it (and a lockout it caused),
+    /// in a unit of work of its own.
     pub(crate) async fn proof_failed(
         &self,
         actor: &Actor,
-        proof: Proof,
+        proof: Failure,
+        event: AuthEventKind,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<(), IdentityError> {
+        let mut tx = self
+            .guard()
+            .begin_guard(actor.account_id, actor.user_id)
+            .await?;
+        self.proof_failed_in(tx.as_mut(), actor, proof, event, ip)
+            .await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// [`IdentityService::proof_failed`] in the unit of work `tx`; the caller commits.
+    pub(crate) async fn proof_failed_in(
+        &self,
+        tx: &mut dyn SignInGuardTx,
+        actor: &Actor,
+        proof: Failure,
         event: AuthEventKind,
         ip: Option<std::net::IpAddr>,
     ) -> Result<(), IdentityError> {
         let now = self.now();
-        let policy = self.policy();
-        let (account, user) = (actor.account_id, actor.user_id);
-        let counted = match proof {
-            Proof::Password => {
-                self.store()
-                    .record_failed_signin(
-                        account,
-                        user,
-                        now,
-                        policy.max_failed_signins,
-                        policy.lockout,
-                    )
-                    .await?
+        let who = Some((actor.account_id, actor.user_id));
+        self.failure_in(tx, proof, |counted| {
+            let mut failed =
+                AuthEvent::new(event, now, who, false)
+                    .from_ip(ip)
+                    .because(match proof {
+                        Failure::Password => "wrong current password",
+                        Failure::Code => "wrong or reused code",
+                    });
+            match proof {
+                Failure::Password => failed.failed_signin_attempts = counted.attempts,
+                Failure::Code => failed.failed_validation_attempts = counted.attempts,
             }
-            Proof::Code => {
-                self.store()
-                    .record_failed_validation(
-                        account,
-                        user,
-                        now,
-                        policy.max_failed_signins,
-                        policy.lockout,
-                    )
-                    .await?
+            let mut events = vec![failed];
+            if counted.locked_until.is_some() {
+                events.push(
+                    AuthEvent::new(AuthEventKind::AccountLocked, now, who, false)
+                        .from_ip(ip)
+                        .because(match proof {
+                            Failure::Password => "too many wrong passwords at a sensitive change",
+                            Failure::Code => "too many wrong codes at a sensitive change",
+                        }),
+                );
             }
-        };
-        let mut failed = AuthEvent::new(event, now, Some((account, user)), false)
-            .from_ip(ip)
-            .because(match proof {
-                Proof::Password => "wrong current password",
-                Proof::Code => "wrong or reused code",
-            });
-        match proof {
-            Proof::Password => failed.failed_signin_attempts = counted.attempts,
-            Proof::Code => failed.failed_validation_attempts = counted.attempts,
-        }
-        self.store().record_event(&failed).await?;
-        if counted.locked_until.is_some() {
-            let locked = AuthEvent::new(
-                AuthEventKind::AccountLocked,
-                now,
-                Some((account, user)),
-                false,
-            )
-            .from_ip(ip)
-            .because(match proof {
-                Proof::Password => "too many wrong passwords at a sensitive change",
-                Proof::Code => "too many wrong codes at a sensitive change",
-            });
-            self.store().record_event(&locked).await?;
-        }
+            events
+        })
+        .await?;
         Ok(())
     }
 }

@@ -5,16 +5,18 @@ use kernel::{Actor, AuthEvent, AuthEventKind, EmailAddress, OutgoingEmail, Permi
 
 use crate::codes;
 use crate::error::IdentityError;
+use crate::members::parse_assignment;
 use crate::models::{
-    AcceptInput, InviteInput, LoginOutcome, Member, NewInvitation, Password, User, parse_name,
+    AcceptInput, CodeKind, InviteInput, LoginOutcome, Member, NewCode, Password, User, parse_name,
 };
 use crate::service::{
-    IdentityService, field, parse_assignment, require_administration, strong_password, within_reach,
+    IdentityService, field, require_administration, strong_password, within_reach,
 };
 
 impl IdentityService {
     /// Creates a user in the actor's account (`users:manage`) with the given roles, and emails
     /// them an invitation code (valid for the policy's `invitation_ttl`).
+    #[tracing::instrument(skip_all, fields(account_id = %actor.account_id))]
     pub async fn invite_user(
         &self,
         actor: &Actor,
@@ -43,7 +45,7 @@ impl IdentityService {
         within_reach(actor, &roles)?;
 
         let (_, account) = self
-            .store()
+            .accounts()
             .profile(actor.account_id, actor.user_id)
             .await?;
         let now = self.now();
@@ -55,13 +57,13 @@ impl IdentityService {
             created_at: now,
         };
         let code = codes::new_code()?;
-        let invitation = NewInvitation {
-            user_id: user.id,
-            account_id: actor.account_id,
-            code_digest: codes::digest(&code),
-            created_at: now,
-            expires_at: now + self.policy().invitation_ttl,
-        };
+        let invitation = NewCode::for_user(
+            CodeKind::Invitation,
+            &user,
+            &code,
+            now,
+            now + self.policy().invitation_ttl,
+        );
         let message = OutgoingEmail {
             to: email,
             subject: "You are invited to NudgeScribe".to_owned(),
@@ -77,8 +79,8 @@ impl IdentityService {
         };
         let member = Member { user, roles };
         match self
-            .store()
-            .create_invited_user(&member, &invitation, &self.seal_email(&message)?)
+            .memberships()
+            .create_invited_member(&member, &invitation, &self.seal_email(&message)?)
             .await
         {
             Ok(()) => {
@@ -88,7 +90,7 @@ impl IdentityService {
                     Some((actor.account_id, member.user.id)),
                     true,
                 );
-                self.store().record_event(&event).await?;
+                self.audit(&event).await?;
                 Ok(member)
             }
             Err(kernel::StoreError::Duplicate(_)) => Err(IdentityError::EmailTaken),
@@ -98,6 +100,7 @@ impl IdentityService {
 
     /// Accepts an invitation: the code must match, be unused and unexpired; the password
     /// becomes the user's, and they are signed in.
+    #[tracing::instrument(skip_all)]
     pub async fn accept_invitation(
         &self,
         input: AcceptInput,
@@ -118,24 +121,15 @@ impl IdentityService {
         strong_password("password", &password, &email)?;
 
         let now = self.now();
-        let pending = self.store().invitation(&email).await?;
-        let Some(pending) = pending.filter(|p| p.accepts(&input.code, now)) else {
+        let Some((mut tx, user)) = self
+            .redeem_with_password(CodeKind::Invitation, &email, &input.code, &password, now)
+            .await?
+        else {
             return Err(IdentityError::InvalidInvitation);
         };
-        let hash = self
-            .hasher()
-            .hash(password.expose())
-            .await
-            .map_err(IdentityError::from)?;
-        let user = pending.user;
-        if !self
-            .store()
-            .accept_invitation(user.account_id, user.id, &hash, now)
-            .await?
-        {
-            return Err(IdentityError::InvalidInvitation);
-        }
-        self.address_proven(&user).await?;
+        // The code went to this address: it is proven.
+        tx.mark_email_verified(now).await?;
+        tx.commit().await?;
         self.sign_in(user, input.ip, Some("invitation accepted"))
             .await
     }

@@ -10,6 +10,7 @@ mod email_verification;
 pub mod error;
 mod fresh_proof;
 mod invitations;
+mod members;
 mod mfa;
 pub mod models;
 mod operator;
@@ -17,6 +18,8 @@ pub mod password_policy;
 pub mod ports;
 mod reset;
 pub mod service;
+mod sign_in;
+mod sign_in_guard;
 mod workspaces;
 
 #[cfg(test)]
@@ -28,4 +31,4 @@ pub use models::{
     RoleAssignment, SignupInput, SignupOutcome, User, Workspace,
 };
 pub use operator::MfaReset;
-pub use service::{IdentityDeps, IdentityPolicy, IdentityService};
+pub use service::{IdentityDeps, IdentityPolicy, IdentityService, IdentityStores};

@@ -4,14 +4,15 @@
 //! accepted code moves the user's last step forward, so a code never works twice.
 
 use kernel::seal::random_bytes;
-use kernel::{Actor, AuthEvent, AuthEventKind, Capability, StoreError, UserId};
+use kernel::{Actor, AuthEvent, AuthEventKind, Capability, UserId};
 use totp_rs::{Builder, Secret, Totp};
 
 use crate::codes;
 use crate::error::IdentityError;
-use crate::fresh_proof::Proof;
-use crate::models::{LoginOutcome, LoginStep, TotpSetup, User};
+use crate::models::{LoginOutcome, LoginStep, MfaRecord, TotpSetup, User};
+use crate::ports::MfaTx;
 use crate::service::IdentityService;
+use crate::sign_in_guard::Failure;
 
 const ISSUER: &str = "NudgeScribe";
 const RECOVERY_CODES: usize = 10;
@@ -50,11 +51,12 @@ impl IdentityService {
     }
 
     /// Starts TOTP setup: a new secret (160 bits), shown this once with its `otpauth://` URL.
-    /// Activation with a code from the app turns it on.
+    /// Activation with a code from the app turns it on. Refused while TOTP is enabled.
+    #[tracing::instrument(skip_all, fields(user_id = %actor.user_id))]
     pub async fn setup_totp(&self, actor: &Actor) -> Result<TotpSetup, IdentityError> {
         actor.require(Capability::OwnCredentials)?;
         let (user, _) = self
-            .store()
+            .accounts()
             .profile(actor.account_id, actor.user_id)
             .await?;
         let secret = random_bytes::<20>().map_err(|e| IdentityError::Internal(e.to_string()))?;
@@ -62,18 +64,18 @@ impl IdentityService {
             .secrets()
             .seal(&secret, &associated_data(user.id))
             .map_err(|e| IdentityError::Internal(e.to_string()))?;
-        match self
-            .store()
-            .save_pending_totp(actor.account_id, actor.user_id, &sealed)
-            .await
-        {
-            Err(StoreError::Duplicate(_)) => {
-                return Err(IdentityError::Conflict(
-                    "TOTP is already enabled; disable it first",
-                ));
-            }
-            other => other?,
+        let mut tx = self
+            .mfa_store()
+            .begin_mfa(actor.account_id, actor.user_id)
+            .await?;
+        if tx.totp().await?.is_some_and(|r| r.enabled) {
+            tx.commit().await?;
+            return Err(IdentityError::Conflict(
+                "TOTP is already enabled; disable it first",
+            ));
         }
+        tx.save_pending(&sealed).await?;
+        tx.commit().await?;
         let totp = totp(&secret, user.email.as_str())?;
         Ok(TotpSetup {
             secret: Secret::from(secret.to_vec()).to_base32(),
@@ -86,6 +88,7 @@ impl IdentityService {
     /// Turns TOTP on with a code from the app; returns the 10 one-time recovery codes. Every
     /// other session of the user ends: none of them proved the new factor. The code is a fresh
     /// proof (limited and counted, see `fresh_proof`).
+    #[tracing::instrument(skip_all, fields(user_id = %actor.user_id))]
     pub async fn activate_totp(
         &self,
         actor: &Actor,
@@ -94,36 +97,46 @@ impl IdentityService {
     ) -> Result<Vec<String>, IdentityError> {
         actor.require(Capability::OwnCredentials)?;
         self.admit_proof(actor).await?;
-        let record = self
-            .store()
-            .mfa(actor.account_id, actor.user_id)
-            .await?
-            .ok_or(IdentityError::Conflict("start with TOTP setup"))?;
-        if record.enabled {
-            return Err(IdentityError::Conflict("TOTP is already enabled"));
-        }
+        let mut tx = self
+            .mfa_store()
+            .begin_mfa(actor.account_id, actor.user_id)
+            .await?;
+        let record = match tx.totp().await? {
+            Some(record) if !record.enabled => record,
+            found => {
+                tx.commit().await?;
+                return Err(IdentityError::Conflict(if found.is_some() {
+                    "TOTP is already enabled"
+                } else {
+                    "start with TOTP setup"
+                }));
+            }
+        };
         let secret = self.open_secret(actor.user_id, &record.secret_sealed)?;
         let Some(step) = matching_step(&totp(&secret, "activation")?, code, self.now().timestamp())
         else {
-            self.proof_failed(actor, Proof::Code, AuthEventKind::MfaFailed, ip)
-                .await?;
-            return Err(IdentityError::InvalidMfaCode);
+            return Err(self.wrong_code(tx, actor, ip).await?);
         };
         let mut recovery = Vec::with_capacity(RECOVERY_CODES);
         for _ in 0..RECOVERY_CODES {
             recovery.push(codes::new_code()?);
         }
         let digests: Vec<[u8; 32]> = recovery.iter().map(|c| codes::digest(c)).collect();
-        let event = AuthEvent::new(
-            AuthEventKind::MfaEnabled,
-            self.now(),
-            Some((actor.account_id, actor.user_id)),
-            true,
+        let now = self.now();
+        tx.enable(now).await?;
+        tx.set_last_used_step(step).await?;
+        tx.replace_recovery_codes(&digests).await?;
+        tx.record(
+            &AuthEvent::new(
+                AuthEventKind::MfaEnabled,
+                now,
+                Some((actor.account_id, actor.user_id)),
+                true,
+            )
+            .from_ip(ip),
         )
-        .from_ip(ip);
-        self.store()
-            .enable_totp(actor.account_id, actor.user_id, step, &digests, &event)
-            .await?;
+        .await?;
+        tx.commit().await?;
         self.token_service()
             .revoke_other_sessions(actor, "mfa enabled")
             .await?;
@@ -132,6 +145,7 @@ impl IdentityService {
 
     /// Turns TOTP off; needs a current code (or a recovery code), a fresh proof like
     /// activation's. Every other session of the user ends.
+    #[tracing::instrument(skip_all, fields(user_id = %actor.user_id))]
     pub async fn disable_totp(
         &self,
         actor: &Actor,
@@ -140,52 +154,84 @@ impl IdentityService {
     ) -> Result<(), IdentityError> {
         actor.require(Capability::OwnCredentials)?;
         self.admit_proof(actor).await?;
-        let record = self
-            .store()
-            .mfa(actor.account_id, actor.user_id)
-            .await?
-            .filter(|r| r.enabled)
-            .ok_or(IdentityError::Conflict("TOTP is not enabled"))?;
+        let mut tx = self
+            .mfa_store()
+            .begin_mfa(actor.account_id, actor.user_id)
+            .await?;
+        let Some(record) = tx.totp().await?.filter(|r| r.enabled) else {
+            tx.commit().await?;
+            return Err(IdentityError::Conflict("TOTP is not enabled"));
+        };
         if !self
-            .accept_code(actor.account_id, actor.user_id, &record.secret_sealed, code)
+            .accept_code(tx.as_mut(), actor.user_id, &record, code)
             .await?
         {
-            self.proof_failed(actor, Proof::Code, AuthEventKind::MfaFailed, ip)
-                .await?;
-            return Err(IdentityError::InvalidMfaCode);
+            return Err(self.wrong_code(tx, actor, ip).await?);
         }
-        let event = AuthEvent::new(
-            AuthEventKind::MfaDisabled,
-            self.now(),
-            Some((actor.account_id, actor.user_id)),
-            true,
+        tx.remove().await?;
+        tx.record(
+            &AuthEvent::new(
+                AuthEventKind::MfaDisabled,
+                self.now(),
+                Some((actor.account_id, actor.user_id)),
+                true,
+            )
+            .from_ip(ip),
         )
-        .from_ip(ip);
-        self.store()
-            .disable_totp(actor.account_id, actor.user_id, &event)
-            .await?;
+        .await?;
+        tx.commit().await?;
         self.token_service()
             .revoke_other_sessions(actor, "mfa disabled")
             .await?;
         Ok(())
     }
 
-    /// Whether `code` is a fresh TOTP code or an unused recovery code of the user; consumes it.
+    /// A wrong code as the fresh proof of a TOTP change: counted toward the lockout in `tx`,
+    /// which ends here. Returns the error to answer with.
+    async fn wrong_code(
+        &self,
+        mut tx: Box<dyn MfaTx>,
+        actor: &Actor,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<IdentityError, IdentityError> {
+        self.proof_failed_in(
+            tx.as_mut(),
+            actor,
+            Failure::Code,
+            AuthEventKind::MfaFailed,
+            ip,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(IdentityError::InvalidMfaCode)
+    }
+
+    /// Whether `code` is a fresh TOTP code (a step later than the last accepted one: a code
+    /// works once) or an unused recovery code of the user; if so, uses it up in `tx` and clears
+    /// the failed-validation count. `record` is the user's enabled TOTP, read in `tx`.
     async fn accept_code(
         &self,
-        account: kernel::AccountId,
+        tx: &mut dyn MfaTx,
         user: UserId,
-        secret_sealed: &[u8],
+        record: &MfaRecord,
         code: &str,
     ) -> Result<bool, IdentityError> {
-        let secret = self.open_secret(user, secret_sealed)?;
+        let secret = self.open_secret(user, &record.secret_sealed)?;
         if let Some(step) = matching_step(&totp(&secret, "check")?, code, self.now().timestamp()) {
-            return Ok(self.store().use_totp_step(account, user, step).await?);
+            if record.last_used_step.is_some_and(|last| last >= step) {
+                return Ok(false);
+            }
+            tx.set_last_used_step(step).await?;
+        } else {
+            let digest = codes::digest(code);
+            if tx.recovery_code_used(&digest).await? != Some(false) {
+                return Ok(false);
+            }
+            tx.mark_recovery_code_used(&digest, self.now()).await?;
         }
-        Ok(self
-            .store()
-            .use_recovery_code(account, user, &codes::digest(code))
-            .await?)
+        // A correct second factor clears the failed-validation count.
+        self.success_in(tx, Failure::Code).await?;
+        Ok(true)
     }
 
     /// After a correct password (or reset): either the session, or — with MFA on — the proof
@@ -213,6 +259,7 @@ impl IdentityService {
 
     /// The MFA step of sign-in: the token from the password step and a TOTP or recovery code.
     /// Limited per user; failures count towards the same lockout as failed passwords.
+    #[tracing::instrument(skip_all)]
     pub async fn login_mfa(
         &self,
         mfa_token: &str,
@@ -227,24 +274,19 @@ impl IdentityService {
         let now = self.now();
         let bucket = format!("mfa:user:{user}");
         self.limit(&bucket, self.policy().mfa_per_user).await?;
-        let (profile_user, _) = self.store().profile(account, user).await?;
-        let record = self
-            .store()
-            .mfa(account, user)
+        let (profile_user, _) = self.accounts().profile(account, user).await?;
+        let mut tx = self.mfa_store().begin_mfa(account, user).await?;
+        let Some(record) = tx.totp().await?.filter(|r| r.enabled) else {
+            tx.commit().await?;
+            return Err(IdentityError::InvalidCredentials);
+        };
+        let locked = tx
+            .failures()
             .await?
-            .filter(|r| r.enabled)
-            .ok_or(IdentityError::InvalidCredentials)?;
-        let locked = self
-            .store()
-            .find_credentials(&profile_user.email)
-            .await?
-            .and_then(|c| c.locked_until)
+            .locked_until
             .is_some_and(|until| until > now);
-        if !locked
-            && self
-                .accept_code(account, user, &record.secret_sealed, code)
-                .await?
-        {
+        if !locked && self.accept_code(tx.as_mut(), user, &record, code).await? {
+            tx.commit().await?;
             // One sign-in per token, however many valid codes come with it.
             self.token_service()
                 .redeem_mfa_ticket(&ticket)
@@ -254,36 +296,28 @@ impl IdentityService {
                 .sign_in(profile_user, ip, Some("password and TOTP"))
                 .await;
         }
-        let counted = self
-            .store()
-            .record_failed_validation(
-                account,
-                user,
-                now,
-                self.policy().max_failed_signins,
-                self.policy().lockout,
-            )
-            .await?;
-        let mut event = AuthEvent::new(AuthEventKind::MfaFailed, now, Some((account, user)), false)
-            .from_ip(ip)
-            .because(if locked {
-                "account locked"
-            } else {
-                "wrong or reused code"
-            });
-        event.failed_validation_attempts = counted.attempts;
-        self.store().record_event(&event).await?;
-        if counted.locked_until.is_some() {
-            let event = AuthEvent::new(
-                AuthEventKind::AccountLocked,
-                now,
-                Some((account, user)),
-                false,
-            )
-            .from_ip(ip)
-            .because("too many failed MFA codes");
-            self.store().record_event(&event).await?;
-        }
+        let who = Some((account, user));
+        self.failure_in(tx.as_mut(), Failure::Code, |counted| {
+            let mut event = AuthEvent::new(AuthEventKind::MfaFailed, now, who, false)
+                .from_ip(ip)
+                .because(if locked {
+                    "account locked"
+                } else {
+                    "wrong or reused code"
+                });
+            event.failed_validation_attempts = counted.attempts;
+            let mut events = vec![event];
+            if counted.locked_until.is_some() {
+                events.push(
+                    AuthEvent::new(AuthEventKind::AccountLocked, now, who, false)
+                        .from_ip(ip)
+                        .because("too many failed MFA codes"),
+                );
+            }
+            events
+        })
+        .await?;
+        tx.commit().await?;
         Err(IdentityError::InvalidMfaCode)
     }
 }

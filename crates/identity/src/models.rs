@@ -138,6 +138,17 @@ pub struct Credentials {
     pub mfa_enabled: bool,
 }
 
+/// The counters behind the sign-in lockout, as stored for a user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignInFailures {
+    /// Consecutive wrong passwords since the last success or lockout.
+    pub signins: i32,
+    /// Consecutive wrong second-factor codes since the last success or lockout.
+    pub validations: i32,
+    /// Sign-in is refused until then.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
 /// The outcome of counting one more failed sign-in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FailedSignin {
@@ -217,9 +228,22 @@ pub struct InviteInput {
     pub roles: RoleAssignment,
 }
 
-/// An invitation to be stored: only the digest of its code.
+/// The kinds of one-time code sent by email. Each user has at most one open code of each kind;
+/// a new one replaces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CodeKind {
+    /// Sets an invited user's first password.
+    Invitation,
+    /// Sets a new password for a user who forgot theirs.
+    PasswordReset,
+    /// Proves the user's email address.
+    EmailVerification,
+}
+
+/// A one-time code to be stored: only the digest of its code.
 #[derive(Clone, Debug)]
-pub struct NewInvitation {
+pub struct NewCode {
+    pub kind: CodeKind,
     pub user_id: UserId,
     pub account_id: AccountId,
     pub code_digest: [u8; 32],
@@ -227,8 +251,8 @@ pub struct NewInvitation {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A one-time code waiting for its user (an invitation, a password reset), as the anonymous
-/// path that redeems it finds it.
+/// A one-time code waiting for its user (an invitation, a password reset, an address to
+/// prove), as the path that redeems it finds it.
 #[derive(Clone, Debug)]
 pub struct PendingCode {
     pub user: User,

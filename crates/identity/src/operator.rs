@@ -10,6 +10,7 @@ use kernel::{AuthEvent, AuthEventKind, EmailAddress};
 use crate::error::IdentityError;
 use crate::models::{SignupInput, SignupOutcome, User};
 use crate::service::{IdentityService, field};
+use crate::sign_in_guard::Failure;
 
 /// What resetting a user's MFA found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +24,7 @@ pub enum MfaReset {
 impl IdentityService {
     /// Creates an account with its owner and default workspace, as signup does, audited as an
     /// operator's act.
+    #[tracing::instrument(skip_all)]
     pub async fn operator_create_account(
         &self,
         input: SignupInput,
@@ -33,23 +35,21 @@ impl IdentityService {
     /// Turns the user's TOTP off and deletes their recovery codes, so that they sign in with
     /// their password alone and can enrol again (a lost phone). Any sign-in lock from failed
     /// codes is lifted too. `NotFound` for an unknown email.
+    #[tracing::instrument(skip_all)]
     pub async fn operator_reset_mfa(&self, email: &str) -> Result<(User, MfaReset), IdentityError> {
         let user = self.user_by_email(email).await?;
         let who = Some((user.account_id, user.id));
-        let had_mfa = self.store().mfa(user.account_id, user.id).await?.is_some();
         let event = AuthEvent::new(AuthEventKind::MfaDisabled, self.now(), who, true)
             .by_operator()
             .because("reset by an operator");
+        let mut tx = self.mfa_store().begin_mfa(user.account_id, user.id).await?;
+        let had_mfa = tx.totp().await?.is_some();
         if had_mfa {
-            self.store()
-                .disable_totp(user.account_id, user.id, &event)
-                .await?;
-        } else {
-            self.store().record_event(&event).await?;
+            tx.remove().await?;
         }
-        self.store()
-            .clear_failed_signins(user.account_id, user.id)
-            .await?;
+        tx.record(&event).await?;
+        self.success_in(tx.as_mut(), Failure::Password).await?;
+        tx.commit().await?;
         let outcome = if had_mfa {
             MfaReset::Cleared
         } else {
@@ -62,6 +62,7 @@ impl IdentityService {
     /// working at once, on every instance (the same revocation as logout and password reset).
     /// Their API keys stay; exchanging one starts a new session. `NotFound` for an unknown
     /// email.
+    #[tracing::instrument(skip_all)]
     pub async fn operator_revoke_sessions(&self, email: &str) -> Result<User, IdentityError> {
         let user = self.user_by_email(email).await?;
         self.token_service()
@@ -74,7 +75,7 @@ impl IdentityService {
             true,
         )
         .by_operator();
-        self.store().record_event(&event).await?;
+        self.audit(&event).await?;
         Ok(user)
     }
 
@@ -82,7 +83,7 @@ impl IdentityService {
         let email = EmailAddress::parse(email)
             .map_err(|e| IdentityError::Validation(vec![field("email", e.to_string())]))?;
         Ok(self
-            .store()
+            .accounts()
             .find_credentials(&email)
             .await?
             .ok_or(IdentityError::NotFound)?

@@ -5,12 +5,14 @@ use kernel::{AuthEvent, AuthEventKind, EmailAddress, OutgoingEmail};
 
 use crate::codes;
 use crate::error::IdentityError;
-use crate::models::{LoginStep, Password, ResetConfirmation};
+use crate::models::{CodeKind, LoginStep, NewCode, Password, ResetConfirmation};
 use crate::service::{IdentityService, field, strong_password};
+use crate::sign_in_guard::Failure;
 
 impl IdentityService {
     /// Emails a reset code if the address belongs to a user; answers the same either way.
     /// Limited per address (whether or not it exists, so the limit reveals nothing).
+    #[tracing::instrument(skip_all)]
     pub async fn request_password_reset(
         &self,
         email: &str,
@@ -21,11 +23,11 @@ impl IdentityService {
         let now = self.now();
         let bucket = format!("reset:email:{email}");
         self.limit(&bucket, self.policy().reset_per_email).await?;
-        let Some(credentials) = self.store().find_credentials(&email).await? else {
+        let Some(credentials) = self.accounts().find_credentials(&email).await? else {
             let event = AuthEvent::new(AuthEventKind::PasswordResetRequested, now, None, false)
                 .from_ip(ip)
                 .because("unknown email");
-            return Ok(self.store().record_event(&event).await?);
+            return self.audit(&event).await;
         };
         let user = credentials.user;
         let code = codes::new_code()?;
@@ -48,20 +50,16 @@ impl IdentityService {
             true,
         )
         .from_ip(ip);
-        self.store()
-            .create_password_reset(
-                &user,
-                &codes::digest(&code),
-                expires_at,
-                &self.seal_email(&message)?,
-                &event,
-            )
+        let reset = NewCode::for_user(CodeKind::PasswordReset, &user, &code, now, expires_at);
+        self.codes()
+            .issue(&reset, &self.seal_email(&message)?, Some(&event))
             .await?;
         Ok(())
     }
 
     /// Sets a new password with a reset code; every session of the user is revoked, and a new
     /// one is started.
+    #[tracing::instrument(skip_all)]
     pub async fn confirm_password_reset(
         &self,
         input: ResetConfirmation,
@@ -81,41 +79,33 @@ impl IdentityService {
         };
         strong_password("new_password", &password, &email)?;
         let now = self.now();
-        let Some(pending) = self
-            .store()
-            .password_reset(&email)
+        let Some((mut tx, user)) = self
+            .redeem_with_password(CodeKind::PasswordReset, &email, &input.code, &password, now)
             .await?
-            .filter(|p| p.accepts(&input.code, now))
         else {
             return Err(IdentityError::InvalidResetCode);
         };
-        let hash = self
-            .hasher()
-            .hash(password.expose())
-            .await
-            .map_err(IdentityError::from)?;
-        let user = pending.user;
-        let event = AuthEvent::new(
-            AuthEventKind::PasswordReset,
-            now,
-            Some((user.account_id, user.id)),
-            true,
+        // A reset lifts a sign-in lock, as a correct password would.
+        self.success_in(tx.as_mut(), Failure::Password).await?;
+        // The code went to this address: it is proven.
+        tx.mark_email_verified(now).await?;
+        tx.record(
+            &AuthEvent::new(
+                AuthEventKind::PasswordReset,
+                now,
+                Some((user.account_id, user.id)),
+                true,
+            )
+            .from_ip(input.ip),
         )
-        .from_ip(input.ip);
-        if !self
-            .store()
-            .complete_password_reset(user.account_id, user.id, &hash, &event)
-            .await?
-        {
-            return Err(IdentityError::InvalidResetCode);
-        }
+        .await?;
+        tx.commit().await?;
         self.token_service()
             .revoke_all_sessions(user.account_id, user.id, "password reset")
             .await?;
-        self.address_proven(&user).await?;
         // A reset proves the mailbox, not the second factor: MFA still applies.
         let mfa_enabled = self
-            .store()
+            .mfa_store()
             .mfa(user.account_id, user.id)
             .await?
             .is_some_and(|m| m.enabled);

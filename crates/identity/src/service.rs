@@ -3,23 +3,23 @@
 use std::sync::{Arc, OnceLock};
 
 use kernel::{
-    AccountId, AccountRole, Actor, AuthEvent, AuthEventKind, Capability, Clock, EmailAddress,
-    Permission, PermissionSet, RateLimit, RateLimiter, Roles, SealingKey, UserId, Verdict,
-    WorkspaceId, WorkspaceRole,
+    AccountId, AccountRole, Actor, AuditLog, AuthEvent, AuthEventKind, Capability, Clock,
+    EmailAddress, Permission, RateLimit, RateLimiter, Roles, SealingKey, UserId, Verdict,
+    WorkspaceId,
 };
-use tokens::{SessionKind, TokenService};
+use tokens::TokenService;
 
 use crate::error::{FieldError, IdentityError};
 use crate::models::{
-    Account, AuditQuery, AuditRecord, Credentials, LoginInput, LoginOutcome, LoginStep, Member,
-    NewAccount, Page, Password, Profile, RoleAssignment, SignupInput, SignupOutcome, User,
-    Workspace, parse_name,
+    Account, AuditQuery, AuditRecord, NewAccount, Page, Password, Profile, SignupInput,
+    SignupOutcome, User, Workspace, parse_name,
 };
-use crate::ports::{EmailVerificationStore, GeoLocator, IdentityStore, Location, PasswordHasher};
+use crate::ports::{
+    AccountStore, GeoLocator, MembershipStore, MfaStore, PasswordHasher, PendingCodes, SignInGuard,
+    WorkspaceStore,
+};
 
 const DEFAULT_WORKSPACE_NAME: &str = "Default";
-/// Longest password a login attempt is hashed for; longer ones cannot match a stored hash.
-const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
 
 /// Lifetimes of identity's codes.
 #[derive(Clone, Debug)]
@@ -80,10 +80,39 @@ impl Default for IdentityPolicy {
     }
 }
 
+/// identity's stores, by area, and the audit trail for events that are their own unit of work.
+#[derive(Clone)]
+pub struct IdentityStores {
+    pub accounts: Arc<dyn AccountStore>,
+    pub workspaces: Arc<dyn WorkspaceStore>,
+    pub memberships: Arc<dyn MembershipStore>,
+    pub guard: Arc<dyn SignInGuard>,
+    pub mfa: Arc<dyn MfaStore>,
+    pub codes: Arc<dyn PendingCodes>,
+    pub audit: Arc<dyn AuditLog>,
+}
+
+impl IdentityStores {
+    /// Every area's store from one adapter that implements them all.
+    pub fn from_one<S>(store: &Arc<S>, audit: Arc<dyn AuditLog>) -> Self
+    where
+        S: AccountStore + WorkspaceStore + MembershipStore + SignInGuard + MfaStore + PendingCodes,
+    {
+        Self {
+            accounts: store.clone(),
+            workspaces: store.clone(),
+            memberships: store.clone(),
+            guard: store.clone(),
+            mfa: store.clone(),
+            codes: store.clone(),
+            audit,
+        }
+    }
+}
+
 /// The adapters identity's services run on.
 pub struct IdentityDeps {
-    pub store: Arc<dyn IdentityStore>,
-    pub verifications: Arc<dyn EmailVerificationStore>,
+    pub stores: IdentityStores,
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<TokenService>,
     pub limiter: Arc<dyn RateLimiter>,
@@ -94,8 +123,7 @@ pub struct IdentityDeps {
 }
 
 pub struct IdentityService {
-    store: Arc<dyn IdentityStore>,
-    verifications: Arc<dyn EmailVerificationStore>,
+    stores: IdentityStores,
     hasher: Arc<dyn PasswordHasher>,
     tokens: Arc<TokenService>,
     limiter: Arc<dyn RateLimiter>,
@@ -104,15 +132,14 @@ pub struct IdentityService {
     geo: Arc<dyn GeoLocator>,
     clock: Arc<dyn Clock>,
     /// A hash to verify against when the email is unknown, so that both failures take as long.
-    decoy_hash: OnceLock<String>,
+    pub(crate) decoy_hash: OnceLock<String>,
     policy: IdentityPolicy,
 }
 
 impl IdentityService {
     pub fn new(deps: IdentityDeps, policy: IdentityPolicy) -> Self {
         Self {
-            store: deps.store,
-            verifications: deps.verifications,
+            stores: deps.stores,
             hasher: deps.hasher,
             tokens: deps.tokens,
             limiter: deps.limiter,
@@ -126,6 +153,7 @@ impl IdentityService {
 
     /// Creates an account, its first user (who owns it) and a default workspace.
     /// Limited per client address (`signup_per_ip`): every sign-up costs a bcrypt hash.
+    #[tracing::instrument(skip_all)]
     pub async fn signup(&self, input: SignupInput) -> Result<SignupOutcome, IdentityError> {
         if let Some(ip) = input.ip {
             let bucket = format!(
@@ -198,7 +226,7 @@ impl IdentityService {
             password_hash,
             workspace,
         };
-        match self.store.create_account(&new, &event).await {
+        match self.accounts().create_account(&new, &event).await {
             Ok(()) => {}
             Err(kernel::StoreError::Duplicate(_)) => return Err(IdentityError::EmailTaken),
             Err(other) => return Err(other.into()),
@@ -211,128 +239,10 @@ impl IdentityService {
         })
     }
 
-    /// Checks an email and password and starts a session.
-    pub async fn login(&self, input: LoginInput) -> Result<LoginStep, IdentityError> {
-        let mut errors = Vec::new();
-        let email = EmailAddress::parse(&input.email)
-            .map_err(|e| errors.push(field("email", e.to_string())))
-            .ok();
-        if input.password.is_empty() {
-            errors.push(field("password", "must not be empty".into()));
-        }
-        let Some(email) = email.filter(|_| errors.is_empty()) else {
-            return Err(IdentityError::Validation(errors));
-        };
-
-        if let Some(ip) = input.ip {
-            let bucket = format!(
-                "signin:ip:{}",
-                kernel::address_bucket(ip, self.policy.ipv6_prefix)
-            );
-            self.limit(&bucket, self.policy.signin_per_ip).await?;
-        }
-        let credentials = self.store.find_credentials(&email).await?;
-        let hash = match credentials.as_ref().and_then(|c| c.password_hash.clone()) {
-            Some(hash) => hash,
-            None => self.decoy_hash().await?,
-        };
-        let matches = self.password_matches(&input.password, &hash).await?;
-
-        let now = self.clock.now();
-        let locked = credentials
-            .as_ref()
-            .and_then(|c| c.locked_until)
-            .is_some_and(|until| until > now);
-        let credentials = match credentials {
-            Some(credentials) if matches && !locked && credentials.password_hash.is_some() => {
-                credentials
-            }
-            known => {
-                self.failed_signin(known, locked, input.ip).await?;
-                return Err(IdentityError::InvalidCredentials);
-            }
-        };
-        if credentials.failed_signin_attempts > 0 || credentials.locked_until.is_some() {
-            let user = &credentials.user;
-            self.store
-                .clear_failed_signins(user.account_id, user.id)
-                .await?;
-        }
-        self.after_first_factor(credentials.user, credentials.mfa_enabled, input.ip, None)
-            .await
-    }
-
-    /// Whether `candidate` is the password behind `hash` (hashing off the reactor).
-    async fn password_matches(&self, candidate: &str, hash: &str) -> Result<bool, IdentityError> {
-        if candidate.len() > MAX_LOGIN_PASSWORD_BYTES {
-            return Ok(false);
-        }
-        self.hasher
-            .verify(candidate, hash)
-            .await
-            .map_err(IdentityError::from)
-    }
-
-    /// Audits a failed sign-in and, for a known user, counts it towards a lockout. Answers
-    /// nothing: every failure looks the same to the caller.
-    async fn failed_signin(
-        &self,
-        known: Option<Credentials>,
-        locked: bool,
-        ip: Option<std::net::IpAddr>,
-    ) -> Result<(), IdentityError> {
-        let now = self.clock.now();
-        let Some(credentials) = known else {
-            let event = AuthEvent::new(AuthEventKind::LoginFailed, now, None, false)
-                .from_ip(ip)
-                .because("unknown email");
-            return Ok(self.store.record_event(&event).await?);
-        };
-        let user = &credentials.user;
-        let who = Some((user.account_id, user.id));
-        if locked {
-            let mut event = AuthEvent::new(AuthEventKind::LoginFailed, now, who, false)
-                .from_ip(ip)
-                .because("account locked");
-            event.failed_signin_attempts = credentials.failed_signin_attempts;
-            return Ok(self.store.record_event(&event).await?);
-        }
-        let counted = self
-            .store
-            .record_failed_signin(
-                user.account_id,
-                user.id,
-                now,
-                self.policy.max_failed_signins,
-                self.policy.lockout,
-            )
-            .await?;
-        let reason = if credentials.password_hash.is_some() {
-            "wrong password"
-        } else {
-            "invitation not accepted"
-        };
-        let mut event = AuthEvent::new(AuthEventKind::LoginFailed, now, who, false)
-            .from_ip(ip)
-            .because(reason);
-        event.failed_signin_attempts = counted.attempts;
-        let location = self.locate(ip);
-        event.country = location.country;
-        event.city = location.city;
-        self.store.record_event(&event).await?;
-        if counted.locked_until.is_some() {
-            let mut event = AuthEvent::new(AuthEventKind::AccountLocked, now, who, false)
-                .from_ip(ip)
-                .because("too many failed sign-ins");
-            event.failed_signin_attempts = self.policy.max_failed_signins;
-            self.store.record_event(&event).await?;
-        }
-        Ok(())
-    }
-
     /// Changes the caller's password (a person's session only); every other session of
     /// theirs is revoked. The current password is a fresh proof: limited per user, and a
     /// wrong one counts toward the lockout like a failed sign-in.
+    #[tracing::instrument(skip_all, fields(user_id = %actor.user_id))]
     pub async fn change_password(
         &self,
         actor: &Actor,
@@ -349,7 +259,7 @@ impl IdentityService {
         if !self.password_matches(current, &stored).await? {
             self.proof_failed(
                 actor,
-                crate::fresh_proof::Proof::Password,
+                crate::sign_in_guard::Failure::Password,
                 AuthEventKind::PasswordChangeFailed,
                 ip,
             )
@@ -371,7 +281,7 @@ impl IdentityService {
             true,
         )
         .from_ip(ip);
-        self.store
+        self.accounts()
             .set_password(actor.account_id, actor.user_id, &hash, &event)
             .await?;
         self.tokens
@@ -381,6 +291,7 @@ impl IdentityService {
     }
 
     /// The account's audit trail (`audit:read`), newest first.
+    #[tracing::instrument(skip_all, fields(account_id = %actor.account_id))]
     pub async fn audit_events(
         &self,
         actor: &Actor,
@@ -397,62 +308,20 @@ impl IdentityService {
                 format!("unknown event `{event}`"),
             )]));
         }
-        Ok(self.store.audit_events(actor.account_id, &query).await?)
-    }
-
-    /// Starts a login session for a user whose credentials were just proven, and audits it
-    /// with where it came from. A sign-in from a country the user has not signed in from
-    /// before (when they have signed in from somewhere) sends them a warning email.
-    pub(crate) async fn sign_in(
-        &self,
-        user: User,
-        ip: Option<std::net::IpAddr>,
-        how: Option<&'static str>,
-    ) -> Result<LoginOutcome, IdentityError> {
-        let location = self.locate(ip);
-        if let Some(country) = &location.country {
-            let seen = self.store.countries_seen(user.account_id, user.id).await?;
-            if !seen.is_empty() && !seen.contains(country) {
-                self.store
-                    .enqueue_email(
-                        user.account_id,
-                        &self.seal_email(&new_location_warning(&user, &location, ip))?,
-                    )
-                    .await?;
-            }
-        }
-        let mut event = AuthEvent::new(
-            AuthEventKind::LoginSucceeded,
-            self.clock.now(),
-            Some((user.account_id, user.id)),
-            true,
-        )
-        .from_ip(ip);
-        event.reason = how;
-        event.country = location.country;
-        event.city = location.city;
-        let tokens = self
-            .tokens
-            .start_session(
-                SessionKind::Login,
-                user.account_id,
-                user.id,
-                PermissionSet::all(),
-                None,
-                event,
-            )
-            .await?;
-        Ok(LoginOutcome { tokens, user })
-    }
-
-    pub(crate) fn locate(&self, ip: Option<std::net::IpAddr>) -> Location {
-        ip.map(|ip| self.geo.locate(ip)).unwrap_or_default()
+        Ok(self
+            .accounts()
+            .audit_events(actor.account_id, &query)
+            .await?)
     }
 
     /// Who the actor is, with their roles and effective permissions.
+    #[tracing::instrument(skip_all, fields(user_id = %actor.user_id))]
     pub async fn profile(&self, actor: &Actor) -> Result<Profile, IdentityError> {
         actor.require(Capability::WorkspaceContent)?;
-        let (user, account) = self.store.profile(actor.account_id, actor.user_id).await?;
+        let (user, account) = self
+            .accounts()
+            .profile(actor.account_id, actor.user_id)
+            .await?;
         Ok(Profile {
             user,
             account,
@@ -462,62 +331,15 @@ impl IdentityService {
             },
             permissions: actor.account_permissions(),
             email_verified: self
-                .verifications
+                .accounts()
                 .email_verified(actor.account_id, actor.user_id)
                 .await?,
             mfa_enabled: self
-                .store
+                .mfa_store()
                 .mfa(actor.account_id, actor.user_id)
                 .await?
                 .is_some_and(|m| m.enabled),
         })
-    }
-
-    /// The account's users with their roles (`users:read`).
-    pub async fn members(&self, actor: &Actor) -> Result<Vec<Member>, IdentityError> {
-        require_administration(actor, Permission::UsersRead)?;
-        Ok(self.store.members(actor.account_id).await?)
-    }
-
-    /// The "User Role screen": an owner or admin (`users:manage`) sets a user's account roles
-    /// (`admin`, `developer`, `member`) and workspace roles — their own included. The `owner`
-    /// role is not assigned here and is never taken away here, so the account keeps its owners.
-    /// Takes effect on the user's next request, on every instance.
-    pub async fn assign_roles(
-        &self,
-        actor: &Actor,
-        user: UserId,
-        assignment: RoleAssignment,
-    ) -> Result<Member, IdentityError> {
-        require_administration(actor, Permission::UsersManage)?;
-        let roles = parse_assignment(&assignment).map_err(IdentityError::Validation)?;
-        within_reach(actor, &roles)?;
-        if actor.credential != kernel::CredentialKind::HumanSession {
-            let members = self.store.members(actor.account_id).await?;
-            let target = members
-                .iter()
-                .find(|m| m.user.id == user)
-                .ok_or(IdentityError::NotFound)?;
-            within_reach(actor, &target.roles)?;
-        }
-        let member = self.store.set_roles(actor.account_id, user, &roles).await?;
-        if !roles.account.contains(&AccountRole::Developer) {
-            // For good, so that giving the role back does not revive a key nobody watched. After
-            // the roles change: from then on no key can be stored for the user (the store
-            // checks the role), so none escapes between the two.
-            self.tokens
-                .disable_user_api_keys(actor.account_id, user, "the owner lost the developer role")
-                .await?;
-        }
-        let mut event = AuthEvent::new(
-            AuthEventKind::RolesChanged,
-            self.clock.now(),
-            Some((actor.account_id, user)),
-            true,
-        );
-        event.reason = Some("changed by a users manager");
-        self.store.record_event(&event).await?;
-        Ok(member)
     }
 
     pub(crate) fn secrets(&self) -> &SealingKey {
@@ -534,8 +356,37 @@ impl IdentityService {
             .map_err(|e| IdentityError::Internal(format!("sealing an email: {e}")))
     }
 
-    pub(crate) fn verifications(&self) -> &dyn EmailVerificationStore {
-        self.verifications.as_ref()
+    pub(crate) fn accounts(&self) -> &dyn AccountStore {
+        self.stores.accounts.as_ref()
+    }
+
+    pub(crate) fn workspace_store(&self) -> &dyn WorkspaceStore {
+        self.stores.workspaces.as_ref()
+    }
+
+    pub(crate) fn memberships(&self) -> &dyn MembershipStore {
+        self.stores.memberships.as_ref()
+    }
+
+    pub(crate) fn guard(&self) -> &dyn SignInGuard {
+        self.stores.guard.as_ref()
+    }
+
+    pub(crate) fn mfa_store(&self) -> &dyn MfaStore {
+        self.stores.mfa.as_ref()
+    }
+
+    pub(crate) fn codes(&self) -> &dyn PendingCodes {
+        self.stores.codes.as_ref()
+    }
+
+    /// Records an event that is its own unit of work.
+    pub(crate) async fn audit(&self, event: &AuthEvent) -> Result<(), IdentityError> {
+        Ok(self.stores.audit.record(event).await?)
+    }
+
+    pub(crate) fn geo(&self) -> &dyn GeoLocator {
+        self.geo.as_ref()
     }
 
     /// Counts one hit of `bucket` against `limit` (across every instance); over it, the
@@ -560,133 +411,10 @@ impl IdentityService {
     pub(crate) fn policy(&self) -> &IdentityPolicy {
         &self.policy
     }
-}
-
-/// Parses a role assignment; `owner` is never assigned this way.
-pub(crate) fn parse_assignment(assignment: &RoleAssignment) -> Result<Roles, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let mut roles = Roles::default();
-    for raw in &assignment.account_roles {
-        match raw.parse::<AccountRole>() {
-            Ok(AccountRole::Owner) => errors.push(field(
-                "account_roles",
-                "`owner` is not assigned here; owners keep their role".into(),
-            )),
-            Ok(role) if !roles.account.contains(&role) => roles.account.push(role),
-            Ok(_) => {}
-            Err(e) => errors.push(field("account_roles", e.to_string())),
-        }
-    }
-    for (workspace, role) in &assignment.workspace_roles {
-        let workspace = workspace.parse::<WorkspaceId>();
-        let role = role.parse::<WorkspaceRole>();
-        match (workspace, role) {
-            (Ok(w), Ok(_)) if roles.workspaces.iter().any(|(seen, _)| *seen == w) => errors.push(
-                field("workspace_roles", format!("workspace {w} is listed twice")),
-            ),
-            (Ok(w), Ok(r)) => roles.workspaces.push((w, r)),
-            (Err(_), _) => errors.push(field(
-                "workspace_roles",
-                "workspace_id must be a UUID".into(),
-            )),
-            (_, Err(e)) => errors.push(field("workspace_roles", e.to_string())),
-        }
-    }
-    if errors.is_empty() {
-        Ok(roles)
-    } else {
-        Err(errors)
-    }
-}
-
-impl IdentityService {
-    /// Removes a user (`users:manage`): their sessions end and their API keys stop working at
-    /// once, on every instance. Only an owner removes an owner, and never the last one.
-    pub async fn remove_user(&self, actor: &Actor, user: UserId) -> Result<(), IdentityError> {
-        require_administration(actor, Permission::UsersManage)?;
-        let members = self.store.members(actor.account_id).await?;
-        let target = members
-            .iter()
-            .find(|m| m.user.id == user)
-            .ok_or(IdentityError::NotFound)?;
-        within_reach(actor, &target.roles)?;
-        if target.roles.account.contains(&AccountRole::Owner) {
-            if !actor.has_role(AccountRole::Owner) {
-                return Err(IdentityError::Forbidden(
-                    "only an owner can remove an owner",
-                ));
-            }
-            let owners = members
-                .iter()
-                .filter(|m| m.roles.account.contains(&AccountRole::Owner))
-                .count();
-            if owners <= 1 {
-                return Err(IdentityError::Conflict(
-                    "an account keeps at least one owner",
-                ));
-            }
-        }
-        self.store.remove_user(actor.account_id, user).await?;
-        let event = AuthEvent::new(
-            AuthEventKind::UserRemoved,
-            self.clock.now(),
-            Some((actor.account_id, user)),
-            true,
-        );
-        Ok(self.store.record_event(&event).await?)
-    }
-
-    pub(crate) fn store(&self) -> &dyn IdentityStore {
-        self.store.as_ref()
-    }
 
     pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
     }
-
-    async fn decoy_hash(&self) -> Result<String, IdentityError> {
-        if let Some(hash) = self.decoy_hash.get() {
-            return Ok(hash.clone());
-        }
-        let hash = self
-            .hasher
-            .hash(&random_text()?)
-            .await
-            .map_err(IdentityError::from)?;
-        Ok(self.decoy_hash.get_or_init(|| hash).clone())
-    }
-}
-
-/// The email that tells a user about a sign-in from a new country.
-fn new_location_warning(
-    user: &User,
-    location: &Location,
-    ip: Option<std::net::IpAddr>,
-) -> kernel::OutgoingEmail {
-    let place = match (&location.city, &location.country) {
-        (Some(city), Some(country)) => format!("{city}, {country}"),
-        (None, Some(country)) => country.clone(),
-        _ => "an unknown place".to_owned(),
-    };
-    kernel::OutgoingEmail {
-        to: user.email.clone(),
-        subject: "New sign-in to NudgeScribe from a new country".into(),
-        body: format!(
-            "Hello {name},\n\nYour NudgeScribe account was just signed in to from {place} \
-             (IP {ip}), a country you have not signed in from before.\n\n\
-             If this was you, nothing needs doing. If not, change your password now and turn on \
-             two-factor authentication.\n",
-            name = kernel::text::inert_name(&user.full_name),
-            ip = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
-        ),
-    }
-}
-
-/// Random text that no one can type as a password.
-fn random_text() -> Result<String, IdentityError> {
-    let bytes =
-        kernel::seal::random_bytes::<24>().map_err(|e| IdentityError::Internal(e.to_string()))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Account administration (users, roles, workspaces, the audit trail): a credential kind that

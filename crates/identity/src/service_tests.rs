@@ -9,6 +9,8 @@ use tokens::{KeyRing, SigningKey, TokenIssuer, TokenPolicy, TokenSettings};
 
 use super::*;
 use crate::fakes::{MemoryStore, OctetLocator, PlainHasher};
+use crate::models::{LoginInput, LoginOutcome, LoginStep, RoleAssignment};
+use kernel::WorkspaceRole;
 
 struct Harness {
     service: IdentityService,
@@ -53,8 +55,7 @@ fn harness() -> Harness {
     ));
     let service = IdentityService::new(
         IdentityDeps {
-            store: store.clone(),
-            verifications: store.clone(),
+            stores: IdentityStores::from_one(&store, store.clone()),
             hasher: Arc::new(PlainHasher),
             tokens: tokens.clone(),
             limiter: Arc::new(MemoryRateLimiter::default()),

@@ -8,9 +8,10 @@ use crate::service::{IdentityService, require_administration};
 
 impl IdentityService {
     /// The workspaces the actor sees, oldest first.
+    #[tracing::instrument(skip_all, fields(account_id = %actor.account_id))]
     pub async fn workspaces(&self, actor: &Actor) -> Result<Vec<Workspace>, IdentityError> {
         actor.require(Capability::WorkspaceContent)?;
-        let all = self.store().workspaces(actor.account_id).await?;
+        let all = self.workspace_store().workspaces(actor.account_id).await?;
         Ok(all
             .into_iter()
             .filter(|w| actor.sees_workspace(w.id))
@@ -18,6 +19,7 @@ impl IdentityService {
     }
 
     /// One workspace; one the actor does not see answers like a missing one.
+    #[tracing::instrument(skip_all, fields(account_id = %actor.account_id))]
     pub async fn workspace(
         &self,
         actor: &Actor,
@@ -27,10 +29,14 @@ impl IdentityService {
         if !actor.sees_workspace(id) {
             return Err(IdentityError::NotFound);
         }
-        Ok(self.store().workspace(actor.account_id, id).await?)
+        Ok(self
+            .workspace_store()
+            .workspace(actor.account_id, id)
+            .await?)
     }
 
     /// Creates a workspace (`account:manage`).
+    #[tracing::instrument(skip_all, fields(account_id = %actor.account_id))]
     pub async fn create_workspace(
         &self,
         actor: &Actor,
@@ -44,11 +50,12 @@ impl IdentityService {
             name,
             created_at: self.now(),
         };
-        self.store().create_workspace(&workspace).await?;
+        self.workspace_store().create_workspace(&workspace).await?;
         Ok(workspace)
     }
 
     /// Renames a workspace (`account:manage`).
+    #[tracing::instrument(skip_all, fields(account_id = %actor.account_id))]
     pub async fn rename_workspace(
         &self,
         actor: &Actor,
@@ -58,19 +65,23 @@ impl IdentityService {
         require_administration(actor, Permission::AccountManage)?;
         let name = valid_name(name)?;
         Ok(self
-            .store()
+            .workspace_store()
             .rename_workspace(actor.account_id, id, &name)
             .await?)
     }
 
     /// Deletes a workspace and everything in it (`account:manage`).
+    #[tracing::instrument(skip_all, fields(account_id = %actor.account_id))]
     pub async fn delete_workspace(
         &self,
         actor: &Actor,
         id: WorkspaceId,
     ) -> Result<(), IdentityError> {
         require_administration(actor, Permission::AccountManage)?;
-        Ok(self.store().delete_workspace(actor.account_id, id).await?)
+        Ok(self
+            .workspace_store()
+            .delete_workspace(actor.account_id, id)
+            .await?)
     }
 }
 

@@ -16,7 +16,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use identity::models::NewAccount;
-use identity::ports::IdentityStore;
+use identity::ports::{AccountStore, WorkspaceStore};
 use kernel::{AccountRole, Actor, CustomerId, ManualClock, PermissionSet, SessionId, WorkspaceId};
 use postgres::{Db, PgAudience, PgCampaignStore, PgDataKeyStore, PgIdentityStore};
 use support::{TestResult, database, new_account, signup_event};

@@ -11,7 +11,7 @@ use customers::{
     ImportMode, ImportReport, ProfileField,
 };
 use diesel_async::RunQueryDsl as _;
-use identity::ports::IdentityStore;
+use identity::ports::AccountStore;
 use kernel::{AccountRole, Actor, PermissionSet, ProfileFieldId, SessionId, WorkspaceId};
 use postgres::{Db, PgCustomerStore, PgIdentityStore};
 use serde_json::json;

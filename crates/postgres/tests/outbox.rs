@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{SubsecRound as _, Utc};
-use identity::models::{Member, NewInvitation};
-use identity::ports::IdentityStore;
+use identity::models::{CodeKind, Member, NewCode};
+use identity::ports::{AccountStore, MembershipStore};
 use kernel::{EmailAddress, MailError, Mailer, OutgoingEmail, Roles, UserId};
 use postgres::{OutboxSettings, OutboxWorker, PgIdentityStore};
 use support::{TestResult, database, new_account, signup_event};
@@ -84,7 +84,8 @@ async fn enqueue_invitation(
         full_name: "Bob".into(),
         created_at: now,
     };
-    let invitation = NewInvitation {
+    let invitation = NewCode {
+        kind: CodeKind::Invitation,
         user_id: user.id,
         account_id: account.account.id,
         code_digest: [1; 32],
@@ -98,7 +99,7 @@ async fn enqueue_invitation(
     }
     .seal(&test_key())?;
     store
-        .create_invited_user(
+        .create_invited_member(
             &Member {
                 user,
                 roles: Roles::default(),

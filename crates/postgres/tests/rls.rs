@@ -5,7 +5,7 @@ mod support;
 use diesel::QueryableByName;
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use identity::ports::IdentityStore;
+use identity::ports::AccountStore;
 use postgres::{Lookup, PgIdentityStore};
 use support::{TestResult, database, new_account, signup_event};
 

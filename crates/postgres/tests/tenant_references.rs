@@ -12,7 +12,7 @@ use diesel::QueryableByName;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Bool, Text};
 use diesel_async::RunQueryDsl;
-use identity::ports::IdentityStore;
+use identity::ports::AccountStore;
 use kernel::{AccountId, UserId};
 use postgres::{Db, PgIdentityStore};
 use support::{TestResult, database, new_account, signup_event};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, SubsecRound as _, Utc};
-use identity::ports::IdentityStore;
+use identity::ports::{AccountStore as _, MembershipStore as _};
 use kernel::{
     AccountId, AccountRole, Actor, AuthEvent, AuthEventKind, CredentialKind, ManualClock,
     PermissionSet, RateLimit, Roles, SessionId,
