@@ -20,9 +20,9 @@ use platform::{
     BcryptHasher, LogMailer, MaxMindLocator, SmtpMailer, SystemClock, UnknownLocations,
 };
 use postgres::{
-    Db, OutboxSettings, OutboxWorker, PgApiKeyStore, PgAudience, PgCampaignStore, PgCustomerStore,
-    PgDataKeyStore, PgEmailVerificationStore, PgIdentityStore, PgRateLimiter, PgSessionStore,
-    PgSigningKeyStore, PoolSettings, SessionCache,
+    Db, OutboxSettings, OutboxWorker, PgApiKeyStore, PgCampaignStore, PgCustomerStore,
+    PgEmailVerificationStore, PgIdentityStore, PgRateLimiter, PgSessionStore, PgSigningKeyStore,
+    PoolSettings, SessionCache,
 };
 use tokens::{
     KeyOrigin, KeyRing, SigningKey, TokenIssuer, TokenService, TokenSettings, load_key_ring,
@@ -212,8 +212,6 @@ impl Application {
         let campaigns = Arc::new(CampaignService::new(
             CampaignDeps {
                 store: Arc::new(PgCampaignStore::new(db.clone())),
-                audience: Arc::new(PgAudience::new(db.clone())),
-                data_keys: Arc::new(PgDataKeyStore::new(db.clone())),
                 master_keys: Arc::new(message_keys),
                 clock: clock.clone(),
             },

@@ -5,17 +5,14 @@
 //! SQL and diesel stop here: every failure leaves this crate as a [`kernel::StoreError`].
 
 pub mod api_key_store;
-pub mod audience;
 pub mod audit;
-pub mod campaign_store;
+pub mod campaigns;
 mod customer_import;
 pub mod customer_store;
-pub mod data_key_store;
 pub mod db;
 pub mod email_verification_store;
 pub mod error;
 pub mod identity_store;
-mod message_store;
 pub mod migrate;
 pub mod outbox;
 pub mod rate_limiter;
@@ -26,12 +23,10 @@ pub mod session_store;
 pub mod signing_keys;
 
 pub use api_key_store::PgApiKeyStore;
-pub use audience::PgAudience;
 pub use audit::PgAuditLog;
-pub use campaign_store::PgCampaignStore;
+pub use campaigns::{PgCampaignStore, PgCampaignTx, PgDataKeyStore};
 pub use customer_import::{DEFAULT_MAX_CONCURRENT_IMPORTS, IMPORT_APPLICATION_NAME};
 pub use customer_store::PgCustomerStore;
-pub use data_key_store::PgDataKeyStore;
 pub use db::{Db, Lookup, PoolSettings, Tx};
 pub use email_verification_store::PgEmailVerificationStore;
 pub use error::DbError;
