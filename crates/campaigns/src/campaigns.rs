@@ -5,7 +5,7 @@
 use kernel::{Actor, Permission, StoreError, WorkspaceId};
 
 use crate::access::{readable_workspaces, require_in};
-use crate::error::{CampaignError, FieldError};
+use crate::error::{CampaignError, FieldError, refuse_unknown};
 use crate::models::{
     Campaign, CampaignChanges, CampaignFilter, CampaignId, CampaignInput, CampaignStatus, GroupId,
     Page, PageQuery,
@@ -296,22 +296,12 @@ async fn check_groups_exist(
         return Ok(());
     }
     let unknown = audience.unknown_groups(workspace, groups).await?;
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    Err(CampaignError::Validation(
-        groups
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| unknown.contains(g))
-            .map(|(i, _)| {
-                FieldError::new(
-                    format!("group_ids[{i}]"),
-                    "is not a group of this workspace",
-                )
-            })
-            .collect(),
-    ))
+    refuse_unknown(
+        groups,
+        &unknown,
+        |i| format!("group_ids[{i}]"),
+        "is not a group of this workspace",
+    )
 }
 
 fn is_empty(changes: &CampaignChanges) -> bool {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::access::require_in;
 use crate::crypto::{DataKey, MessageBinding};
-use crate::error::{CampaignError, FieldError};
+use crate::error::{CampaignError, FieldError, refuse_unknown};
 use crate::models::{
     CampaignId, Message, MessageFilter, MessageId, NewMessage, Page, PageQuery, Retrieval,
     SealedMessage, WrappedDataKey,
@@ -329,22 +329,12 @@ async fn check_customers(
     customers.sort_unstable();
     customers.dedup();
     let unknown = audience.unknown_customers(workspace, &customers).await?;
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    Err(CampaignError::Validation(
-        messages
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| unknown.contains(&m.customer_id))
-            .map(|(i, _)| {
-                FieldError::new(
-                    format!("messages[{i}].customer_id"),
-                    "is not a customer of this workspace",
-                )
-            })
-            .collect(),
-    ))
+    refuse_unknown(
+        messages.iter().map(|m| &m.customer_id),
+        &unknown,
+        |i| format!("messages[{i}].customer_id"),
+        "is not a customer of this workspace",
+    )
 }
 
 /// How many messages `filter` selects: unfiltered, the campaign's own count (no scan; a
