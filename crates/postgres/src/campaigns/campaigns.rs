@@ -2,9 +2,11 @@
 
 use ::campaigns::{Campaign, CampaignFilter, CampaignId, GroupId, PageQuery};
 use chrono::{DateTime, Utc};
-use diesel::dsl::{exists, sql};
-use diesel::expression::SqlLiteral;
+use diesel::dsl::exists;
+use diesel::expression::{AppearsOnTable, ValidGrouping, is_aggregate};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Array, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use kernel::{AccountId, WorkspaceId};
@@ -14,14 +16,30 @@ use super::corrupt;
 use crate::error::DbError;
 use crate::schema::{campaign_groups, campaigns, workspaces};
 
-/// A campaign's groups, sorted, read with the campaign in the same statement.
-const GROUP_IDS: &str = "ARRAY(SELECT campaign_groups.group_id FROM campaign_groups \
-     WHERE campaign_groups.campaign_id = campaigns.id ORDER BY campaign_groups.group_id)";
+/// A campaign's groups, sorted, read with the campaign in the same statement. An expression of
+/// its own (not `dsl::sql`, whose literal keeps a statement out of the prepared-statement cache),
+/// so that loading a campaign stays one cached statement.
+#[derive(Clone, Copy, Debug, QueryId)]
+struct GroupIds;
 
-type GroupIdsExpression = SqlLiteral<Array<SqlUuid>>;
+impl Expression for GroupIds {
+    type SqlType = Array<SqlUuid>;
+}
 
-fn group_ids() -> GroupIdsExpression {
-    sql::<Array<SqlUuid>>(GROUP_IDS)
+impl QueryFragment<Pg> for GroupIds {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "ARRAY(SELECT campaign_groups.group_id FROM campaign_groups \
+             WHERE campaign_groups.campaign_id = campaigns.id ORDER BY campaign_groups.group_id)",
+        );
+        Ok(())
+    }
+}
+
+impl AppearsOnTable<campaigns::table> for GroupIds {}
+impl SelectableExpression<campaigns::table> for GroupIds {}
+impl ValidGrouping<()> for GroupIds {
+    type IsAggregate = is_aggregate::Never;
 }
 
 #[derive(Queryable, Selectable)]
@@ -37,7 +55,7 @@ struct CampaignRow {
     message_count: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-    #[diesel(select_expression = group_ids(), select_expression_type = GroupIdsExpression)]
+    #[diesel(select_expression = GroupIds, select_expression_type = GroupIds)]
     group_ids: Vec<Uuid>,
 }
 
