@@ -23,8 +23,8 @@ impl CampaignService {
     /// refused naming the offending indexes. Returns the new ids in the order given.
     ///
     /// Two units of work: the checks (and the data key, made on the first publish), then —
-    /// after sealing, which holds no connection and no lock — the write, which holds the
-    /// campaign, judges its status again and counts the messages on it.
+    /// after sealing, which holds no connection and no lock — the write, which writes the
+    /// batch, then holds the campaign, judges its status again and counts the messages on it.
     #[tracing::instrument(
         skip_all,
         fields(account = %actor.account_id, %workspace, %campaign, messages = messages.len())
@@ -60,13 +60,16 @@ impl CampaignService {
         let added = i64::try_from(sealed.len())
             .map_err(|_| CampaignError::Internal("batch too large to count".into()))?;
         self.writing(account, None, async |tx| {
+            // Written first and judged after: the campaign is held only from here to the
+            // commit, so concurrent batches of one campaign write their rows side by side, and
+            // a status change that came meanwhile undoes this one (the rollback).
+            if !tx.insert_messages(workspace, campaign, &sealed).await? {
+                return Err(CampaignError::CustomerGone);
+            }
             let mut held = tx.lock_campaign(workspace, campaign).await?;
             if !held.status.accepts_messages() {
                 // Its status changed since the checks.
                 return Err(CampaignError::NotPublishable(held.status));
-            }
-            if !tx.insert_messages(workspace, campaign, &sealed).await? {
-                return Err(CampaignError::CustomerGone);
             }
             held.message_count += added;
             Ok(tx.update_campaign(&held).await?)
