@@ -17,8 +17,8 @@ use kernel::{Clock, Mailer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use platform::{LogMailer, MaxMindLocator, SmtpMailer, SystemClock, UnknownLocations};
 use postgres::{
-    Db, InvalidationBus, OutboxSettings, OutboxWorker, PgAudience, PgCampaignStore,
-    PgCustomerStore, PgDataKeyStore, PgRateLimiter, PgSigningKeyStore, PoolSettings, SessionCache,
+    Db, InvalidationBus, OutboxSettings, OutboxWorker, PgCampaignStore, PgCustomerStore,
+    PgRateLimiter, PgSigningKeyStore, PoolSettings, SessionCache,
 };
 use tokens::{KeyOrigin, KeyRing, SigningKey, TokenIssuer, load_key_ring};
 
@@ -202,8 +202,6 @@ impl Application {
         let campaigns = Arc::new(CampaignService::new(
             CampaignDeps {
                 store: Arc::new(PgCampaignStore::new(db.clone())),
-                audience: Arc::new(PgAudience::new(db.clone())),
-                data_keys: Arc::new(PgDataKeyStore::new(db.clone())),
                 master_keys: Arc::new(message_keys),
                 clock: clock.clone(),
             },

@@ -61,3 +61,24 @@ impl From<SealError> for CampaignError {
         }
     }
 }
+
+/// Refuses a request that names what is not the workspace's: one field error (named by
+/// `field` from its index) for each of `asked` that is among `unknown`; none, `Ok`.
+pub(crate) fn refuse_unknown<'a, T: PartialEq + 'a>(
+    asked: impl IntoIterator<Item = &'a T>,
+    unknown: &[T],
+    field: impl Fn(usize) -> String,
+    message: &str,
+) -> Result<(), CampaignError> {
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(CampaignError::Validation(
+        asked
+            .into_iter()
+            .enumerate()
+            .filter(|(_, item)| unknown.contains(item))
+            .map(|(i, _)| FieldError::new(field(i), message))
+            .collect(),
+    ))
+}

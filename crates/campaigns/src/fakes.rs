@@ -1,20 +1,26 @@
-//! In-memory fakes of the campaigns ports: one store holding workspaces, customers, groups,
-//! campaigns, messages, retrievals and data keys, as one database does in production.
+//! In-memory fakes of the campaigns ports: plain maps of workspaces, customers, groups,
+//! campaigns, messages, retrievals and data keys, as one database holds them in production.
+//! No rule lives here — the service decides; a unit of work is a copy of the maps that replaces
+//! them when it commits (and is forgotten when it does not). Rows of other accounts are not
+//! seen, as row-level security hides them in Postgres.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kernel::{AccountId, CustomerId, StoreError, WorkspaceId};
+use kernel::{AccountId, CustomerId, StoreError, UserId, WorkspaceId};
+use uuid::Uuid;
 
 use crate::models::{
-    Campaign, CampaignChanges, CampaignFilter, CampaignId, CampaignStatus, GroupId, MessageFilter,
-    Page, PageQuery, Publication, Retrieval, SealedMessage, StoredDataKey, WrappedDataKey,
+    Campaign, CampaignFilter, CampaignId, GroupId, MessageFilter, PageQuery, Retrieval,
+    SealedMessage, StoredDataKey, WrappedDataKey,
 };
-use crate::ports::{Audience, CampaignStore, DataKeyStore};
+use crate::ports::{
+    Audience, CampaignRead, CampaignStore, CampaignWrite, DataKeyStore, UnitOfWork,
+};
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct State {
     pub workspaces: HashSet<(AccountId, WorkspaceId)>,
     pub customers: HashSet<(AccountId, WorkspaceId, CustomerId)>,
@@ -29,299 +35,144 @@ pub struct State {
 
 #[derive(Default)]
 pub struct MemoryStore {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 impl MemoryStore {
     pub fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
+    }
+
+    fn begin(&self, account: AccountId) -> Box<MemoryTx> {
+        Box::new(MemoryTx {
+            shared: self.state.clone(),
+            account,
+            state: self.state().clone(),
+        })
     }
 }
 
-fn in_workspace(campaign: &Campaign, account: AccountId, workspace: WorkspaceId) -> bool {
-    campaign.account_id == account && campaign.workspace_id == workspace
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn selects(filter: &CampaignFilter, account: AccountId, campaign: &Campaign) -> bool {
-    campaign.account_id == account
-        && filter
-            .workspaces
-            .as_ref()
-            .is_none_or(|w| w.contains(&campaign.workspace_id))
-        && filter.status.is_none_or(|s| s == campaign.status)
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn message_selected(filter: &MessageFilter, message: &SealedMessage) -> bool {
-    filter
-        .customer_ids
-        .as_ref()
-        .is_none_or(|ids| ids.contains(&message.customer_id))
-        && filter
-            .message_ids
-            .as_ref()
-            .is_none_or(|ids| ids.contains(&message.id))
+/// A page of `rows` (already in the list's order), by keyset when `page.after` is given (the
+/// rows after that key, in the same order), else by offset.
+fn page_of<T>(
+    rows: Vec<T>,
+    page: &PageQuery,
+    after: impl Fn(&T, (DateTime<Utc>, Uuid)) -> bool,
+) -> Vec<T> {
+    let limit = usize::try_from(page.limit).unwrap_or(0);
+    match page.after {
+        Some(key) => rows
+            .into_iter()
+            .filter(|r| after(r, key))
+            .take(limit)
+            .collect(),
+        None => rows
+            .into_iter()
+            .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+            .take(limit)
+            .collect(),
+    }
 }
 
 #[async_trait]
 impl CampaignStore for MemoryStore {
-    async fn workspace_exists(
-        &self,
-        account: AccountId,
-        workspace: WorkspaceId,
-    ) -> Result<bool, StoreError> {
-        Ok(self.state().workspaces.contains(&(account, workspace)))
+    async fn read(&self, account: AccountId) -> Result<Box<dyn CampaignRead>, StoreError> {
+        Ok(self.begin(account))
     }
 
-    async fn create_campaign(&self, campaign: &Campaign) -> Result<(), StoreError> {
-        let mut state = self.state();
-        let (account, workspace) = (campaign.account_id, campaign.workspace_id);
-        if !state.workspaces.contains(&(account, workspace))
-            || campaign
-                .group_ids
-                .iter()
-                .any(|g| !state.groups.contains(&(account, workspace, *g)))
-        {
-            return Err(StoreError::NotFound);
-        }
-        state.campaigns.insert(campaign.id, campaign.clone());
-        Ok(())
-    }
-
-    async fn campaign(
+    async fn write(
         &self,
         account: AccountId,
+        _user: Option<UserId>,
+    ) -> Result<Box<dyn CampaignWrite>, StoreError> {
+        Ok(self.begin(account))
+    }
+}
+
+/// One unit of work: its own copy of the maps.
+struct MemoryTx {
+    shared: Arc<Mutex<State>>,
+    account: AccountId,
+    state: State,
+}
+
+impl MemoryTx {
+    fn campaign_mut(
+        &mut self,
         workspace: WorkspaceId,
         id: CampaignId,
-    ) -> Result<Campaign, StoreError> {
-        self.state()
+    ) -> Result<&mut Campaign, StoreError> {
+        let account = self.account;
+        self.state
             .campaigns
-            .get(&id)
-            .filter(|c| in_workspace(c, account, workspace))
-            .cloned()
+            .get_mut(&id)
+            .filter(|c| c.account_id == account && c.workspace_id == workspace)
             .ok_or(StoreError::NotFound)
     }
 
-    async fn campaigns(
-        &self,
-        account: AccountId,
-        filter: &CampaignFilter,
-        page: &PageQuery,
-    ) -> Result<Page<Campaign>, StoreError> {
-        let state = self.state();
-        let mut all: Vec<Campaign> = state
-            .campaigns
-            .values()
-            .filter(|c| selects(filter, account, c))
-            .cloned()
-            .collect();
-        all.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id)));
-        let total_items = i64::try_from(all.len()).unwrap_or(i64::MAX);
-        let start = match page.after {
-            Some((at, id)) => all
-                .iter()
-                .position(|c| (c.created_at, c.id.as_uuid()) < (at, id))
-                .unwrap_or(all.len()),
-            None => usize::try_from(page.offset).unwrap_or(usize::MAX),
-        };
-        let items = all
-            .into_iter()
-            .skip(start)
-            .take(usize::try_from(page.limit).unwrap_or(0))
-            .collect();
-        Ok(Page { items, total_items })
-    }
-
-    async fn count_campaigns(
-        &self,
-        account: AccountId,
-        filter: &CampaignFilter,
-    ) -> Result<i64, StoreError> {
-        let count = self
-            .state()
-            .campaigns
-            .values()
-            .filter(|c| selects(filter, account, c))
-            .count();
-        Ok(i64::try_from(count).unwrap_or(i64::MAX))
-    }
-
-    async fn update_campaign(
-        &self,
-        account: AccountId,
-        workspace: WorkspaceId,
-        id: CampaignId,
-        expected: CampaignStatus,
-        changes: &CampaignChanges,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Campaign>, StoreError> {
-        let mut state = self.state();
-        if let Some(groups) = &changes.group_ids
-            && groups
-                .iter()
-                .any(|g| !state.groups.contains(&(account, workspace, *g)))
-        {
-            return Err(StoreError::NotFound);
-        }
-        let campaign = state
-            .campaigns
-            .get_mut(&id)
-            .filter(|c| in_workspace(c, account, workspace))
-            .ok_or(StoreError::NotFound)?;
-        if campaign.status != expected {
-            return Ok(None);
-        }
-        if let Some(name) = &changes.name {
-            campaign.name.clone_from(name);
-        }
-        if let Some(description) = &changes.description {
-            campaign.description.clone_from(description);
-        }
-        if let Some(channel) = changes.channel {
-            campaign.channel = channel;
-        }
-        if let Some(groups) = &changes.group_ids {
-            campaign.group_ids.clone_from(groups);
-        }
-        if let Some(status) = changes.status {
-            campaign.status = status;
-        }
-        campaign.updated_at = now;
-        Ok(Some(campaign.clone()))
-    }
-
-    async fn delete_campaign(
-        &self,
-        account: AccountId,
-        workspace: WorkspaceId,
-        id: CampaignId,
-    ) -> Result<(), StoreError> {
-        let mut state = self.state();
-        if !state
-            .campaigns
-            .get(&id)
-            .is_some_and(|c| in_workspace(c, account, workspace))
-        {
-            return Err(StoreError::NotFound);
-        }
-        state.campaigns.remove(&id);
-        state.messages.retain(|(_, _, m)| m.campaign_id != id);
-        Ok(())
-    }
-
-    async fn publish(
-        &self,
-        account: AccountId,
+    fn messages_of<'a>(
+        &'a self,
         workspace: WorkspaceId,
         campaign: CampaignId,
-        messages: &[SealedMessage],
-    ) -> Result<Publication, StoreError> {
-        let mut state = self.state();
-        let status = state
-            .campaigns
-            .get(&campaign)
-            .filter(|c| in_workspace(c, account, workspace))
-            .ok_or(StoreError::NotFound)?
-            .status;
-        if !status.accepts_messages() {
-            return Ok(Publication::NotPublishable(status));
-        }
-        if messages.iter().any(|m| {
-            !state
-                .customers
-                .contains(&(account, workspace, m.customer_id))
-        }) {
-            return Ok(Publication::CustomerGone);
-        }
-        state
-            .messages
-            .extend(messages.iter().map(|m| (account, workspace, m.clone())));
-        if let Some(c) = state.campaigns.get_mut(&campaign) {
-            c.message_count += i64::try_from(messages.len()).unwrap_or(i64::MAX);
-        }
-        Ok(Publication::Published)
-    }
-
-    async fn messages(
-        &self,
-        account: AccountId,
-        workspace: WorkspaceId,
-        campaign: CampaignId,
-        filter: &MessageFilter,
-        page: &PageQuery,
-        audit: &Retrieval,
-    ) -> Result<Page<SealedMessage>, StoreError> {
-        let mut state = self.state();
-        if !state
-            .campaigns
-            .get(&campaign)
-            .is_some_and(|c| in_workspace(c, account, workspace))
-        {
-            return Err(StoreError::NotFound);
-        }
-        let mut all: Vec<SealedMessage> = state
+        filter: &'a MessageFilter,
+    ) -> impl Iterator<Item = &'a SealedMessage> + 'a {
+        let account = self.account;
+        self.state
             .messages
             .iter()
-            .filter(|(_, _, m)| m.campaign_id == campaign && message_selected(filter, m))
-            .map(|(_, _, m)| m.clone())
-            .collect();
-        all.sort_by_key(|m| (m.created_at, m.id));
-        let total_items = i64::try_from(all.len()).unwrap_or(i64::MAX);
-        let items: Vec<SealedMessage> = all
-            .into_iter()
-            .filter(|m| {
-                page.after
-                    .is_none_or(|after| (m.created_at, m.id.as_uuid()) > after)
+            .filter(move |(a, w, m)| {
+                *a == account && *w == workspace && m.campaign_id == campaign && filter.selects(m)
             })
-            .skip(if page.after.is_some() {
-                0
-            } else {
-                usize::try_from(page.offset).unwrap_or(usize::MAX)
-            })
-            .take(usize::try_from(page.limit).unwrap_or(0))
-            .collect();
-        state.retrievals.push((
-            audit.clone(),
-            i64::try_from(items.len()).unwrap_or(i64::MAX),
-        ));
-        Ok(Page { items, total_items })
+            .map(|(_, _, m)| m)
     }
 
-    async fn count_messages(
-        &self,
-        account: AccountId,
-        workspace: WorkspaceId,
-        campaign: CampaignId,
-        filter: &MessageFilter,
-    ) -> Result<i64, StoreError> {
-        let state = self.state();
-        if !state
+    fn campaigns_of<'a>(
+        &'a self,
+        filter: &'a CampaignFilter,
+    ) -> impl Iterator<Item = &'a Campaign> + 'a {
+        let account = self.account;
+        self.state
             .campaigns
-            .get(&campaign)
-            .is_some_and(|c| in_workspace(c, account, workspace))
-        {
-            return Err(StoreError::NotFound);
-        }
-        let count = state
-            .messages
-            .iter()
-            .filter(|(_, _, m)| m.campaign_id == campaign && message_selected(filter, m))
-            .count();
-        Ok(i64::try_from(count).unwrap_or(i64::MAX))
+            .values()
+            .filter(move |c| c.account_id == account && filter.selects(c))
     }
 }
 
 #[async_trait]
-impl Audience for MemoryStore {
+impl UnitOfWork for MemoryTx {
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        *lock(&self.shared) = self.state;
+        Ok(())
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Audience for MemoryTx {
     async fn unknown_customers(
-        &self,
-        account: AccountId,
+        &mut self,
         workspace: WorkspaceId,
         customers: &[CustomerId],
     ) -> Result<Vec<CustomerId>, StoreError> {
-        let state = self.state();
         let mut unknown: Vec<CustomerId> = customers
             .iter()
-            .filter(|c| !state.customers.contains(&(account, workspace, **c)))
+            .filter(|c| {
+                !self
+                    .state
+                    .customers
+                    .contains(&(self.account, workspace, **c))
+            })
             .copied()
             .collect();
         unknown.sort_unstable();
@@ -330,15 +181,13 @@ impl Audience for MemoryStore {
     }
 
     async fn unknown_groups(
-        &self,
-        account: AccountId,
+        &mut self,
         workspace: WorkspaceId,
         groups: &[GroupId],
     ) -> Result<Vec<GroupId>, StoreError> {
-        let state = self.state();
         let mut unknown: Vec<GroupId> = groups
             .iter()
-            .filter(|g| !state.groups.contains(&(account, workspace, **g)))
+            .filter(|g| !self.state.groups.contains(&(self.account, workspace, **g)))
             .copied()
             .collect();
         unknown.sort_unstable();
@@ -348,38 +197,173 @@ impl Audience for MemoryStore {
 }
 
 #[async_trait]
-impl DataKeyStore for MemoryStore {
+impl CampaignRead for MemoryTx {
+    async fn workspace_exists(&mut self, workspace: WorkspaceId) -> Result<bool, StoreError> {
+        Ok(self.state.workspaces.contains(&(self.account, workspace)))
+    }
+
+    async fn campaign(
+        &mut self,
+        workspace: WorkspaceId,
+        id: CampaignId,
+    ) -> Result<Campaign, StoreError> {
+        self.campaign_mut(workspace, id).map(|c| c.clone())
+    }
+
+    async fn campaigns(
+        &mut self,
+        filter: &CampaignFilter,
+        page: &PageQuery,
+    ) -> Result<Vec<Campaign>, StoreError> {
+        let mut all: Vec<Campaign> = self.campaigns_of(filter).cloned().collect();
+        all.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id)));
+        Ok(page_of(all, page, |c, key| {
+            (c.created_at, c.id.as_uuid()) < key
+        }))
+    }
+
+    async fn count_campaigns(&mut self, filter: &CampaignFilter) -> Result<i64, StoreError> {
+        Ok(count(self.campaigns_of(filter).count()))
+    }
+
+    async fn messages(
+        &mut self,
+        workspace: WorkspaceId,
+        campaign: CampaignId,
+        filter: &MessageFilter,
+        page: &PageQuery,
+    ) -> Result<Vec<SealedMessage>, StoreError> {
+        let mut all: Vec<SealedMessage> = self
+            .messages_of(workspace, campaign, filter)
+            .cloned()
+            .collect();
+        all.sort_by_key(|m| (m.created_at, m.id));
+        Ok(page_of(all, page, |m, key| {
+            (m.created_at, m.id.as_uuid()) > key
+        }))
+    }
+
+    async fn count_messages(
+        &mut self,
+        workspace: WorkspaceId,
+        campaign: CampaignId,
+        filter: &MessageFilter,
+    ) -> Result<i64, StoreError> {
+        Ok(count(self.messages_of(workspace, campaign, filter).count()))
+    }
+
     async fn data_key(
-        &self,
-        account: AccountId,
+        &mut self,
         workspace: WorkspaceId,
     ) -> Result<Option<WrappedDataKey>, StoreError> {
         Ok(self
-            .state()
+            .state
             .data_keys
             .get(&workspace)
-            .filter(|(a, _)| *a == account)
+            .filter(|(a, _)| *a == self.account)
             .map(|(_, k)| k.clone()))
     }
+}
 
-    async fn create_data_key(
-        &self,
-        account: AccountId,
+#[async_trait]
+impl CampaignWrite for MemoryTx {
+    async fn lock_campaign(
+        &mut self,
         workspace: WorkspaceId,
-        key: &WrappedDataKey,
-    ) -> Result<WrappedDataKey, StoreError> {
-        let mut state = self.state();
-        let (owner, stored) = state
-            .data_keys
-            .entry(workspace)
-            .or_insert_with(|| (account, key.clone()));
-        if *owner == account {
-            Ok(stored.clone())
-        } else {
-            Err(StoreError::NotFound)
-        }
+        id: CampaignId,
+    ) -> Result<Campaign, StoreError> {
+        // A unit of work here is a copy of its own: nothing else changes it meanwhile.
+        self.campaign(workspace, id).await
     }
 
+    async fn insert_campaign(&mut self, campaign: &Campaign) -> Result<(), StoreError> {
+        self.state.campaigns.insert(campaign.id, campaign.clone());
+        Ok(())
+    }
+
+    async fn update_campaign(&mut self, campaign: &Campaign) -> Result<(), StoreError> {
+        let stored = self.campaign_mut(campaign.workspace_id, campaign.id)?;
+        let groups = std::mem::take(&mut stored.group_ids);
+        *stored = Campaign {
+            group_ids: groups,
+            ..campaign.clone()
+        };
+        Ok(())
+    }
+
+    async fn replace_groups(
+        &mut self,
+        campaign: &Campaign,
+        groups: &[GroupId],
+    ) -> Result<(), StoreError> {
+        self.campaign_mut(campaign.workspace_id, campaign.id)?
+            .group_ids = groups.to_vec();
+        Ok(())
+    }
+
+    async fn delete_messages(
+        &mut self,
+        workspace: WorkspaceId,
+        campaign: CampaignId,
+    ) -> Result<(), StoreError> {
+        let account = self.account;
+        self.state
+            .messages
+            .retain(|(a, w, m)| !(*a == account && *w == workspace && m.campaign_id == campaign));
+        Ok(())
+    }
+
+    async fn delete_campaign(
+        &mut self,
+        workspace: WorkspaceId,
+        id: CampaignId,
+    ) -> Result<(), StoreError> {
+        self.campaign_mut(workspace, id)?;
+        self.state.campaigns.remove(&id);
+        Ok(())
+    }
+
+    async fn insert_messages(
+        &mut self,
+        workspace: WorkspaceId,
+        _campaign: CampaignId,
+        messages: &[SealedMessage],
+    ) -> Result<bool, StoreError> {
+        let account = self.account;
+        self.state
+            .messages
+            .extend(messages.iter().map(|m| (account, workspace, m.clone())));
+        Ok(true)
+    }
+
+    async fn record_retrieval(
+        &mut self,
+        retrieval: &Retrieval,
+        returned: usize,
+    ) -> Result<(), StoreError> {
+        self.state
+            .retrievals
+            .push((retrieval.clone(), count(returned)));
+        Ok(())
+    }
+
+    async fn insert_data_key(
+        &mut self,
+        workspace: WorkspaceId,
+        key: &WrappedDataKey,
+    ) -> Result<bool, StoreError> {
+        if self.state.data_keys.contains_key(&workspace) {
+            return Ok(false);
+        }
+        self.state
+            .data_keys
+            .insert(workspace, (self.account, key.clone()));
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl DataKeyStore for MemoryStore {
     async fn data_keys_not_under(
         &self,
         master_key_id: &str,

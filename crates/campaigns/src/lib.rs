@@ -7,6 +7,7 @@
 //! customers domain beyond its own [`ports::Audience`] port.
 
 mod access;
+mod campaigns;
 pub mod crypto;
 pub mod error;
 mod messages;
@@ -25,7 +26,7 @@ pub use error::{CampaignError, FieldError};
 pub use models::{
     Campaign, CampaignChanges, CampaignFilter, CampaignId, CampaignInput, CampaignStatus, Channel,
     GroupId, Message, MessageContent, MessageFilter, MessageId, NewMessage, Page, PageQuery,
-    Publication, Retrieval, SealedMessage, StoredDataKey, WrappedDataKey,
+    Retrieval, SealedMessage, StoredDataKey, WrappedDataKey,
 };
 pub use rotation::{Rewrapped, rewrap_data_keys};
 pub use service::{CampaignDeps, CampaignPolicy, CampaignService, SearchInput};

@@ -1,15 +1,19 @@
-//! Message use cases: publishing into encrypted storage, retrieval, counting.
+//! Message use cases: publishing into encrypted storage, retrieval, counting. The rules are
+//! here, once: only `draft` and `active` campaigns take messages, only for customers of the
+//! workspace; a workspace's data key is made on its first publish; a retrieval is audited; an
+//! unfiltered total is the campaign's own count.
 
 use kernel::{AccountId, Actor, CustomerId, Permission, WorkspaceId};
 use uuid::Uuid;
 
 use crate::access::require_in;
 use crate::crypto::{DataKey, MessageBinding};
-use crate::error::{CampaignError, FieldError};
+use crate::error::{CampaignError, FieldError, refuse_unknown};
 use crate::models::{
-    CampaignId, Message, MessageFilter, MessageId, NewMessage, Page, PageQuery, Publication,
-    Retrieval, SealedMessage,
+    CampaignId, Message, MessageFilter, MessageId, NewMessage, Page, PageQuery, Retrieval,
+    SealedMessage, WrappedDataKey,
 };
+use crate::ports::{Audience, CampaignRead, CampaignWrite};
 use crate::service::CampaignService;
 
 impl CampaignService {
@@ -17,6 +21,14 @@ impl CampaignService {
     /// every message is sealed under the workspace's data key and the batch is written whole or
     /// not at all. Every customer must be a customer of the workspace, else the whole batch is
     /// refused naming the offending indexes. Returns the new ids in the order given.
+    ///
+    /// Two units of work: the checks (and the data key, made on the first publish), then —
+    /// after sealing, which holds no connection and no lock — the write, which writes the
+    /// batch, then holds the campaign, judges its status again and counts the messages on it.
+    #[tracing::instrument(
+        skip_all,
+        fields(account = %actor.account_id, %workspace, %campaign, messages = messages.len())
+    )]
     pub async fn publish(
         &self,
         actor: &Actor,
@@ -34,55 +46,42 @@ impl CampaignService {
         }
         self.validate_messages(&messages)?;
         let account = actor.account_id;
-        let status = self
-            .store
-            .campaign(account, workspace, campaign)
-            .await?
-            .status;
-        if !status.accepts_messages() {
-            return Err(CampaignError::NotPublishable(status));
-        }
-        self.check_customers(account, workspace, &messages).await?;
-
         let key = self
-            .data_key(account, workspace, true)
-            .await?
-            .ok_or_else(|| {
-                CampaignError::Internal("a data key was created but not returned".into())
-            })?;
-        let now = self.now();
-        let sealed = messages
-            .iter()
-            .map(|message| {
-                let id = MessageId::generate();
-                let binding = MessageBinding {
-                    workspace,
-                    campaign,
-                    message: id,
-                };
-                Ok(SealedMessage {
-                    id,
-                    campaign_id: campaign,
-                    customer_id: message.customer_id,
-                    sealed: key.seal(&binding, &message.content)?,
-                    created_at: now,
-                })
+            .writing(account, None, async |tx| {
+                let status = tx.campaign(workspace, campaign).await?.status;
+                if !status.accepts_messages() {
+                    return Err(CampaignError::NotPublishable(status));
+                }
+                check_customers(tx, workspace, &messages).await?;
+                self.data_key_or_new(tx, account, workspace).await
             })
-            .collect::<Result<Vec<_>, CampaignError>>()?;
-        match self
-            .store
-            .publish(account, workspace, campaign, &sealed)
-            .await?
-        {
-            Publication::Published => Ok(sealed.into_iter().map(|m| m.id).collect()),
-            Publication::NotPublishable(status) => Err(CampaignError::NotPublishable(status)),
-            Publication::CustomerGone => Err(CampaignError::CustomerGone),
-        }
+            .await?;
+        let sealed = self.seal(&key, workspace, campaign, &messages)?;
+        let added = i64::try_from(sealed.len())
+            .map_err(|_| CampaignError::Internal("batch too large to count".into()))?;
+        self.writing(account, None, async |tx| {
+            // Written first and judged after: the campaign is held only from here to the
+            // commit, so concurrent batches of one campaign write their rows side by side, and
+            // a status change that came meanwhile undoes this one (the rollback).
+            if !tx.insert_messages(workspace, campaign, &sealed).await? {
+                return Err(CampaignError::CustomerGone);
+            }
+            let mut held = tx.lock_campaign(workspace, campaign).await?;
+            if !held.status.accepts_messages() {
+                // Its status changed since the checks.
+                return Err(CampaignError::NotPublishable(held.status));
+            }
+            held.message_count += added;
+            Ok(tx.update_campaign(&held).await?)
+        })
+        .await?;
+        Ok(sealed.into_iter().map(|m| m.id).collect())
     }
 
     /// A page of the campaign's messages, opened, oldest first (`messages:read`). Every call is
     /// audited: who read which campaign's messages, and how many. A message that does not open
     /// is an error (`Unreadable`), never returned as it is.
+    #[tracing::instrument(skip_all, fields(account = %actor.account_id, %workspace, %campaign))]
     pub async fn retrieve(
         &self,
         actor: &Actor,
@@ -103,35 +102,43 @@ impl CampaignService {
             session_id: actor.session_id,
             at: self.now(),
         };
-        let page = self
-            .store
-            .messages(account, workspace, campaign, &filter, page, &audit)
+        let (sealed, wrapped) = self
+            .writing(account, Some(actor.user_id), async |tx| {
+                let total_items = total(tx, workspace, campaign, &filter).await?;
+                let items = tx.messages(workspace, campaign, &filter, page).await?;
+                tx.record_retrieval(&audit, items.len()).await?;
+                let wrapped = if items.is_empty() {
+                    None
+                } else {
+                    tx.data_key(workspace).await?
+                };
+                Ok((Page { items, total_items }, wrapped))
+            })
             .await?;
-        if page.items.is_empty() {
+        if sealed.items.is_empty() {
             return Ok(Page {
                 items: Vec::new(),
-                total_items: page.total_items,
+                total_items: sealed.total_items,
             });
         }
-        let key = self
-            .data_key(account, workspace, false)
-            .await?
-            .ok_or_else(|| CampaignError::Unreadable {
-                message_id: None,
-                detail: format!("workspace {workspace} has messages but no data key"),
-            })?;
-        let items = page
+        let wrapped = wrapped.ok_or_else(|| CampaignError::Unreadable {
+            message_id: None,
+            detail: format!("workspace {workspace} has messages but no data key"),
+        })?;
+        let key = self.unwrap_data_key(account, workspace, &wrapped)?;
+        let items = sealed
             .items
             .into_iter()
             .map(|sealed| open(&key, workspace, sealed))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             items,
-            total_items: page.total_items,
+            total_items: sealed.total_items,
         })
     }
 
     /// How many of the campaign's messages `customer_ids` selects (`messages:read`).
+    #[tracing::instrument(skip_all, fields(account = %actor.account_id, %workspace, %campaign))]
     pub async fn count_messages(
         &self,
         actor: &Actor,
@@ -145,36 +152,43 @@ impl CampaignService {
             message_ids: None,
         };
         self.validate_filter(&filter)?;
-        Ok(self
-            .store
-            .count_messages(actor.account_id, workspace, campaign, &filter)
-            .await?)
+        self.reading(actor.account_id, async |tx| {
+            total(tx, workspace, campaign, &filter).await
+        })
+        .await
     }
 
-    /// The workspace's data key, unwrapped; created (and wrapped under the active master key)
-    /// on first use when `create` is set.
-    pub(crate) async fn data_key(
+    /// The workspace's data key, unwrapped; made (and wrapped under the active master key) when
+    /// it has none. When several instances race, every one ends up with the first one stored.
+    async fn data_key_or_new(
+        &self,
+        tx: &mut dyn CampaignWrite,
+        account: AccountId,
+        workspace: WorkspaceId,
+    ) -> Result<DataKey, CampaignError> {
+        let wrapped = match tx.data_key(workspace).await? {
+            Some(wrapped) => wrapped,
+            None => {
+                let fresh = DataKey::generate()?;
+                let ours = self.master_keys.active().wrap(account, workspace, &fresh)?;
+                if tx.insert_data_key(workspace, &ours).await? {
+                    return Ok(fresh);
+                }
+                tx.data_key(workspace).await?.ok_or_else(|| {
+                    CampaignError::Internal("a data key was stored but is not there".into())
+                })?
+            }
+        };
+        self.unwrap_data_key(account, workspace, &wrapped)
+    }
+
+    /// A stored data key, opened under the master key it names.
+    fn unwrap_data_key(
         &self,
         account: AccountId,
         workspace: WorkspaceId,
-        create: bool,
-    ) -> Result<Option<DataKey>, CampaignError> {
-        let wrapped = match self.data_keys.data_key(account, workspace).await? {
-            Some(wrapped) => wrapped,
-            None if create => {
-                let fresh = DataKey::generate()?;
-                let ours = self.master_keys.active().wrap(account, workspace, &fresh)?;
-                let stored = self
-                    .data_keys
-                    .create_data_key(account, workspace, &ours)
-                    .await?;
-                if stored == ours {
-                    return Ok(Some(fresh));
-                }
-                stored
-            }
-            None => return Ok(None),
-        };
+        wrapped: &WrappedDataKey,
+    ) -> Result<DataKey, CampaignError> {
         let master = self
             .master_keys
             .get(&wrapped.master_key_id)
@@ -186,14 +200,41 @@ impl CampaignService {
                     wrapped.master_key_id
                 ),
             })?;
-        let key =
-            master
-                .unwrap(account, workspace, &wrapped)
-                .map_err(|_| CampaignError::Unreadable {
-                    message_id: None,
-                    detail: format!("the data key of workspace {workspace} does not unwrap"),
-                })?;
-        Ok(Some(key))
+        master
+            .unwrap(account, workspace, wrapped)
+            .map_err(|_| CampaignError::Unreadable {
+                message_id: None,
+                detail: format!("the data key of workspace {workspace} does not unwrap"),
+            })
+    }
+
+    /// Each message sealed under `key`, bound to its workspace, campaign and new id.
+    fn seal(
+        &self,
+        key: &DataKey,
+        workspace: WorkspaceId,
+        campaign: CampaignId,
+        messages: &[NewMessage],
+    ) -> Result<Vec<SealedMessage>, CampaignError> {
+        let now = self.now();
+        messages
+            .iter()
+            .map(|message| {
+                let id = MessageId::generate();
+                let binding = MessageBinding {
+                    workspace,
+                    campaign,
+                    message: id,
+                };
+                Ok(SealedMessage {
+                    id,
+                    campaign_id: campaign,
+                    customer_id: message.customer_id,
+                    sealed: key.seal(&binding, &message.content)?,
+                    created_at: now,
+                })
+            })
+            .collect()
     }
 
     fn validate_messages(&self, messages: &[NewMessage]) -> Result<(), CampaignError> {
@@ -252,38 +293,6 @@ impl CampaignService {
         }
     }
 
-    /// Refuses the batch when any customer is not the workspace's, naming every such index.
-    async fn check_customers(
-        &self,
-        account: AccountId,
-        workspace: WorkspaceId,
-        messages: &[NewMessage],
-    ) -> Result<(), CampaignError> {
-        let mut customers: Vec<CustomerId> = messages.iter().map(|m| m.customer_id).collect();
-        customers.sort_unstable();
-        customers.dedup();
-        let unknown = self
-            .audience
-            .unknown_customers(account, workspace, &customers)
-            .await?;
-        if unknown.is_empty() {
-            return Ok(());
-        }
-        Err(CampaignError::Validation(
-            messages
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| unknown.contains(&m.customer_id))
-                .map(|(i, _)| {
-                    FieldError::new(
-                        format!("messages[{i}].customer_id"),
-                        "is not a customer of this workspace",
-                    )
-                })
-                .collect(),
-        ))
-    }
-
     fn validate_filter(&self, filter: &MessageFilter) -> Result<(), CampaignError> {
         let max = self.policy.max_filter_ids;
         let mut errors = Vec::new();
@@ -310,6 +319,40 @@ impl CampaignService {
             Err(CampaignError::Validation(errors))
         }
     }
+}
+
+/// Refuses the batch when any customer is not the workspace's, naming every such index: the
+/// domain hands the adapter the set of customers, which it checks in one statement.
+async fn check_customers(
+    audience: &mut dyn Audience,
+    workspace: WorkspaceId,
+    messages: &[NewMessage],
+) -> Result<(), CampaignError> {
+    let mut customers: Vec<CustomerId> = messages.iter().map(|m| m.customer_id).collect();
+    customers.sort_unstable();
+    customers.dedup();
+    let unknown = audience.unknown_customers(workspace, &customers).await?;
+    refuse_unknown(
+        messages.iter().map(|m| &m.customer_id),
+        &unknown,
+        |i| format!("messages[{i}].customer_id"),
+        "is not a customer of this workspace",
+    )
+}
+
+/// How many messages `filter` selects: unfiltered, the campaign's own count (no scan; a
+/// missing campaign is `NotFound`).
+async fn total(
+    tx: &mut dyn CampaignRead,
+    workspace: WorkspaceId,
+    campaign: CampaignId,
+    filter: &MessageFilter,
+) -> Result<i64, CampaignError> {
+    let stored = tx.campaign(workspace, campaign).await?.message_count;
+    if filter.is_empty() {
+        return Ok(stored);
+    }
+    Ok(tx.count_messages(workspace, campaign, filter).await?)
 }
 
 fn open(

@@ -157,12 +157,50 @@ pub struct CampaignChanges {
     pub status: Option<CampaignStatus>,
 }
 
-/// Which campaigns a list or search covers.
+/// Which campaigns a list or search covers (of the account the unit of work is for).
 #[derive(Clone, Debug, Default)]
 pub struct CampaignFilter {
     /// `None`: every workspace of the account.
     pub workspaces: Option<Vec<WorkspaceId>>,
     pub status: Option<CampaignStatus>,
+}
+
+impl CampaignFilter {
+    /// Whether the filter selects `campaign`: the meaning of the filter, which the SQL adapter
+    /// states set-wise as a `WHERE` clause.
+    #[must_use]
+    pub fn selects(&self, campaign: &Campaign) -> bool {
+        self.workspaces
+            .as_ref()
+            .is_none_or(|w| w.contains(&campaign.workspace_id))
+            && self.status.is_none_or(|s| s == campaign.status)
+    }
+}
+
+impl Campaign {
+    /// The campaign with `changes` applied at `now` (a change of status is judged before, by
+    /// [`CampaignStatus::can_become`]).
+    #[must_use]
+    pub fn changed(&self, changes: &CampaignChanges, now: DateTime<Utc>) -> Self {
+        let mut next = self.clone();
+        if let Some(name) = &changes.name {
+            next.name.clone_from(name);
+        }
+        if let Some(description) = &changes.description {
+            next.description.clone_from(description);
+        }
+        if let Some(channel) = changes.channel {
+            next.channel = channel;
+        }
+        if let Some(groups) = &changes.group_ids {
+            next.group_ids.clone_from(groups);
+        }
+        if let Some(status) = changes.status {
+            next.status = status;
+        }
+        next.updated_at = now;
+        next
+    }
 }
 
 /// A page of a list, by offset or, when `after` is given, by keyset (the `(created_at, id)`
@@ -224,6 +262,19 @@ impl MessageFilter {
     pub fn is_empty(&self) -> bool {
         self.customer_ids.is_none() && self.message_ids.is_none()
     }
+
+    /// Whether the filter selects `message`: the meaning of the filter, which the SQL adapter
+    /// states set-wise as a `WHERE` clause.
+    #[must_use]
+    pub fn selects(&self, message: &SealedMessage) -> bool {
+        self.customer_ids
+            .as_ref()
+            .is_none_or(|ids| ids.contains(&message.customer_id))
+            && self
+                .message_ids
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&message.id))
+    }
 }
 
 /// The audit record of one retrieval: who read which campaign's messages. The store adds how
@@ -237,16 +288,6 @@ pub struct Retrieval {
     pub user_id: UserId,
     pub session_id: SessionId,
     pub at: DateTime<Utc>,
-}
-
-/// How a publish ended in the store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Publication {
-    Published,
-    /// The campaign's status changed before the messages were written; nothing was.
-    NotPublishable(CampaignStatus),
-    /// A customer was deleted before the messages were written; nothing was.
-    CustomerGone,
 }
 
 /// A data key as stored: sealed under the master key named by `master_key_id`.

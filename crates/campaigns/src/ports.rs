@@ -1,152 +1,201 @@
-//! What campaigns need from the outside world. Each store method is one unit of work (one
-//! transaction, run under the tenancy rules of security.md): `account` is the tenant.
+//! What campaigns need from the outside world.
+//!
+//! Storage is transaction-typed (as kanidm's `proxy_read`/`proxy_write`): a use case opens one
+//! unit of work for its tenant through [`CampaignStore`] — [`CampaignStore::read`] when it only
+//! reads, [`CampaignStore::write`] when it writes — whose methods are single reads and writes.
+//! The service decides (status transitions, which groups and customers a campaign may name,
+//! when a data key is created, how a total is counted) and then commits; a unit of work dropped
+//! without [`UnitOfWork::commit`] is rolled back. Every method runs under the tenancy rules of
+//! security.md: the unit of work sees only its account's rows.
+//!
+//! Where a check covers a whole batch (the customers of a 1,000-message publish, the groups of a
+//! campaign), the domain hands the adapter the set and the adapter answers set-wise in one
+//! statement ([`Audience`]) rather than one round trip per row.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use kernel::{AccountId, CustomerId, StoreError, WorkspaceId};
+use kernel::{AccountId, CustomerId, StoreError, UserId, WorkspaceId};
 
 use crate::crypto::MasterKey;
 use crate::models::{
-    Campaign, CampaignChanges, CampaignFilter, CampaignId, CampaignStatus, GroupId, MessageFilter,
-    Page, PageQuery, Publication, Retrieval, SealedMessage, StoredDataKey, WrappedDataKey,
+    Campaign, CampaignFilter, CampaignId, GroupId, MessageFilter, PageQuery, Retrieval,
+    SealedMessage, StoredDataKey, WrappedDataKey,
 };
 
+/// Opens campaigns' units of work.
 #[async_trait]
 pub trait CampaignStore: Send + Sync + 'static {
-    /// Whether `workspace` is one of the account's.
-    async fn workspace_exists(
+    /// A unit of work that only reads, for `account`.
+    async fn read(&self, account: AccountId) -> Result<Box<dyn CampaignRead>, StoreError>;
+
+    /// A unit of work that may write, for `account` (as `user` when the writes are theirs, as
+    /// an audit record is).
+    async fn write(
         &self,
         account: AccountId,
-        workspace: WorkspaceId,
-    ) -> Result<bool, StoreError>;
-
-    /// Stores a new campaign with its groups. MUST return `NotFound` when the workspace is not
-    /// the account's, or a group no longer exists.
-    async fn create_campaign(&self, campaign: &Campaign) -> Result<(), StoreError>;
-
-    /// MUST return `NotFound` for a campaign outside `workspace` or the account.
-    async fn campaign(
-        &self,
-        account: AccountId,
-        workspace: WorkspaceId,
-        id: CampaignId,
-    ) -> Result<Campaign, StoreError>;
-
-    /// The account's campaigns that `filter` selects, newest first.
-    async fn campaigns(
-        &self,
-        account: AccountId,
-        filter: &CampaignFilter,
-        page: &PageQuery,
-    ) -> Result<Page<Campaign>, StoreError>;
-
-    async fn count_campaigns(
-        &self,
-        account: AccountId,
-        filter: &CampaignFilter,
-    ) -> Result<i64, StoreError>;
-
-    /// Applies `changes` — only if the campaign's status is still `expected` (compare and set,
-    /// so that two concurrent transitions cannot both pass the rules). `Ok(None)`: the status
-    /// changed meanwhile, nothing was written. MUST return `NotFound` for a campaign outside
-    /// `workspace` or the account, or when a new group no longer exists.
-    async fn update_campaign(
-        &self,
-        account: AccountId,
-        workspace: WorkspaceId,
-        id: CampaignId,
-        expected: CampaignStatus,
-        changes: &CampaignChanges,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Campaign>, StoreError>;
-
-    /// Deletes the campaign and its messages. MUST return `NotFound` for a campaign outside
-    /// `workspace` or the account.
-    async fn delete_campaign(
-        &self,
-        account: AccountId,
-        workspace: WorkspaceId,
-        id: CampaignId,
-    ) -> Result<(), StoreError>;
-
-    /// Writes every message or none, in one transaction that first checks (and holds) the
-    /// campaign's status, and counts them on the campaign. MUST return `NotFound` for a
-    /// campaign outside `workspace` or the account.
-    async fn publish(
-        &self,
-        account: AccountId,
-        workspace: WorkspaceId,
-        campaign: CampaignId,
-        messages: &[SealedMessage],
-    ) -> Result<Publication, StoreError>;
-
-    /// A page of the campaign's messages that `filter` selects, oldest first, with the total;
-    /// records `audit` (with how many were returned) in the same transaction. MUST return
-    /// `NotFound` for a campaign outside `workspace` or the account.
-    async fn messages(
-        &self,
-        account: AccountId,
-        workspace: WorkspaceId,
-        campaign: CampaignId,
-        filter: &MessageFilter,
-        page: &PageQuery,
-        audit: &Retrieval,
-    ) -> Result<Page<SealedMessage>, StoreError>;
-
-    /// How many of the campaign's messages `filter` selects. MUST return `NotFound` for a
-    /// campaign outside `workspace` or the account.
-    async fn count_messages(
-        &self,
-        account: AccountId,
-        workspace: WorkspaceId,
-        campaign: CampaignId,
-        filter: &MessageFilter,
-    ) -> Result<i64, StoreError>;
+        user: Option<UserId>,
+    ) -> Result<Box<dyn CampaignWrite>, StoreError>;
 }
 
-/// Who campaigns may reach: campaigns' own view of the customers domain.
+/// How a unit of work ends.
 #[async_trait]
-pub trait Audience: Send + Sync + 'static {
+pub trait UnitOfWork: Send {
+    /// Makes every write of the unit of work durable, at once.
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    /// Undoes every write of the unit of work (as dropping it would, but handing the
+    /// connection back for the next one).
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// Who campaigns may reach: campaigns' own view of the customers domain, answered set-wise
+/// inside a unit of work.
+#[async_trait]
+pub trait Audience: Send {
     /// Those of `customers` that are not customers of `workspace` (unknown, of another
     /// workspace, or of another account), each once.
     async fn unknown_customers(
-        &self,
-        account: AccountId,
+        &mut self,
         workspace: WorkspaceId,
         customers: &[CustomerId],
     ) -> Result<Vec<CustomerId>, StoreError>;
 
     /// Those of `groups` that are not groups of `workspace`, each once.
     async fn unknown_groups(
-        &self,
-        account: AccountId,
+        &mut self,
         workspace: WorkspaceId,
         groups: &[GroupId],
     ) -> Result<Vec<GroupId>, StoreError>;
 }
 
-/// Where each workspace's wrapped data key is kept.
+/// The reads of a unit of work.
 #[async_trait]
-pub trait DataKeyStore: Send + Sync + 'static {
+pub trait CampaignRead: UnitOfWork + Audience {
+    /// Whether `workspace` is one of the account's.
+    async fn workspace_exists(&mut self, workspace: WorkspaceId) -> Result<bool, StoreError>;
+
+    /// One campaign with its groups (sorted). MUST return `NotFound` for a campaign outside
+    /// `workspace` or the account.
+    async fn campaign(
+        &mut self,
+        workspace: WorkspaceId,
+        id: CampaignId,
+    ) -> Result<Campaign, StoreError>;
+
+    /// A page of the account's campaigns that `filter` selects, newest first
+    /// (`(created_at, id)` descending; `page.after` continues after that key).
+    async fn campaigns(
+        &mut self,
+        filter: &CampaignFilter,
+        page: &PageQuery,
+    ) -> Result<Vec<Campaign>, StoreError>;
+
+    /// How many of the account's campaigns `filter` selects.
+    async fn count_campaigns(&mut self, filter: &CampaignFilter) -> Result<i64, StoreError>;
+
+    /// A page of the campaign's messages that `filter` selects, oldest first
+    /// (`(created_at, id)` ascending; `page.after` continues after that key).
+    async fn messages(
+        &mut self,
+        workspace: WorkspaceId,
+        campaign: CampaignId,
+        filter: &MessageFilter,
+        page: &PageQuery,
+    ) -> Result<Vec<SealedMessage>, StoreError>;
+
+    /// How many of the campaign's stored messages `filter` selects (a scan: the service uses
+    /// the campaign's own count when nothing is filtered).
+    async fn count_messages(
+        &mut self,
+        workspace: WorkspaceId,
+        campaign: CampaignId,
+        filter: &MessageFilter,
+    ) -> Result<i64, StoreError>;
+
+    /// The workspace's wrapped data key, if it has one.
     async fn data_key(
-        &self,
-        account: AccountId,
+        &mut self,
         workspace: WorkspaceId,
     ) -> Result<Option<WrappedDataKey>, StoreError>;
+}
 
-    /// Stores `key` unless the workspace has a data key already, and returns the one stored:
-    /// when several instances race, every one of them ends up using the first.
-    async fn create_data_key(
-        &self,
-        account: AccountId,
+/// The writes of a unit of work (which may read too).
+#[async_trait]
+pub trait CampaignWrite: CampaignRead {
+    /// As [`CampaignRead::campaign`], and holds the campaign against every other change (a
+    /// status change, a publish) until this unit of work ends: what the service decides from
+    /// it stays true until it commits.
+    async fn lock_campaign(
+        &mut self,
+        workspace: WorkspaceId,
+        id: CampaignId,
+    ) -> Result<Campaign, StoreError>;
+
+    /// Stores a new campaign with its groups. MUST return `NotFound` when the workspace or a
+    /// group does not exist (a group deleted since it was checked).
+    async fn insert_campaign(&mut self, campaign: &Campaign) -> Result<(), StoreError>;
+
+    /// Writes the campaign's fields as given (not its groups; see
+    /// [`CampaignWrite::replace_groups`]). MUST return `NotFound` for a campaign outside its
+    /// workspace or the account.
+    async fn update_campaign(&mut self, campaign: &Campaign) -> Result<(), StoreError>;
+
+    /// Makes `groups` the campaign's groups. MUST return `NotFound` when a group does not
+    /// exist (deleted since it was checked).
+    async fn replace_groups(
+        &mut self,
+        campaign: &Campaign,
+        groups: &[GroupId],
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the campaign's messages.
+    async fn delete_messages(
+        &mut self,
+        workspace: WorkspaceId,
+        campaign: CampaignId,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the campaign (and its group links). MUST return `NotFound` for a campaign
+    /// outside `workspace` or the account.
+    async fn delete_campaign(
+        &mut self,
+        workspace: WorkspaceId,
+        id: CampaignId,
+    ) -> Result<(), StoreError>;
+
+    /// Writes the messages of `campaign` (each names it), all of them or none. `Ok(false)`: a
+    /// customer they name is no longer a customer of `workspace` (deleted since it was
+    /// checked); nothing was written, and the unit of work can only be rolled back.
+    async fn insert_messages(
+        &mut self,
+        workspace: WorkspaceId,
+        campaign: CampaignId,
+        messages: &[SealedMessage],
+    ) -> Result<bool, StoreError>;
+
+    /// Records one retrieval and how many messages it returned.
+    async fn record_retrieval(
+        &mut self,
+        retrieval: &Retrieval,
+        returned: usize,
+    ) -> Result<(), StoreError>;
+
+    /// Stores `key` as the workspace's data key unless it has one already. `Ok(false)`: it
+    /// had (another instance got there first); nothing was written.
+    async fn insert_data_key(
+        &mut self,
         workspace: WorkspaceId,
         key: &WrappedDataKey,
-    ) -> Result<WrappedDataKey, StoreError>;
+    ) -> Result<bool, StoreError>;
+}
 
-    /// For the rotation command (every account, not a request): up to `limit` data keys not
-    /// wrapped under `master_key_id`, after `after` in workspace-id order.
+/// Every workspace's data key, for the master-key rotation command (every account, not a
+/// request). Each method is its own unit of work.
+#[async_trait]
+pub trait DataKeyStore: Send + Sync + 'static {
+    /// Up to `limit` data keys not wrapped under `master_key_id`, after `after` in
+    /// workspace-id order.
     async fn data_keys_not_under(
         &self,
         master_key_id: &str,

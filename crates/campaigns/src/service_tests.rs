@@ -51,9 +51,7 @@ fn service_on(
 ) -> CampaignService {
     CampaignService::new(
         CampaignDeps {
-            store: store.clone(),
-            audience: store.clone(),
-            data_keys: store,
+            store,
             master_keys: keys,
             clock,
         },

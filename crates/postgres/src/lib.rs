@@ -4,17 +4,14 @@
 //!
 //! SQL and diesel stop here: every failure leaves this crate as a [`kernel::StoreError`].
 
-pub mod audience;
 pub mod audit;
 pub mod bus;
-pub mod campaign_store;
+pub mod campaigns;
 mod customer_import;
 pub mod customer_store;
-pub mod data_key_store;
 pub mod db;
 pub mod error;
 pub mod identity;
-mod message_store;
 pub mod migrate;
 pub mod outbox;
 pub mod rate_limiter;
@@ -24,13 +21,11 @@ pub mod session_cache;
 pub mod signing_keys;
 pub mod token_store;
 
-pub use audience::PgAudience;
 pub use audit::PgAuditLog;
 pub use bus::InvalidationBus;
-pub use campaign_store::PgCampaignStore;
+pub use campaigns::{PgCampaignStore, PgCampaignTx, PgDataKeyStore};
 pub use customer_import::{DEFAULT_MAX_CONCURRENT_IMPORTS, IMPORT_APPLICATION_NAME};
 pub use customer_store::PgCustomerStore;
-pub use data_key_store::PgDataKeyStore;
 pub use db::{Db, Lookup, PoolSettings, Tx};
 pub use error::DbError;
 pub use identity::PgIdentityStore;

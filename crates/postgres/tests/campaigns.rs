@@ -18,7 +18,7 @@ use diesel_async::RunQueryDsl;
 use identity::models::NewAccount;
 use identity::ports::{AccountStore, WorkspaceStore};
 use kernel::{AccountRole, Actor, CustomerId, ManualClock, PermissionSet, SessionId, WorkspaceId};
-use postgres::{Db, PgAudience, PgCampaignStore, PgDataKeyStore, PgIdentityStore};
+use postgres::{Db, PgCampaignStore, PgDataKeyStore, PgIdentityStore};
 use support::{TestResult, database, new_account, signup_event};
 use uuid::Uuid;
 
@@ -34,8 +34,6 @@ fn service(db: &Db, keys: Arc<dyn MasterKeys>) -> CampaignService {
     CampaignService::new(
         CampaignDeps {
             store: Arc::new(PgCampaignStore::new(db.clone())),
-            audience: Arc::new(PgAudience::new(db.clone())),
-            data_keys: Arc::new(PgDataKeyStore::new(db.clone())),
             master_keys: keys,
             clock: Arc::new(ManualClock::at(Utc::now())),
         },
