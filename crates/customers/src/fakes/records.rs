@@ -21,6 +21,10 @@ impl MemoryTx {
             .map(|(_, c)| c)
     }
 
+    fn holder(&self, ws: WorkspaceId, is: impl Fn(&Customer) -> bool) -> Option<CustomerId> {
+        self.in_ws(ws).find(|c| is(c)).map(|c| c.id)
+    }
+
     fn stored_group(&self, ws: WorkspaceId, id: GroupId) -> Result<&Group, StoreError> {
         self.data
             .groups
@@ -50,10 +54,7 @@ impl CustomerRecords for MemoryTx {
         ws: WorkspaceId,
         email: &str,
     ) -> Result<Option<CustomerId>, StoreError> {
-        Ok(self
-            .in_ws(ws)
-            .find(|c| c.email.as_deref() == Some(email))
-            .map(|c| c.id))
+        Ok(self.holder(ws, |c| c.email.as_deref() == Some(email)))
     }
 
     async fn customer_with_external_id(
@@ -61,10 +62,7 @@ impl CustomerRecords for MemoryTx {
         ws: WorkspaceId,
         external_id: &str,
     ) -> Result<Option<CustomerId>, StoreError> {
-        Ok(self
-            .in_ws(ws)
-            .find(|c| c.external_id.as_deref() == Some(external_id))
-            .map(|c| c.id))
+        Ok(self.holder(ws, |c| c.external_id.as_deref() == Some(external_id)))
     }
 
     async fn existing_customers(
