@@ -1,6 +1,8 @@
 pub use kernel::FieldError;
 use kernel::StoreError;
 
+use crate::ports::{UniqueKey, WriteError};
+
 /// One problem with one row of an upload; `row` is the file's line (CSV) or the 1-based
 /// position in the array (JSON).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,15 +17,15 @@ pub enum CustomersError {
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
     /// The upload names columns (CSV) or keys (JSON) that are neither customer fields nor
-    /// profile fields: the first [`crate::import::MAX_REPORTED_UNKNOWN`] of them (each cut to
-    /// [`crate::import::MAX_NAME_CHARS`] characters), and how many more there were.
+    /// profile fields: the first [`crate::upload::MAX_REPORTED_UNKNOWN`] of them (each cut to
+    /// [`crate::upload::MAX_NAME_CHARS`] characters), and how many more there were.
     #[error("unknown columns: {}{}", .columns.join(", "), more_text(*.more, *.more_at_least))]
     UnknownColumns {
         columns: Vec<String>,
         /// Distinct unknown names beyond those listed.
         more: u64,
         /// `more` is a lower bound: a JSON upload stops counting distinct keys at
-        /// [`crate::import::MAX_COUNTED_UNKNOWN`].
+        /// [`crate::upload::MAX_COUNTED_UNKNOWN`].
         more_at_least: bool,
     },
     /// The upload cannot be read at all (no header, not a JSON array, a runaway row).
@@ -80,21 +82,35 @@ impl From<StoreError> for CustomersError {
         match error {
             StoreError::NotFound => Self::NotFound,
             StoreError::Unavailable(why) => Self::Unavailable(why),
-            StoreError::Duplicate(rule) => Self::Conflict(duplicate_message(&rule)),
+            // A uniqueness rule of no [`UniqueKey`]: the store's own.
+            StoreError::Duplicate(_) => Self::Conflict("this already exists".into()),
             StoreError::Other(why) => Self::Internal(why),
         }
     }
 }
 
-/// What a broken uniqueness rule means to a client.
-fn duplicate_message(rule: &str) -> String {
-    match rule {
-        "customers_email_key" => "another customer of this workspace has this email".into(),
-        "customers_external_id_key" => {
-            "another customer of this workspace has this external_id".into()
+impl From<WriteError> for CustomersError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Duplicate(key) => Self::duplicate(key),
+            WriteError::Store(error) => error.into(),
         }
-        "profile_fields_key_key" => "a profile field with this key already exists".into(),
-        "customer_groups_name_key" => "a group with this name already exists".into(),
-        _ => "this already exists".into(),
+    }
+}
+
+impl CustomersError {
+    /// What a broken uniqueness rule means to a client.
+    pub(crate) fn duplicate(key: UniqueKey) -> Self {
+        Self::Conflict(
+            match key {
+                UniqueKey::CustomerEmail => "another customer of this workspace has this email",
+                UniqueKey::CustomerExternalId => {
+                    "another customer of this workspace has this external_id"
+                }
+                UniqueKey::ProfileFieldKey => "a profile field with this key already exists",
+                UniqueKey::GroupName => "a group with this name already exists",
+            }
+            .into(),
+        )
     }
 }

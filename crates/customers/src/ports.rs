@@ -1,4 +1,11 @@
 //! What the customers domain needs from the outside world.
+//!
+//! A use case opens one unit of work ([`CustomerStore::begin`]), reads and writes through it —
+//! each method one read or one write, with no rule of its own — and ends it with
+//! [`CustomersTx::commit`] (or [`CustomersTx::rollback`]; dropped, it rolls back). The rules
+//! (who may, what is a duplicate, what a field change must leave valid) are the service's.
+//! Uploads have a port of their own ([`ImportSink`]): their rows stream into the store and are
+//! matched there set-wise.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -9,137 +16,185 @@ use crate::error::RowError;
 use crate::models::{
     Customer, CustomerChanges, CustomerFilter, Group, GroupChanges, Page, PageRequest, ProfileField,
 };
+use crate::values::Admits;
 
-/// Storage of customers, their groups and the workspace's profile fields. Every method works
-/// inside one account; objects of other accounts (or workspaces) are never found.
+/// Opens units of work on the customers of one account. Objects of other accounts are never
+/// found through them.
 #[async_trait]
 pub trait CustomerStore: Send + Sync + 'static {
-    async fn workspace_exists(
-        &self,
-        account: AccountId,
-        ws: WorkspaceId,
-    ) -> Result<bool, StoreError>;
+    /// A unit of work in `account`: everything done through it is one transaction.
+    async fn begin(&self, account: AccountId) -> Result<Box<dyn CustomersTx>, StoreError>;
 
-    async fn profile_fields(
+    /// Opens an import: rows written to the sink are applied (or only checked) by its
+    /// [`ImportSink::finish`], all at once or not at all. Never waits for a free slot or for
+    /// another import into the workspace to end: it answers [`BeginImportError::AtCapacity`] or
+    /// [`BeginImportError::WorkspaceBusy`] instead. Dropping the sink unfinished writes nothing
+    /// and frees its slot. The schema it answers with is read inside the import's transaction.
+    async fn begin_import(
         &self,
         account: AccountId,
         ws: WorkspaceId,
-    ) -> Result<Vec<ProfileField>, StoreError>;
-    async fn insert_profile_field(
-        &self,
-        account: AccountId,
-        field: &ProfileField,
-    ) -> Result<(), StoreError>;
-    async fn update_profile_field(
-        &self,
-        account: AccountId,
-        field: &ProfileField,
-    ) -> Result<(), StoreError>;
-    /// Deletes the field and removes its key from every customer's attributes.
-    async fn delete_profile_field(
-        &self,
-        account: AccountId,
-        ws: WorkspaceId,
-        id: ProfileFieldId,
-    ) -> Result<(), StoreError>;
-    /// How many customers hold a value for `field.key` that `field` would not admit, or (when
-    /// `field.required`) hold none.
-    async fn profile_field_misfits(
-        &self,
-        account: AccountId,
-        field: &ProfileField,
-    ) -> Result<i64, StoreError>;
+    ) -> Result<OpenImport, BeginImportError>;
+}
 
-    async fn customer(
-        &self,
-        account: AccountId,
+/// One unit of work: the reads and writes of every area, then commit or rollback.
+#[async_trait]
+pub trait CustomersTx: CustomerRecords + GroupRecords + ProfileFieldRecords + Send {
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    /// Ends the unit of work writing nothing (dropping it does the same, less cheaply).
+    async fn rollback(self: Box<Self>);
+}
+
+/// The uniqueness rules of the domain, as a store names the one a write broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UniqueKey {
+    CustomerEmail,
+    CustomerExternalId,
+    ProfileFieldKey,
+    GroupName,
+}
+
+/// Why a write that a uniqueness rule guards failed.
+#[derive(Debug)]
+pub enum WriteError {
+    /// Another object holds the key (the service checks first; this is the store's backstop
+    /// against a concurrent writer).
+    Duplicate(UniqueKey),
+    Store(StoreError),
+}
+
+impl From<StoreError> for WriteError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// Customers of a workspace. `NotFound` for a customer of another workspace or account.
+#[async_trait]
+pub trait CustomerRecords: Send {
+    async fn workspace_exists(&mut self, ws: WorkspaceId) -> Result<bool, StoreError>;
+    async fn customer(&mut self, ws: WorkspaceId, id: CustomerId) -> Result<Customer, StoreError>;
+    /// The customer whose email is `email`, if any.
+    async fn customer_with_email(
+        &mut self,
         ws: WorkspaceId,
-        id: CustomerId,
-    ) -> Result<Customer, StoreError>;
-    /// One page, oldest first (by `created_at`, then id).
+        email: &str,
+    ) -> Result<Option<CustomerId>, StoreError>;
+    /// The customer whose external id is `external_id`, if any.
+    async fn customer_with_external_id(
+        &mut self,
+        ws: WorkspaceId,
+        external_id: &str,
+    ) -> Result<Option<CustomerId>, StoreError>;
+    /// Those of `ids` that are customers of the workspace.
+    async fn existing_customers(
+        &mut self,
+        ws: WorkspaceId,
+        ids: &[CustomerId],
+    ) -> Result<Vec<CustomerId>, StoreError>;
+    /// One page, oldest first (by `created_at`, then id), with the total `filter` selects.
     async fn customers(
-        &self,
-        account: AccountId,
+        &mut self,
         ws: WorkspaceId,
         filter: &CustomerFilter,
         page: PageRequest,
     ) -> Result<Page<Customer>, StoreError>;
     async fn count_customers(
-        &self,
-        account: AccountId,
+        &mut self,
         ws: WorkspaceId,
         filter: &CustomerFilter,
     ) -> Result<i64, StoreError>;
+    /// Writes `changes` (attributes merged: removed keys, then set ones); `NotFound` when
+    /// there is no such customer, `Duplicate(CustomerEmail | CustomerExternalId)` when another
+    /// holds the key.
     async fn update_customer(
-        &self,
-        account: AccountId,
+        &mut self,
         ws: WorkspaceId,
         id: CustomerId,
         changes: &CustomerChanges,
         at: DateTime<Utc>,
-    ) -> Result<Customer, StoreError>;
-    /// Deletes those of `ids` that exist; returns how many did.
+    ) -> Result<Customer, WriteError>;
+    /// Deletes those of `ids` that exist (and their memberships); returns how many did.
     async fn delete_customers(
-        &self,
-        account: AccountId,
+        &mut self,
         ws: WorkspaceId,
         ids: &[CustomerId],
     ) -> Result<u64, StoreError>;
-    /// Opens an import: rows written to the sink are applied (or only checked) by its
-    /// [`ImportSink::finish`], all at once or not at all. Never waits for a free slot or for
-    /// another import into the workspace to end: it answers [`BeginImportError::AtCapacity`] or
-    /// [`BeginImportError::WorkspaceBusy`] instead. Dropping the sink unfinished writes nothing
-    /// and frees its slot.
-    async fn begin_import(
-        &self,
-        account: AccountId,
-        ws: WorkspaceId,
-    ) -> Result<Box<dyn ImportSink>, BeginImportError>;
+}
 
+/// Groups of a workspace and their members.
+#[async_trait]
+pub trait GroupRecords: Send {
     async fn groups(
-        &self,
-        account: AccountId,
+        &mut self,
         ws: WorkspaceId,
         page: PageRequest,
     ) -> Result<Page<Group>, StoreError>;
-    async fn group(
-        &self,
-        account: AccountId,
+    async fn group(&mut self, ws: WorkspaceId, id: GroupId) -> Result<Group, StoreError>;
+    /// The group named `name`, if any.
+    async fn group_named(
+        &mut self,
         ws: WorkspaceId,
-        id: GroupId,
-    ) -> Result<Group, StoreError>;
-    async fn insert_group(&self, account: AccountId, group: &Group) -> Result<(), StoreError>;
+        name: &str,
+    ) -> Result<Option<GroupId>, StoreError>;
+    /// `Duplicate(GroupName)` when the name is taken.
+    async fn insert_group(&mut self, group: &Group) -> Result<(), WriteError>;
+    /// `NotFound` when there is no such group; `Duplicate(GroupName)` when the name is taken.
     async fn update_group(
-        &self,
-        account: AccountId,
+        &mut self,
         ws: WorkspaceId,
         id: GroupId,
         changes: &GroupChanges,
         at: DateTime<Utc>,
-    ) -> Result<Group, StoreError>;
-    async fn delete_group(
-        &self,
-        account: AccountId,
-        ws: WorkspaceId,
-        id: GroupId,
-    ) -> Result<(), StoreError>;
-    /// Adds the customers to the group. When some are not customers of the workspace nothing
-    /// is added and those are returned; otherwise the number newly added.
-    async fn add_group_members(
-        &self,
-        account: AccountId,
-        ws: WorkspaceId,
-        group: GroupId,
-        customers: &[CustomerId],
-    ) -> Result<Result<u64, Vec<CustomerId>>, StoreError>;
-    /// Removes those of the customers that are members; returns how many were.
-    async fn remove_group_members(
-        &self,
-        account: AccountId,
-        ws: WorkspaceId,
+    ) -> Result<Group, WriteError>;
+    /// Deletes the group and its memberships; `NotFound` when there is no such group.
+    async fn delete_group(&mut self, ws: WorkspaceId, id: GroupId) -> Result<(), StoreError>;
+    /// Makes the customers members (those that are already stay); returns how many were not.
+    async fn add_members(
+        &mut self,
         group: GroupId,
         customers: &[CustomerId],
     ) -> Result<u64, StoreError>;
+    /// Removes those of the customers that are members; returns how many were.
+    async fn remove_members(
+        &mut self,
+        group: GroupId,
+        customers: &[CustomerId],
+    ) -> Result<u64, StoreError>;
+}
+
+/// The workspace's custom profile fields, and the attributes they govern.
+#[async_trait]
+pub trait ProfileFieldRecords: Send {
+    /// Oldest first.
+    async fn profile_fields(&mut self, ws: WorkspaceId) -> Result<Vec<ProfileField>, StoreError>;
+    /// `Duplicate(ProfileFieldKey)` when the key is taken.
+    async fn insert_profile_field(&mut self, field: &ProfileField) -> Result<(), WriteError>;
+    /// `NotFound` when there is no such field.
+    async fn update_profile_field(&mut self, field: &ProfileField) -> Result<(), StoreError>;
+    /// Deletes the field and answers its key; `NotFound` when there is no such field.
+    async fn delete_profile_field(
+        &mut self,
+        ws: WorkspaceId,
+        id: ProfileFieldId,
+    ) -> Result<String, StoreError>;
+    /// Removes `key` from the attributes of every customer of the workspace that has it.
+    async fn remove_attribute(
+        &mut self,
+        ws: WorkspaceId,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// How many customers of the workspace hold a value at `key` that `admits` does not admit,
+    /// or — when `missing_counts` — hold none. Set-wise: the store tests the predicate the
+    /// domain hands it, value by value, without handing the values out.
+    async fn count_misfits(
+        &mut self,
+        ws: WorkspaceId,
+        key: &str,
+        admits: &Admits,
+        missing_counts: bool,
+    ) -> Result<i64, StoreError>;
 }
 
 /// Why an import could not begin.
@@ -153,6 +208,13 @@ pub enum BeginImportError {
     WorkspaceBusy,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// An import that has begun: its sink, and the workspace's profile fields as its own
+/// transaction sees them (the rows are checked against these).
+pub struct OpenImport {
+    pub sink: Box<dyn ImportSink>,
+    pub schema: Vec<ProfileField>,
 }
 
 /// Which of the optional built-in fields an import row sets (a missing column keeps them).
@@ -195,8 +257,9 @@ pub struct ImportApplied {
 #[async_trait]
 pub trait ImportSink: Send {
     async fn write(&mut self, rows: &[ImportRow]) -> Result<(), StoreError>;
-    /// Matches the rows to stored customers, rejects those that conflict, and — when `apply`
-    /// — writes the rest at once. Without `apply` nothing is written and only `rejected` is
-    /// reported (`created` and `updated` stay 0).
-    async fn finish(self: Box<Self>, apply: bool) -> Result<ImportApplied, StoreError>;
+    /// Matches the rows to stored customers by the rule of [`crate::upload::matching`],
+    /// rejects those that conflict, and — when `apply` — writes the rest at once. Without
+    /// `apply` nothing is written and only `rejected` is reported (`created` and `updated`
+    /// stay 0).
+    async fn finish(self: Box<Self>, apply: bool) -> Result<ImportApplied, WriteError>;
 }

@@ -40,14 +40,94 @@ pub fn typed_value(kind: &FieldKind, cell: Cell<'_>) -> Result<Value, String> {
 /// Whether a stored value is one that `kind` admits (checked before a field's type changes).
 #[must_use]
 pub fn fits(kind: &FieldKind, value: &Value) -> bool {
-    match (kind, value) {
-        (FieldKind::String, Value::String(s)) => {
-            s.chars().count() <= MAX_STRING_CHARS && kernel::text::is_multi_line(s)
+    Admits::of(kind).test(value)
+}
+
+/// The JSON type of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonType {
+    String,
+    Number,
+    Boolean,
+}
+
+impl JsonType {
+    /// The name `jsonb_typeof` (and JSON Schema) gives the type.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Number => "number",
+            Self::Boolean => "boolean",
         }
-        (FieldKind::Number, Value::Number(_)) | (FieldKind::Boolean, Value::Bool(_)) => true,
-        (FieldKind::Date, Value::String(s)) => parse_date(s).is_some(),
-        (FieldKind::Enum(options), Value::String(s)) => options.iter().any(|o| o == s),
-        _ => false,
+    }
+}
+
+/// What a stored attribute value must be for a field of some kind to admit it: the one home of
+/// that rule. [`fits`] tests it on one value; a store tests the same predicate set-wise
+/// ([`crate::ports::ProfileFieldRecords::count_misfits`]), so a type change over a million
+/// customers is checked without handing them to the domain. Every condition that is set must
+/// hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admits {
+    pub json_type: JsonType,
+    /// A string of at most this many characters.
+    pub max_chars: Option<usize>,
+    /// A string without control characters other than line breaks and tabs
+    /// ([`kernel::text::is_multi_line`]).
+    pub free_text: bool,
+    /// A string that is a calendar date, `YYYY-MM-DD`.
+    pub calendar_date: bool,
+    /// A string equal to one of these.
+    pub one_of: Option<Vec<String>>,
+}
+
+impl Admits {
+    #[must_use]
+    pub fn of(kind: &FieldKind) -> Self {
+        let only = |json_type| Self {
+            json_type,
+            max_chars: None,
+            free_text: false,
+            calendar_date: false,
+            one_of: None,
+        };
+        match kind {
+            FieldKind::String => Self {
+                max_chars: Some(MAX_STRING_CHARS),
+                free_text: true,
+                ..only(JsonType::String)
+            },
+            FieldKind::Number => only(JsonType::Number),
+            FieldKind::Boolean => only(JsonType::Boolean),
+            FieldKind::Date => Self {
+                calendar_date: true,
+                ..only(JsonType::String)
+            },
+            FieldKind::Enum(options) => Self {
+                one_of: Some(options.clone()),
+                ..only(JsonType::String)
+            },
+        }
+    }
+
+    /// Whether `value` satisfies every condition.
+    #[must_use]
+    pub fn test(&self, value: &Value) -> bool {
+        let text = match (self.json_type, value) {
+            (JsonType::String, Value::String(s)) => s,
+            (JsonType::Number, Value::Number(_)) | (JsonType::Boolean, Value::Bool(_)) => {
+                return true;
+            }
+            _ => return false,
+        };
+        self.max_chars.is_none_or(|max| text.chars().count() <= max)
+            && (!self.free_text || kernel::text::is_multi_line(text))
+            && (!self.calendar_date || parse_date(text).is_some())
+            && self
+                .one_of
+                .as_ref()
+                .is_none_or(|options| options.iter().any(|o| o == text))
     }
 }
 

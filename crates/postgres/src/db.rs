@@ -302,3 +302,193 @@ impl Tx {
         Ok(())
     }
 }
+
+// --- the COPY connections ---------------------------------------------------------------------
+
+/// How connections to the database are secured: the one place, for the pool's connections
+/// (diesel-async's `establish`, which connects without TLS) and the COPY connections alike.
+/// Were TLS added, it would be added here and in [`Db::connect`]'s setup together.
+pub(crate) fn tls() -> tokio_postgres::NoTls {
+    tokio_postgres::NoTls
+}
+
+/// Longest wait for a COPY connection to be made.
+const COPY_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Makes the COPY connections: the [`Db`]'s URL and [`tls`], named `application_name` so
+/// `pg_stat_activity` tells them apart.
+#[derive(Debug)]
+pub(crate) struct CopyConnections {
+    config: tokio_postgres::Config,
+}
+
+impl deadpool::managed::Manager for CopyConnections {
+    type Type = tokio_postgres::Client;
+    type Error = tokio_postgres::Error;
+
+    async fn create(&self) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let (client, connection) = self.config.connect(tls()).await?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::warn!(%error, "COPY connection ended");
+            }
+        });
+        Ok(client)
+    }
+
+    async fn recycle(
+        &self,
+        client: &mut tokio_postgres::Client,
+        _: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<tokio_postgres::Error> {
+        if client.is_closed() {
+            return Err(deadpool::managed::RecycleError::message("closed"));
+        }
+        Ok(())
+    }
+}
+
+/// A bounded pool of plain `tokio-postgres` connections for bulk `COPY` (which diesel-async
+/// lacks), apart from [`Db`]'s pool: at most `max` at once, and a connection is had at once or
+/// not at all — never waited for. Its units of work are [`CopyPool::tenant`]'s, as the tenant
+/// like [`Db::tenant`]'s.
+#[derive(Clone, Debug)]
+pub struct CopyPool {
+    pool: deadpool::managed::Pool<CopyConnections>,
+}
+
+/// Why no COPY unit of work could be had.
+#[derive(Debug)]
+pub(crate) enum CopyPoolError {
+    /// Every connection is in use.
+    Exhausted,
+    Store(StoreError),
+}
+
+impl Db {
+    /// A pool of at most `max` COPY connections to this database, named `application_name`.
+    pub(crate) fn copy_pool(&self, max: usize, application_name: &str) -> CopyPool {
+        let mut config: tokio_postgres::Config = match self.url().parse() {
+            Ok(config) => config,
+            // `Db::connect` parsed this URL already; an unparsable one fails at first use.
+            Err(_) => tokio_postgres::Config::new(),
+        };
+        config
+            .application_name(application_name)
+            .connect_timeout(COPY_CONNECT_TIMEOUT);
+        let pool = deadpool::managed::Pool::builder(CopyConnections { config })
+            .max_size(max)
+            // Zero: a free connection or none, never a wait.
+            .wait_timeout(Some(Duration::ZERO))
+            .create_timeout(Some(COPY_CONNECT_TIMEOUT))
+            .runtime(deadpool_runtime())
+            .build();
+        CopyPool {
+            pool: pool.unwrap_or_else(|_| {
+                // Only a timeout without a runtime fails to build, and the runtime is set.
+                unreachable!("a pool with a runtime builds")
+            }),
+        }
+    }
+}
+
+/// A COPY connection inside a transaction as the tenant. [`CopyTx::end`] then
+/// [`CopyTx::release`] end it and give the connection back; dropped instead — mid-`COPY`, or
+/// failed — the connection is closed, so the server rolls the transaction back and no
+/// half-done import reaches the next user of the pool.
+pub(crate) struct CopyTx {
+    client: Option<deadpool::managed::Object<CopyConnections>>,
+}
+
+impl CopyPool {
+    /// Opens a transaction as `access_user` in `account` (the settings of [`Db::tenant`]),
+    /// whose statements may run for up to `statement_timeout` (a PostgreSQL interval).
+    pub(crate) async fn tenant(
+        &self,
+        account: AccountId,
+        statement_timeout: &str,
+    ) -> Result<CopyTx, CopyPoolError> {
+        use deadpool::managed::{PoolError, TimeoutType};
+        let client = match self.pool.get().await {
+            Ok(client) => client,
+            Err(PoolError::Timeout(TimeoutType::Wait)) => return Err(CopyPoolError::Exhausted),
+            Err(error) => {
+                return Err(CopyPoolError::Store(StoreError::Unavailable(
+                    error.to_string(),
+                )));
+            }
+        };
+        let tx = CopyTx {
+            client: Some(client),
+        };
+        let settings = async {
+            let client = tx.client()?;
+            client.batch_execute("BEGIN").await.map_err(copy_failure)?;
+            client
+                .execute(
+                    "SELECT set_config('statement_timeout', $1, true),
+                            set_config('role', 'access_user', true),
+                            set_config('app.account_id', $2, true),
+                            set_config('app.user_id', '', true),
+                            set_config('app.user_email', '', true),
+                            set_config('app.api_key_id', '', true),
+                            set_config('app.refresh_digest', '', true)",
+                    &[&statement_timeout, &account.to_string()],
+                )
+                .await
+                .map_err(copy_failure)?;
+            Ok::<_, StoreError>(())
+        };
+        settings.await.map_err(CopyPoolError::Store)?;
+        Ok(tx)
+    }
+}
+
+impl CopyTx {
+    pub(crate) fn client(&self) -> Result<&tokio_postgres::Client, StoreError> {
+        self.client
+            .as_deref()
+            .ok_or_else(|| StoreError::Other("the COPY unit of work has ended".into()))
+    }
+
+    /// Ends the unit of work with `statement` (`COMMIT` or `ROLLBACK`); the connection is
+    /// then outside any transaction, and [`CopyTx::release`] gives it back.
+    pub(crate) async fn end(&self, statement: &str) -> Result<(), StoreError> {
+        self.client()?
+            .batch_execute(statement)
+            .await
+            .map_err(copy_failure)
+    }
+
+    /// Gives the connection back to the pool: call it only once [`CopyTx::end`] succeeded.
+    pub(crate) fn release(mut self) {
+        drop(self.client.take());
+    }
+}
+
+impl Drop for CopyTx {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            // Not ended: the connection may be mid-COPY or mid-transaction. Closed, never reused.
+            drop(deadpool::managed::Object::take(client));
+        }
+    }
+}
+
+/// A `tokio-postgres` failure as a [`StoreError`], as [`DbError`] maps diesel's.
+pub(crate) fn copy_failure(error: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = error.as_db_error() {
+        if *db.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION {
+            return StoreError::Duplicate(db.constraint().unwrap_or("unique").to_owned());
+        }
+        if crate::error::is_unavailable_state(db.code().code()) {
+            return StoreError::Unavailable(db.message().to_owned());
+        }
+        return StoreError::Other(db.message().to_owned());
+    }
+    if error.is_closed() {
+        StoreError::Unavailable(error.to_string())
+    } else {
+        StoreError::Other(error.to_string())
+    }
+}

@@ -5,7 +5,7 @@ mod support;
 use std::sync::Arc;
 
 use customers::models::{CustomerFilter, NewProfileField, PageRequest, ProfileFieldChanges};
-use customers::values::fits;
+use customers::values::{Admits, fits};
 use customers::{
     CustomerPolicy, CustomerService, CustomerStore, CustomersError, FieldKind, ImportFormat,
     ImportMode, ImportReport, ProfileField,
@@ -192,13 +192,14 @@ async fn another_tenant_sees_none_of_it() -> TestResult {
     let customer = a.all().await.remove(0);
     let stolen = b
         .store
-        .customer(b.owner.account_id, a.ws, customer.id)
+        .begin(b.owner.account_id)
+        .await?
+        .customer(a.ws, customer.id)
         .await;
     assert!(matches!(stolen, Err(kernel::StoreError::NotFound)));
-    let none = b
-        .store
-        .delete_customers(b.owner.account_id, a.ws, &[customer.id])
-        .await?;
+    let mut tx = b.store.begin(b.owner.account_id).await?;
+    let none = tx.delete_customers(a.ws, &[customer.id]).await?;
+    tx.commit().await?;
     assert_eq!(none, 0);
     let listed = b
         .service
@@ -260,7 +261,14 @@ async fn the_sql_fit_rule_agrees_with_the_domains() -> TestResult {
         let expected = values.iter().filter(|v| !fits(&kind, v)).count() as i64;
         let counted = t
             .store
-            .profile_field_misfits(t.owner.account_id, &field)
+            .begin(t.owner.account_id)
+            .await?
+            .count_misfits(
+                field.workspace_id,
+                &field.key,
+                &Admits::of(&field.kind),
+                field.required,
+            )
             .await?;
         assert_eq!(counted, expected, "{kind:?}");
     }
@@ -383,7 +391,12 @@ async fn search_and_groups_filter_lists() -> TestResult {
     );
     let listed = t.service.group(&t.owner, t.ws, group.id).await?;
     assert_eq!(listed.member_count, 2);
-    let first = t.store.customer(t.owner.account_id, t.ws, ids[0]).await?;
+    let first = t
+        .store
+        .begin(t.owner.account_id)
+        .await?
+        .customer(t.ws, ids[0])
+        .await?;
     assert_eq!(first.group_ids, vec![group.id]);
     t.service.delete_group(&t.owner, t.ws, group.id).await?;
     assert_eq!(

@@ -1,33 +1,34 @@
 //! The import fast path: rows stream into a temporary table by binary `COPY`, then one set of
 //! statements matches them to stored customers and writes them — in one transaction, so an
-//! upload is applied whole or not at all.
+//! upload is applied whole or not at all. The matching is the domain's rule
+//! (`customers::upload::matching`) in set-wise form; the adapter tests hold the two together.
 //!
-//! diesel-async has no `COPY`, so this runs on a connection of its own (tokio-postgres, the
-//! driver under diesel-async), opened per upload as the tenant, like every unit of work.
-//!
-//! Those connections are bounded apart from the pool ([`ImportSlots`]): at most N at once per
-//! instance, a slot taken without waiting (none free: the upload is refused), the connection
-//! made when the upload's first bytes arrive and closed when it ends — finished, failed or
-//! abandoned. A connection that carried a `COPY` is never reused, so no half-done import can
-//! leak into the next one. One import per workspace at a time: a second is refused at once
-//! instead of holding its connection while it waits for the first.
+//! diesel-async has no `COPY`, so this runs on a connection of the [`CopyPool`] (tokio-postgres,
+//! the driver under diesel-async), as the tenant, like every unit of work: at most N at once
+//! per instance, one had without waiting (none free: the upload is refused), taken when the
+//! upload's first bytes arrive and given back when it ends. A connection given back has
+//! committed or rolled back; one whose upload was abandoned or failed is closed instead, so no
+//! half-done import can leak into the next one. The workspace's profile fields are read inside
+//! the same transaction, under its lock. One import per workspace at a time: a second is
+//! refused at once instead of holding its connection while it waits for the first.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ::customers::ports::sets;
-use ::customers::{BeginImportError, ImportApplied, ImportRow, ImportSink, RowError};
+use ::customers::{
+    BeginImportError, ImportApplied, ImportRow, ImportSink, OpenImport, ProfileField, RowError,
+    WriteError,
+};
 use async_trait::async_trait;
 use kernel::{AccountId, StoreError, WorkspaceId};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Json, Type};
-use tokio_postgres::{Client, Config, NoTls};
 use uuid::Uuid;
 
-use crate::db::Db;
+use super::profile_fields::FieldRow;
+use super::write_error;
+use crate::db::{CopyPool, CopyPoolError, CopyTx, copy_failure as failure};
 
 /// Import connections per instance when not configured (`NUDGESCRIBE__CUSTOMERS__MAX_CONCURRENT_UPLOADS`).
 pub const DEFAULT_MAX_CONCURRENT_IMPORTS: usize = 4;
@@ -35,30 +36,9 @@ pub const DEFAULT_MAX_CONCURRENT_IMPORTS: usize = 4;
 /// The `application_name` of import connections, as `pg_stat_activity` shows them.
 pub const IMPORT_APPLICATION_NAME: &str = "nudgescribe-import";
 
-/// Longest wait for an import connection to be made.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// A workspace whose lock is taken is asked once more after this long: an upload dropped a
 /// moment ago releases its lock only when its backend has seen the connection close.
 const LOCK_RETRY_AFTER: Duration = Duration::from_millis(100);
-
-/// The slots of the import connections: the one bound on how many there are.
-#[derive(Clone, Debug)]
-pub(crate) struct ImportSlots(Arc<Semaphore>);
-
-impl ImportSlots {
-    pub(crate) fn new(max: usize) -> Self {
-        Self(Arc::new(Semaphore::new(max)))
-    }
-
-    /// A free slot, or none — never a wait.
-    fn take(&self) -> Result<OwnedSemaphorePermit, BeginImportError> {
-        self.0
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| BeginImportError::AtCapacity)
-    }
-}
 
 /// Longest any statement of an import may run: merging a million rows takes seconds, not the
 /// request timeout of ordinary units of work.
@@ -156,64 +136,31 @@ const ANALYZE_AFTER_ROWS: u64 = 10_000;
 /// An open import: a connection inside a transaction, with `COPY` running into the staging table.
 /// Dropped, it closes the connection (the backend rolls back) and frees its slot.
 pub struct PgImport {
-    client: Client,
     writer: Pin<Box<BinaryCopyInWriter>>,
+    tx: CopyTx,
     account: Uuid,
     workspace: Uuid,
-    slot: OwnedSemaphorePermit,
 }
 
-fn failure(error: tokio_postgres::Error) -> StoreError {
-    if let Some(db) = error.as_db_error() {
-        if *db.code() == SqlState::UNIQUE_VIOLATION {
-            return StoreError::Duplicate(db.constraint().unwrap_or("unique").to_owned());
-        }
-        if crate::error::is_unavailable_state(db.code().code()) {
-            return StoreError::Unavailable(db.message().to_owned());
-        }
-        return StoreError::Other(db.message().to_owned());
-    }
-    if error.is_closed() {
-        StoreError::Unavailable(error.to_string())
-    } else {
-        StoreError::Other(error.to_string())
-    }
-}
+/// The workspace's profile fields, as this transaction sees them.
+const SCHEMA: &str = "SELECT id, workspace_id, key, label, field_type, required, options, \
+                             created_at, updated_at
+                        FROM profile_fields WHERE workspace_id = $1 ORDER BY created_at, id";
 
 impl PgImport {
     pub(crate) async fn open(
-        db: &Db,
-        slots: &ImportSlots,
+        pool: &CopyPool,
         account: AccountId,
         workspace: WorkspaceId,
-    ) -> Result<Self, BeginImportError> {
-        let slot = slots.take()?;
-        let mut config: Config = db
-            .url()
-            .parse()
-            .map_err(|e: tokio_postgres::Error| StoreError::Unavailable(e.to_string()))?;
-        config
-            .application_name(IMPORT_APPLICATION_NAME)
-            .connect_timeout(CONNECT_TIMEOUT);
-        let (client, connection) = config
-            .connect(NoTls)
+    ) -> Result<OpenImport, BeginImportError> {
+        let tx = pool
+            .tenant(account, IMPORT_STATEMENT_TIMEOUT)
             .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::warn!(%error, "import connection ended");
-            }
-        });
-        client.batch_execute("BEGIN").await.map_err(failure)?;
-        client
-            .execute(
-                "SELECT set_config('statement_timeout', $1, true),
-                        set_config('role', 'access_user', true),
-                        set_config('app.account_id', $2, true)",
-                &[&IMPORT_STATEMENT_TIMEOUT, &account.to_string()],
-            )
-            .await
-            .map_err(failure)?;
+            .map_err(|error| match error {
+                CopyPoolError::Exhausted => BeginImportError::AtCapacity,
+                CopyPoolError::Store(error) => BeginImportError::Store(error),
+            })?;
+        let client = tx.client()?;
         // One import per workspace at a time: their matches would race. Taken without waiting
         // (asked twice, `LOCK_RETRY_AFTER` apart), so a second upload is refused instead of
         // holding a connection while the first runs.
@@ -235,22 +182,50 @@ impl PgImport {
             }
         }
         if !locked {
-            // Dropping the client closes the connection; the slot is freed with it.
+            // Dropping the unit of work closes its connection, as before any upload began.
             return Err(BeginImportError::WorkspaceBusy);
         }
+        let schema = client
+            .query(SCHEMA, &[&workspace.as_uuid()])
+            .await
+            .map_err(failure)?
+            .iter()
+            .map(|row| {
+                let field = FieldRow {
+                    id: row.try_get(0).map_err(failure)?,
+                    workspace_id: row.try_get(1).map_err(failure)?,
+                    key: row.try_get(2).map_err(failure)?,
+                    label: row.try_get(3).map_err(failure)?,
+                    field_type: row.try_get(4).map_err(failure)?,
+                    required: row.try_get(5).map_err(failure)?,
+                    options: row.try_get(6).map_err(failure)?,
+                    created_at: row.try_get(7).map_err(failure)?,
+                    updated_at: row.try_get(8).map_err(failure)?,
+                };
+                ProfileField::try_from(field).map_err(StoreError::from)
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         client.batch_execute(STAGING).await.map_err(failure)?;
         let sink = client.copy_in(COPY).await.map_err(failure)?;
-        Ok(Self {
+        let import = Self {
             writer: Box::pin(BinaryCopyInWriter::new(sink, &COPY_TYPES)),
-            client,
+            tx,
             account: account.as_uuid(),
             workspace: workspace.as_uuid(),
-            slot,
+        };
+        Ok(OpenImport {
+            sink: Box::new(import),
+            schema,
         })
     }
 
     async fn conflicts(&self) -> Result<Vec<RowError>, StoreError> {
-        let rows = self.client.query(CONFLICTS, &[]).await.map_err(failure)?;
+        let rows = self
+            .tx
+            .client()?
+            .query(CONFLICTS, &[])
+            .await
+            .map_err(failure)?;
         rows.iter()
             .map(|row| {
                 let number: i64 = row.try_get(0).map_err(failure)?;
@@ -261,6 +236,65 @@ impl PgImport {
                 })
             })
             .collect()
+    }
+
+    /// Everything of `finish` but the answer's shape: matched, conflicts removed, applied.
+    async fn apply(&mut self, apply: bool) -> Result<ImportApplied, StoreError> {
+        self.writer.as_mut().finish().await.map_err(failure)?;
+        let client = self.tx.client()?;
+        client
+            .batch_execute("ANALYZE import_rows")
+            .await
+            .map_err(failure)?;
+        client
+            .execute(MATCH, &[&self.workspace])
+            .await
+            .map_err(failure)?;
+        client
+            .batch_execute("ANALYZE import_matched")
+            .await
+            .map_err(failure)?;
+        let rejected = self.conflicts().await?;
+        if !rejected.is_empty() {
+            let numbers: Vec<i64> = rejected
+                .iter()
+                .map(|e| i64::try_from(e.row).unwrap_or(i64::MAX))
+                .collect();
+            client
+                .execute(
+                    "DELETE FROM import_matched WHERE row_no = ANY($1)",
+                    &[&numbers],
+                )
+                .await
+                .map_err(failure)?;
+        }
+        if !apply {
+            self.tx.end("ROLLBACK").await?;
+            return Ok(ImportApplied {
+                rejected,
+                ..ImportApplied::default()
+            });
+        }
+        let matched: i64 = client
+            .query_one(
+                "SELECT count(*) FROM import_matched WHERE target IS NOT NULL",
+                &[],
+            )
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(failure)?;
+        let updated = u64::try_from(matched).unwrap_or_default();
+        client.execute(UPDATE, &[]).await.map_err(failure)?;
+        let created = client
+            .execute(INSERT, &[&self.account, &self.workspace])
+            .await
+            .map_err(failure)?;
+        self.tx.end("COMMIT").await?;
+        Ok(ImportApplied {
+            created,
+            updated,
+            rejected,
+        })
     }
 }
 
@@ -289,73 +323,24 @@ impl ImportSink for PgImport {
         Ok(())
     }
 
-    async fn finish(mut self: Box<Self>, apply: bool) -> Result<ImportApplied, StoreError> {
-        self.writer.as_mut().finish().await.map_err(failure)?;
-        let client = &self.client;
-        client
-            .batch_execute("ANALYZE import_rows")
-            .await
-            .map_err(failure)?;
-        client
-            .execute(MATCH, &[&self.workspace])
-            .await
-            .map_err(failure)?;
-        client
-            .batch_execute("ANALYZE import_matched")
-            .await
-            .map_err(failure)?;
-        let rejected = self.conflicts().await?;
-        if !rejected.is_empty() {
-            let numbers: Vec<i64> = rejected
-                .iter()
-                .map(|e| i64::try_from(e.row).unwrap_or(i64::MAX))
-                .collect();
-            client
-                .execute(
-                    "DELETE FROM import_matched WHERE row_no = ANY($1)",
-                    &[&numbers],
-                )
-                .await
-                .map_err(failure)?;
-        }
-        if !apply {
-            client.batch_execute("ROLLBACK").await.map_err(failure)?;
-            return Ok(ImportApplied {
-                rejected,
-                ..ImportApplied::default()
-            });
-        }
-        let matched: i64 = client
-            .query_one(
-                "SELECT count(*) FROM import_matched WHERE target IS NOT NULL",
-                &[],
-            )
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(failure)?;
-        let updated = u64::try_from(matched).unwrap_or_default();
-        client.execute(UPDATE, &[]).await.map_err(failure)?;
-        let created = client
-            .execute(INSERT, &[&self.account, &self.workspace])
-            .await
-            .map_err(failure)?;
-        client.batch_execute("COMMIT").await.map_err(failure)?;
-        if created >= ANALYZE_AFTER_ROWS {
+    async fn finish(mut self: Box<Self>, apply: bool) -> Result<ImportApplied, WriteError> {
+        let applied = self.apply(apply).await.map_err(write_error)?;
+        let PgImport { tx, .. } = *self;
+        if applied.created >= ANALYZE_AFTER_ROWS {
             // After the answer, not before it: the rows are committed; only the statistics lag.
             // The connection keeps its slot until the statistics are refreshed.
-            let PgImport { client, slot, .. } = *self;
             tokio::spawn(async move {
-                if let Err(error) = client.batch_execute("ANALYZE customers").await {
-                    tracing::warn!(%error, "could not refresh the statistics of customers");
+                match tx.end("ANALYZE customers").await {
+                    Ok(()) => tx.release(),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not refresh the statistics of customers");
+                    }
                 }
-                drop(slot);
             });
+        } else {
+            tx.release();
         }
-        Ok(ImportApplied {
-            created,
-            updated,
-            rejected,
-        })
+        Ok(applied)
     }
 }
 
