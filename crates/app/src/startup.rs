@@ -14,16 +14,17 @@ use http::{AppState, HealthCheck, TrustedProxies, build_app};
 use identity::ports::GeoLocator;
 use identity::{IdentityDeps, IdentityService};
 use kernel::SealingKey;
-use kernel::{Clock, Mailer};
+use kernel::{Clock, Mailer, OutboxDelivery, OutboxSettings};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use platform::{
     BcryptHasher, LogMailer, MaxMindLocator, SmtpMailer, SystemClock, UnknownLocations,
 };
 use postgres::{
-    Db, OutboxSettings, OutboxWorker, PgApiKeyStore, PgAudience, PgCampaignStore, PgCustomerStore,
-    PgDataKeyStore, PgEmailVerificationStore, PgIdentityStore, PgRateLimiter, PgSessionStore,
+    Db, PgApiKeyStore, PgAudience, PgCampaignStore, PgCustomerStore, PgDataKeyStore,
+    PgEmailVerificationStore, PgIdentityStore, PgOutbox, PgRateLimiter, PgSessionStore,
     PgSigningKeyStore, PoolSettings, SessionCache,
 };
+use secrecy::ExposeSecret as _;
 use tokens::{
     KeyOrigin, KeyRing, SigningKey, TokenIssuer, TokenService, TokenSettings, load_key_ring,
 };
@@ -35,7 +36,7 @@ use crate::settings::Settings;
 
 /// Creates the database when it is missing and applies pending migrations.
 pub async fn prepare_database(settings: &Settings) -> Result<(), AppError> {
-    let url = &settings.database.url;
+    let url = settings.database.url.expose_secret();
     let created = postgres::ensure_database(url).await.map_err(|e| match e {
         postgres::DbError::Connect { url, reason } => AppError::DatabaseUnreachable { url, reason },
         other => other.into(),
@@ -88,6 +89,10 @@ impl KeySource {
 
     /// Reloads the key ring whenever any instance rotates keys (and every five minutes, so
     /// that keys whose tokens have all expired leave the JWKS), for as long as the server runs.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a loop of the composition root, paced by real time"
+    )]
     async fn follow_rotations(
         self,
         issuer: Arc<TokenIssuer>,
@@ -108,6 +113,10 @@ impl KeySource {
 }
 
 /// Drops spent rate-limit counters once a minute, for as long as the server runs.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a loop of the composition root, paced by real time"
+)]
 async fn sweep_rate_limits(limiter: Arc<PgRateLimiter>, clock: Arc<dyn Clock>) {
     let mut every_minute = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -139,7 +148,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
         prepare_database(&settings).await?;
         let db = Db::connect(
-            &settings.database.url,
+            settings.database.url.expose_secret(),
             &PoolSettings {
                 max_connections: settings.database.max_connections,
                 acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
@@ -179,7 +188,11 @@ impl Application {
             ring,
         ));
         let session_cache = Arc::new(SessionCache::default());
-        tokio::spawn(session_cache.clone().listen(settings.database.url.clone()));
+        tokio::spawn(
+            session_cache
+                .clone()
+                .listen(settings.database.url.expose_secret().to_owned()),
+        );
         tokio::spawn(keys.follow_rotations(issuer.clone(), session_cache.clone(), clock.clone()));
         let limiter = Arc::new(PgRateLimiter::new(db.clone()));
         tokio::spawn(sweep_rate_limits(limiter.clone(), clock.clone()));
@@ -246,7 +259,7 @@ impl Application {
         ));
         let mailer: Arc<dyn Mailer> = match &settings.email.smtp_url {
             Some(url) => Arc::new(
-                SmtpMailer::new(url, &settings.email.from)
+                SmtpMailer::new(url.expose_secret(), &settings.email.from)
                     .map_err(|e| AppError::Config(e.to_string()))?,
             ),
             None => {
@@ -256,10 +269,17 @@ impl Application {
                 Arc::new(LogMailer)
             }
         };
-        tokio::spawn(
-            OutboxWorker::new(db.clone(), mailer, master, OutboxSettings::default())
-                .run(settings.database.url.clone()),
+        let delivery = OutboxDelivery::new(
+            Arc::new(PgOutbox::new(db.clone())),
+            mailer,
+            master,
+            Arc::new(SystemClock),
+            OutboxSettings::default(),
         );
+        tokio::spawn(crate::outbox_worker::run(
+            delivery,
+            settings.database.url.expose_secret().to_owned(),
+        ));
         let state = web::Data::new(AppState {
             identity,
             tokens,

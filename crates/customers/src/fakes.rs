@@ -65,6 +65,10 @@ impl MemoryCustomerStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(now);
     }
 
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a fake's time when the test set none"
+    )]
     fn now(&self) -> DateTime<Utc> {
         self.now
             .lock()

@@ -701,6 +701,10 @@ impl Upload {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 mod tests {
     use super::*;
     use crate::models::FieldKind;

@@ -181,6 +181,10 @@ fn failure(error: tokio_postgres::Error) -> StoreError {
 }
 
 impl PgImport {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the workspace lock is asked again after a real pause"
+    )]
     pub(crate) async fn open(
         db: &Db,
         slots: &ImportSlots,

@@ -20,6 +20,8 @@ pub mod migrate;
 pub mod outbox;
 pub mod rate_limiter;
 mod roles;
+/// Diesel's view of the tables: `diesel print-schema`'s output (diesel.toml, `just schema`),
+/// held against `migrations/` by `scripts/check-schema.sh`.
 pub mod schema;
 pub mod session_cache;
 pub mod session_store;
@@ -37,7 +39,7 @@ pub use email_verification_store::PgEmailVerificationStore;
 pub use error::DbError;
 pub use identity_store::PgIdentityStore;
 pub use migrate::{MIGRATIONS, ensure_database, run_migrations};
-pub use outbox::{OutboxSettings, OutboxWorker};
+pub use outbox::{OutboxListener, PgOutbox};
 pub use rate_limiter::PgRateLimiter;
 pub use session_cache::SessionCache;
 pub use session_store::PgSessionStore;

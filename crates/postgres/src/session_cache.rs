@@ -83,6 +83,10 @@ pub struct SessionCache {
 
 impl SessionCache {
     /// A live session's cached kind and roles, if trustworthy right now.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a cached session lives for a real-time TTL"
+    )]
     pub fn get(&self, account: AccountId, user: UserId, session: SessionId) -> Option<LiveSession> {
         if !self.listening.load(Ordering::Acquire) {
             return None;
@@ -103,6 +107,10 @@ impl SessionCache {
     }
 
     /// Caches a load, unless an invalidation happened since `generation` was read.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a cached session lives for a real-time TTL"
+    )]
     pub fn insert(
         &self,
         generation: u64,
@@ -172,6 +180,10 @@ impl SessionCache {
     /// Keeps the cache in step with every instance's revocations, for as long as the process
     /// runs: connects, `LISTEN`s, applies notifications; on any failure stops serving from the
     /// cache, clears it, and reconnects with backoff.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "reconnection backoff is real time"
+    )]
     pub async fn listen(self: Arc<Self>, url: String) {
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -187,6 +199,10 @@ impl SessionCache {
         }
     }
 
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the listener pings on a real-time deadline"
+    )]
     async fn listen_once(&self, url: &str) -> Result<(), DbError> {
         // Imported here: its `load` would shadow the atomics' elsewhere in this module.
         use diesel_async::RunQueryDsl as _;

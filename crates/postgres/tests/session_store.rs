@@ -1,4 +1,8 @@
 //! Sessions, refresh rotation, API keys and the revocation-aware cache on real Postgres.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 mod support;
 
