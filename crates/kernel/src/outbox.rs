@@ -113,7 +113,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
 impl OutboxSettings {
     /// The wait after failed attempt number `attempts` (1 for the first):
-    /// `base_backoff * 2^(attempts-1)`, at most [`MAX_BACKOFF`].
+    /// `base_backoff * 2^(attempts-1)`, at most an hour.
     #[must_use]
     pub fn backoff(&self, attempts: i32) -> Duration {
         let exponent = u32::try_from(attempts.saturating_sub(1))

@@ -1,5 +1,5 @@
 //! [`CampaignStore`] on Postgres: campaigns and their groups here, messages in
-//! [`crate::message_store`].
+//! `message_store.rs`.
 
 use std::collections::HashMap;
 
