@@ -10,10 +10,20 @@ run *args:
 test *args:
     cargo test --workspace {{args}}
 
-# Formatting check and clippy, as CI runs them.
+# The static checks, as CI runs them: formatting, clippy (with clippy.toml's rules), docs
+# without warnings, licences/bans/sources (deny.toml), unused dependencies, schema drift.
+# Needs cargo-deny, cargo-machete and diesel_cli (.ci/run installs them at their pinned versions).
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+    cargo deny --offline check licenses bans sources
+    cargo machete
+    scripts/check-schema.sh
+
+# Regenerate crates/postgres/src/schema.rs from migrations/ (after adding a migration).
+schema:
+    scripts/check-schema.sh --write
 
 fmt:
     cargo fmt --all

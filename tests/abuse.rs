@@ -3,6 +3,10 @@
 //! IPv4-mapped addresses), the hashing queue's bound, and the security headers. Every loop is
 //! bounded in count and time. (Uploads: `abuse_uploads.rs`; tenant-safe references:
 //! `crates/postgres/tests/tenant_references.rs`.)
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 use std::time::{Duration, Instant};
 
@@ -165,7 +169,7 @@ async fn sign_ins_from_one_ipv6_network_or_a_mapped_address_count_together() -> 
 async fn an_unverified_owner_cannot_invite_and_invitations_are_limited() -> TestResult {
     let (sink, smtp_url) = SmtpSink::start().await?;
     let app = spawn_app_with(|s| {
-        s.email.smtp_url = Some(smtp_url);
+        s.email.smtp_url = Some(smtp_url.into());
         s.rate_limits.invitations_per_account_per_hour = 2;
     })
     .await?;
@@ -273,7 +277,7 @@ async fn no_code_is_kept_in_clear_pending_or_delivered() -> TestResult {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")?;
     let dead_url = format!("smtp://127.0.0.1:{}", closed.local_addr()?.port());
     drop(closed);
-    let app = spawn_app_with(|s| s.email.smtp_url = Some(dead_url)).await?;
+    let app = spawn_app_with(|s| s.email.smtp_url = Some(dead_url.into())).await?;
     let owner = app.signup("ada@example.com").await?;
     let token = token_of(&app.login("ada@example.com", &owner.password).await?)?;
     let invited = app
@@ -304,7 +308,7 @@ async fn no_code_is_kept_in_clear_pending_or_delivered() -> TestResult {
 
     // Delivered: the sealed body goes too.
     let (sink, smtp_url) = SmtpSink::start().await?;
-    let app = spawn_app_with(|s| s.email.smtp_url = Some(smtp_url)).await?;
+    let app = spawn_app_with(|s| s.email.smtp_url = Some(smtp_url.into())).await?;
     let owner = app.signup("ada@example.com").await?;
     let token = token_of(&app.login("ada@example.com", &owner.password).await?)?;
     let invited = app

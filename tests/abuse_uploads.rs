@@ -4,6 +4,10 @@
 //!
 //! The tests of this file run one at a time (`SERIAL`): one of them measures the process's
 //! memory and another the server's latency, which a neighbour would disturb.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;

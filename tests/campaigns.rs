@@ -708,7 +708,7 @@ async fn invite(
 #[tokio::test]
 async fn search_finds_what_the_caller_may_read_and_viewers_cannot_publish() -> TestResult {
     let (sink, url) = SmtpSink::start().await?;
-    let app = spawn_app_with(|settings| settings.email.smtp_url = Some(url)).await?;
+    let app = spawn_app_with(|settings| settings.email.smtp_url = Some(url.into())).await?;
     let ada = owner(&app, "ada@example.com").await?;
     let second: Value = json_of(
         post(

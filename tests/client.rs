@@ -2,6 +2,10 @@
 //! the OpenAPI document, typed responses, token renewal under concurrency, refresh-token
 //! rotation, the 401 retry, errors, cursor streams, CSV uploads, the integrator example, and
 //! the credential management a person's sign-in may do and a key may not.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

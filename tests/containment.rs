@@ -3,6 +3,10 @@
 //! account's administration, a demoted developer's key coming back to life, an MFA token used
 //! twice, sessions that never end, a key id locked out by strangers, weak passwords — and
 //! checks the contract of /tmp/spec/containment.md instead.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -124,7 +128,7 @@ async fn app_with_smtp(
 ) -> Result<(TestApp, SmtpSink), Error> {
     let (sink, url) = SmtpSink::start().await?;
     let app = spawn_app_with(|settings| {
-        settings.email.smtp_url = Some(url);
+        settings.email.smtp_url = Some(url.into());
         adjust(settings);
     })
     .await?;

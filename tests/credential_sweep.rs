@@ -14,6 +14,10 @@
 //! Destructive operations get a fresh target per call (made by a separate owner session), and
 //! operations that end sessions or change the caller's credentials run with freshly minted
 //! credentials; everything they could have revoked is minted again afterwards.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -541,7 +545,7 @@ impl Fixture {
     async fn new() -> Result<Self, Error> {
         let (sink, smtp_url) = SmtpSink::start().await?;
         let app = spawn_app_with(|settings| {
-            settings.email.smtp_url = Some(smtp_url);
+            settings.email.smtp_url = Some(smtp_url.into());
             settings.rate_limits.client_auth_per_key_per_minute = 100_000;
             settings.rate_limits.client_auth_per_ip_per_minute = 100_000;
             settings.rate_limits.signin_per_ip_per_minute = 100_000;

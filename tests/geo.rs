@@ -1,5 +1,9 @@
 //! Geographic verification over HTTP: a real MaxMind-format database, client IPs through a
 //! trusted proxy, a snapshot with each sign-in, one warning email per new country.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 use nudgescribe_e2e::smtp::SmtpSink;
 use nudgescribe_e2e::{TestApp, TestResult, spawn_app_with};
@@ -59,7 +63,7 @@ async fn a_sign_in_from_a_new_country_through_a_trusted_proxy_warns_once() -> Te
     let app = spawn_app_with(|settings| {
         settings.geoip.database = Some(database.clone());
         settings.server.trusted_proxies = "127.0.0.1".into();
-        settings.email.smtp_url = Some(url);
+        settings.email.smtp_url = Some(url.into());
     })
     .await?;
     let signed = app.signup("ada@example.com").await?;

@@ -1,4 +1,8 @@
 //! Invitations end to end: the code travels by real SMTP, is single-use, and expires.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 use nudgescribe_e2e::smtp::{SmtpSink, code_in};
 use nudgescribe_e2e::{TestApp, TestResult, expect_error, spawn_app_with};
@@ -10,7 +14,7 @@ async fn app_with_smtp(
 ) -> Result<(TestApp, SmtpSink), nudgescribe_e2e::Error> {
     let (sink, url) = SmtpSink::start().await?;
     let app = spawn_app_with(|settings| {
-        settings.email.smtp_url = Some(url);
+        settings.email.smtp_url = Some(url.into());
         settings.auth.invitation_ttl_secs = invitation_ttl_secs;
     })
     .await?;

@@ -225,7 +225,7 @@ async fn fixture(app: &TestApp, sink: &SmtpSink) -> Result<(Fixture, Vec<Option<
 #[tokio::test]
 async fn every_role_gets_exactly_its_permissions_on_every_endpoint() -> TestResult {
     let (sink, url) = SmtpSink::start().await?;
-    let app = spawn_app_with(|settings| settings.email.smtp_url = Some(url)).await?;
+    let app = spawn_app_with(|settings| settings.email.smtp_url = Some(url.into())).await?;
 
     // Every operation of the OpenAPI document has a row, or is public.
     let doc: Value = app

@@ -178,7 +178,7 @@ async fn the_audit_trail_is_listed_filtered_and_paged() -> TestResult {
 async fn a_password_reset_by_smtp_ends_every_session_and_answers_alike_for_anyone() -> TestResult {
     use nudgescribe_e2e::smtp::{SmtpSink, code_in};
     let (sink, url) = SmtpSink::start().await?;
-    let app = spawn_app_with(|settings| settings.email.smtp_url = Some(url)).await?;
+    let app = spawn_app_with(|settings| settings.email.smtp_url = Some(url.into())).await?;
     let signed = app.signup("ada@example.com").await?;
     let before = app.login("ada@example.com", &signed.password).await?;
 

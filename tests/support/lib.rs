@@ -1,4 +1,8 @@
 //! Test support: the real application on a random port, on a database of its own.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 pub mod smtp;
 pub mod totp;
@@ -31,14 +35,14 @@ pub async fn spawn_app() -> Result<TestApp, Error> {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Result<TestApp, Error> {
     let database = TestDatabase::new(postgres::MIGRATIONS).await?;
     let mut settings = Settings::load(None)?;
-    settings.database.url = database.url().to_owned();
+    settings.database.url = database.url().into();
     settings.database.max_connections = 4;
     settings.server.host = "127.0.0.1".into();
     settings.server.port = 0;
     settings.server.workers = 1;
     settings.auth.bcrypt_cost = 4;
-    settings.keys.master_key = Some(SealingKey::generate_base64()?);
-    settings.keys.message_master_keys = Some(SealingKey::generate_base64()?);
+    settings.keys.master_key = Some(SealingKey::generate_base64()?.into());
+    settings.keys.message_master_keys = Some(SealingKey::generate_base64()?.into());
     // Every test client signs in from 127.0.0.1; tests of the limit set it back.
     settings.rate_limits.signin_per_ip_per_minute = 1000;
     settings.rate_limits.signup_per_ip_per_hour = 10_000;

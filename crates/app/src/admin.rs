@@ -8,6 +8,7 @@ use identity::IdentityService;
 use kernel::Clock;
 use platform::{SystemClock, UnknownLocations};
 use postgres::{Db, PgDataKeyStore, PgRateLimiter, PgSigningKeyStore, PoolSettings, SessionCache};
+use secrecy::ExposeSecret as _;
 use tokens::load_key_ring;
 use tokens::ports::StoredSigningKey;
 
@@ -21,7 +22,7 @@ use crate::startup::prepare_database;
 async fn key_store(settings: &Settings) -> Result<PgSigningKeyStore, AppError> {
     prepare_database(settings).await?;
     let db = Db::connect(
-        &settings.database.url,
+        settings.database.url.expose_secret(),
         &PoolSettings {
             max_connections: 1,
             ..PoolSettings::default()
@@ -40,14 +41,14 @@ pub async fn rotate_signing_key(
     let master = load_master_key(&settings.keys)?;
     let activate_in = chrono::Duration::from_std(activate_in)
         .map_err(|e| AppError::Config(format!("--activate-in: {e}")))?;
-    let key = tokens::rotate_signing_key(&store, &master, Utc::now(), activate_in).await?;
+    let key = tokens::rotate_signing_key(&store, &master, SystemClock.now(), activate_in).await?;
     tracing::info!(kid = %key.kid, activates_at = %key.activates_at, "signing key added");
     Ok(key)
 }
 
 /// Every stored signing key, newest first (audited as `signing_keys_listed`).
 pub async fn signing_keys(settings: &Settings) -> Result<Vec<StoredSigningKey>, AppError> {
-    Ok(tokens::list_signing_keys(&key_store(settings).await?, Utc::now()).await?)
+    Ok(tokens::list_signing_keys(&key_store(settings).await?, SystemClock.now()).await?)
 }
 
 /// One line per key: kid, activation, and whether it signs, waits, or only verifies.
@@ -93,7 +94,7 @@ async fn data_key_store(settings: &Settings) -> Result<PgDataKeyStore, AppError>
     prepare_database(settings).await?;
     // One connection holds the rotation lock while the other does the work.
     let db = Db::connect(
-        &settings.database.url,
+        settings.database.url.expose_secret(),
         &PoolSettings {
             max_connections: 2,
             ..PoolSettings::default()
@@ -164,7 +165,7 @@ pub async fn message_master_keys(settings: &Settings) -> Result<Vec<String>, App
 async fn operator_identity(settings: &Settings) -> Result<Arc<IdentityService>, AppError> {
     prepare_database(settings).await?;
     let db = Db::connect(
-        &settings.database.url,
+        settings.database.url.expose_secret(),
         &PoolSettings {
             max_connections: 2,
             ..PoolSettings::default()

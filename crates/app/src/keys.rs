@@ -4,6 +4,7 @@ use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 
 use kernel::SealingKey;
+use secrecy::ExposeSecret as _;
 use tokens::SigningKey;
 
 use crate::error::AppError;
@@ -13,7 +14,7 @@ use crate::settings::KeySettings;
 /// key file (0600) — reported with a warning, since losing it loses what it sealed.
 pub fn load_master_key(settings: &KeySettings) -> Result<SealingKey, AppError> {
     if let Some(encoded) = &settings.master_key {
-        return SealingKey::from_base64(encoded)
+        return SealingKey::from_base64(encoded.expose_secret())
             .map_err(|e| AppError::Keys(format!("keys.master_key: {e}")));
     }
     let path = &settings.master_key_file;
@@ -55,7 +56,7 @@ pub fn load_master_key(settings: &KeySettings) -> Result<SealingKey, AppError> {
 /// The signing key given in configuration (inline PEM or a PEM file), if any.
 pub fn configured_signing_key(settings: &KeySettings) -> Result<Option<SigningKey>, AppError> {
     let pem = match (&settings.signing_key, &settings.signing_key_file) {
-        (Some(pem), _) => pem.clone(),
+        (Some(pem), _) => pem.expose_secret().to_owned(),
         (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
             AppError::Keys(format!("keys.signing_key_file {}: {e}", path.display()))
         })?,

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod error;
 pub mod keys;
 pub mod message_keys;
+pub mod outbox_worker;
 mod services;
 pub mod settings;
 pub mod startup;

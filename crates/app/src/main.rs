@@ -130,7 +130,7 @@ fn main() -> ExitCode {
                 action: KeysCommand::List,
             } => {
                 let keys = admin::signing_keys(&settings).await?;
-                for line in admin::describe(&keys, chrono::Utc::now()) {
+                for line in admin::describe(&keys, kernel::Clock::now(&platform::SystemClock)) {
                     report(&line);
                 }
                 Ok(())

@@ -16,6 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use campaigns::ports::MasterKeys;
 use campaigns::{MasterKey, MasterKeyRing};
 use kernel::SealingKey;
+use secrecy::ExposeSecret as _;
 
 use crate::error::AppError;
 use crate::settings::KeySettings;
@@ -106,7 +107,7 @@ impl MessageKeys {
     /// — reported with a warning, since losing it loses every message.
     pub fn load(settings: &KeySettings) -> Result<Self, AppError> {
         if let Some(keys) = &settings.message_master_keys {
-            let ring = ring_of(keys, "keys.message_master_keys")?;
+            let ring = ring_of(keys.expose_secret(), "keys.message_master_keys")?;
             return Ok(Self::new(KeySource::Configured, ring, None));
         }
         let path = &settings.message_master_key_file;
@@ -117,6 +118,10 @@ impl MessageKeys {
         Ok(Self::new(KeySource::File(path.clone()), ring, modified))
     }
 
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the key file is looked at again by real time"
+    )]
     fn new(source: KeySource, ring: MasterKeyRing, modified: Option<SystemTime>) -> Self {
         Self {
             source,
@@ -140,6 +145,10 @@ impl MessageKeys {
     }
 
     /// Reads the key file again if it changed (or unconditionally with `force`).
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the key file is looked at again by real time"
+    )]
     fn refresh(&self, force: bool) {
         let KeySource::File(path) = &self.source else {
             return;
@@ -259,7 +268,7 @@ mod tests {
             master_key_file: file.with_file_name("master.key"),
             signing_key: None,
             signing_key_file: None,
-            message_master_keys: configured,
+            message_master_keys: configured.map(Into::into),
             message_master_key_file: file,
         }
     }

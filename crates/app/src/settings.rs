@@ -3,13 +3,17 @@
 
 use std::path::PathBuf;
 
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 use crate::error::AppError;
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/nudgescribe";
 
-#[derive(Clone, Debug, Deserialize)]
+/// Every field has its default (the `Default` impls below), so a file or the environment sets
+/// only what differs.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     pub database: DatabaseSettings,
     pub server: ServerSettings,
@@ -23,15 +27,18 @@ pub struct Settings {
     pub customers: CustomerSettings,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
+#[serde(default)]
 pub struct DatabaseSettings {
-    pub url: String,
+    /// May carry a password (`postgres://user:password@…`).
+    pub url: SecretString,
     pub max_connections: usize,
     pub acquire_timeout_ms: u64,
     pub statement_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
@@ -44,6 +51,7 @@ pub struct ServerSettings {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
 pub struct AuthSettings {
     pub bcrypt_cost: u32,
     pub issuer: String,
@@ -70,21 +78,24 @@ pub struct AuthSettings {
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct GeoIpSettings {
     /// A MaxMind-format `.mmdb` (country or city); unset: every location is unknown.
     pub database: Option<PathBuf>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
+#[serde(default)]
 pub struct EmailSettings {
     /// `smtp://host:port` (or `smtps://`, with `user:password@`); unset: emails are logged.
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<SecretString>,
     /// The sender of every email.
     pub from: String,
 }
 
 /// Limits shared by every instance (counted in Postgres), per minute.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
 pub struct RateLimitSettings {
     /// `POST /v1/auth` and `GET /v1/auth/token` attempts per API key.
     pub client_auth_per_key_per_minute: u32,
@@ -106,30 +117,33 @@ pub struct RateLimitSettings {
     pub ipv6_prefix: u8,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
+#[serde(default)]
 pub struct KeySettings {
     /// Base64 of 32 bytes; seals secrets stored in the database. Unset: read from (or
     /// generated into) `master_key_file`.
-    pub master_key: Option<String>,
+    pub master_key: Option<SecretString>,
     pub master_key_file: PathBuf,
     /// An Ed25519 private key (PKCS#8 PEM) to sign tokens with, inline or as a file.
-    pub signing_key: Option<String>,
+    pub signing_key: Option<SecretString>,
     pub signing_key_file: Option<PathBuf>,
     /// Comma-separated base64 keys (32 bytes each) wrapping the workspace data keys that
     /// encrypt messages; the first wraps new data keys, all unwrap. Unset: read from (or
     /// generated into) `message_master_key_file`.
-    pub message_master_keys: Option<String>,
+    pub message_master_keys: Option<SecretString>,
     /// One base64 key per line, the first active; rewritten by `keys rotate-master`.
     pub message_master_key_file: PathBuf,
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
 pub struct CampaignSettings {
     /// Largest JSON body of a message publish request (1,000 messages), in bytes.
     pub publish_json_limit_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
 pub struct CustomerSettings {
     /// Largest customer upload (CSV or JSON), in bytes; larger answers 413.
     pub max_upload_bytes: u64,
@@ -143,6 +157,7 @@ pub struct CustomerSettings {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
 pub struct LogSettings {
     /// `tracing` filter directives, e.g. `info` or `nudgescribe=debug,info`.
     pub level: String,
@@ -157,56 +172,175 @@ pub enum LogFormat {
     Json,
 }
 
+// The defaults, as `.env.example` lists them.
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_DATABASE_URL.into(),
+            max_connections: 16,
+            acquire_timeout_ms: 5_000,
+            statement_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            workers: 0,
+            trusted_proxies: String::new(),
+            json_limit_bytes: 1_048_576,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            bcrypt_cost: 12,
+            issuer: "nudgescribe".into(),
+            audience: "nudgescribe-api".into(),
+            access_ttl_secs: 14 * 24 * 3600,
+            refresh_ttl_secs: 15 * 24 * 3600,
+            session_max_secs: None,
+            refresh_overlap_secs: 0,
+            leeway_secs: 30,
+            invitation_ttl_secs: 7 * 24 * 3600,
+            reset_ttl_secs: 15 * 60,
+            email_verification_ttl_secs: 2 * 24 * 3600,
+            max_failed_signins: 5,
+            lockout_secs: 15 * 60,
+        }
+    }
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "NudgeScribe <no-reply@nudgescribe.localhost>".into(),
+        }
+    }
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            client_auth_per_key_per_minute: 300,
+            client_auth_per_ip_per_minute: 600,
+            signin_per_ip_per_minute: 5,
+            mfa_per_user_per_minute: 3,
+            password_reset_per_email: 1,
+            signup_per_ip_per_hour: 10,
+            invitations_per_account_per_hour: 50,
+            email_verification_per_user_per_hour: 5,
+            ipv6_prefix: 64,
+        }
+    }
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        Self {
+            master_key: None,
+            master_key_file: ".nudgescribe/master.key".into(),
+            signing_key: None,
+            signing_key_file: None,
+            message_master_keys: None,
+            message_master_key_file: ".nudgescribe/message-master.keys".into(),
+        }
+    }
+}
+
+impl Default for CampaignSettings {
+    fn default() -> Self {
+        Self {
+            publish_json_limit_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for CustomerSettings {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 512 * 1024 * 1024,
+            max_bulk_items: 10_000,
+            max_concurrent_uploads: 4,
+            body_idle_secs: 30,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Plain,
+        }
+    }
+}
+
+// Secrets print as `..`: what is set shows, never its value.
+
+/// A secret's place in `Debug`.
+struct Redacted;
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
+}
+
+/// `Some(..)` or `None`, for a secret in `Debug`.
+fn secret_state(secret: Option<&SecretString>) -> Option<Redacted> {
+    secret.map(|_| Redacted)
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &Redacted)
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for EmailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailSettings")
+            .field("smtp_url", &secret_state(self.smtp_url.as_ref()))
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for KeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySettings")
+            .field("master_key", &secret_state(self.master_key.as_ref()))
+            .field("master_key_file", &self.master_key_file)
+            .field("signing_key", &secret_state(self.signing_key.as_ref()))
+            .field("signing_key_file", &self.signing_key_file)
+            .field(
+                "message_master_keys",
+                &secret_state(self.message_master_keys.as_ref()),
+            )
+            .field("message_master_key_file", &self.message_master_key_file)
+            .finish()
+    }
+}
+
 impl Settings {
-    /// Defaults, then `file` (if given; it must exist), then the environment.
+    /// Defaults (the `Default` impls), then `file` (if given; it must exist), then the
+    /// environment.
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, AppError> {
-        let mut builder = config::Config::builder()
-            .set_default("database.url", DEFAULT_DATABASE_URL)?
-            .set_default("database.max_connections", 16)?
-            .set_default("database.acquire_timeout_ms", 5_000)?
-            .set_default("database.statement_timeout_ms", 30_000)?
-            .set_default("server.host", "127.0.0.1")?
-            .set_default("server.port", 8080)?
-            .set_default("server.workers", 0)?
-            .set_default("server.trusted_proxies", "")?
-            .set_default("server.json_limit_bytes", 1_048_576)?
-            .set_default("server.shutdown_timeout_secs", 30)?
-            .set_default("auth.bcrypt_cost", 12)?
-            .set_default("auth.issuer", "nudgescribe")?
-            .set_default("auth.audience", "nudgescribe-api")?
-            .set_default("auth.access_ttl_secs", 14 * 24 * 3600)?
-            .set_default("auth.refresh_ttl_secs", 15 * 24 * 3600)?
-            .set_default("auth.refresh_overlap_secs", 0)?
-            .set_default("auth.session_max_secs", None::<i64>)?
-            .set_default("auth.leeway_secs", 30)?
-            .set_default("auth.invitation_ttl_secs", 7 * 24 * 3600)?
-            .set_default("auth.max_failed_signins", 5)?
-            .set_default("auth.lockout_secs", 15 * 60)?
-            .set_default("rate_limits.signin_per_ip_per_minute", 5)?
-            .set_default("rate_limits.password_reset_per_email", 1)?
-            .set_default("rate_limits.mfa_per_user_per_minute", 3)?
-            .set_default("rate_limits.signup_per_ip_per_hour", 10)?
-            .set_default("rate_limits.invitations_per_account_per_hour", 50)?
-            .set_default("rate_limits.email_verification_per_user_per_hour", 5)?
-            .set_default("rate_limits.ipv6_prefix", 64)?
-            .set_default("auth.reset_ttl_secs", 15 * 60)?
-            .set_default("auth.email_verification_ttl_secs", 2 * 24 * 3600)?
-            .set_default("geoip.database", None::<String>)?
-            .set_default("email.from", "NudgeScribe <no-reply@nudgescribe.localhost>")?
-            .set_default("rate_limits.client_auth_per_key_per_minute", 300)?
-            .set_default("rate_limits.client_auth_per_ip_per_minute", 600)?
-            .set_default("keys.master_key_file", ".nudgescribe/master.key")?
-            .set_default(
-                "keys.message_master_key_file",
-                ".nudgescribe/message-master.keys",
-            )?
-            .set_default("campaigns.publish_json_limit_bytes", 16 * 1024 * 1024)?
-            .set_default("customers.max_upload_bytes", 512_u64 * 1024 * 1024)?
-            .set_default("customers.max_bulk_items", 10_000)?
-            .set_default("customers.max_concurrent_uploads", 4)?
-            .set_default("customers.body_idle_secs", 30)?
-            .set_default("log.level", "info")?
-            .set_default("log.format", "plain")?;
+        let mut builder = config::Config::builder();
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).required(true));
         }
@@ -278,9 +412,8 @@ impl Settings {
 
     fn validate(&self) -> Result<(), AppError> {
         let mut problems = Vec::new();
-        if !(self.database.url.starts_with("postgres://")
-            || self.database.url.starts_with("postgresql://"))
-        {
+        let url = self.database.url.expose_secret();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             problems.push("database.url (DATABASE_URL) must be a postgres:// URL".to_owned());
         }
         if self.database.max_connections == 0 {
@@ -329,7 +462,7 @@ impl Settings {
             problems.push("set keys.signing_key or keys.signing_key_file, not both".to_owned());
         }
         if let Some(keys) = &self.keys.message_master_keys
-            && let Err(e) = crate::message_keys::parse_message_keys(keys)
+            && let Err(e) = crate::message_keys::parse_message_keys(keys.expose_secret())
         {
             problems.push(format!("keys.message_master_keys: {e}"));
         }

@@ -13,13 +13,14 @@ use customers::{CustomerPolicy, CustomerService};
 use http::{AppState, HealthCheck, TrustedProxies, build_app};
 use identity::ports::GeoLocator;
 use kernel::SealingKey;
-use kernel::{Clock, Mailer};
+use kernel::{Clock, Mailer, OutboxDelivery, OutboxSettings};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use platform::{LogMailer, MaxMindLocator, SmtpMailer, SystemClock, UnknownLocations};
 use postgres::{
-    Db, InvalidationBus, OutboxSettings, OutboxWorker, PgCampaignStore, PgCustomerStore,
-    PgRateLimiter, PgSigningKeyStore, PoolSettings, SessionCache,
+    Db, InvalidationBus, PgCampaignStore, PgCustomerStore, PgOutbox, PgRateLimiter,
+    PgSigningKeyStore, PoolSettings, SessionCache,
 };
+use secrecy::ExposeSecret as _;
 use tokens::{KeyOrigin, KeyRing, SigningKey, TokenIssuer, load_key_ring};
 
 use crate::error::AppError;
@@ -30,7 +31,7 @@ use crate::settings::Settings;
 
 /// Creates the database when it is missing and applies pending migrations.
 pub async fn prepare_database(settings: &Settings) -> Result<(), AppError> {
-    let url = &settings.database.url;
+    let url = settings.database.url.expose_secret();
     let created = postgres::ensure_database(url).await.map_err(|e| match e {
         postgres::DbError::Connect { url, reason } => AppError::DatabaseUnreachable { url, reason },
         other => other.into(),
@@ -83,6 +84,10 @@ impl KeySource {
 
     /// Reloads the key ring whenever any instance rotates keys (and every five minutes, so
     /// that keys whose tokens have all expired leave the JWKS), for as long as the server runs.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a loop of the composition root, paced by real time"
+    )]
     async fn follow_rotations(
         self,
         issuer: Arc<TokenIssuer>,
@@ -103,6 +108,10 @@ impl KeySource {
 }
 
 /// Drops spent rate-limit counters once a minute, for as long as the server runs.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a loop of the composition root, paced by real time"
+)]
 async fn sweep_rate_limits(limiter: Arc<PgRateLimiter>, clock: Arc<dyn Clock>) {
     let mut every_minute = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -134,7 +143,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
         prepare_database(&settings).await?;
         let db = Db::connect(
-            &settings.database.url,
+            settings.database.url.expose_secret(),
             &PoolSettings {
                 max_connections: settings.database.max_connections,
                 acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
@@ -163,7 +172,10 @@ impl Application {
         }
         let session_cache = Arc::new(SessionCache::default());
         let bus = Arc::new(InvalidationBus::new(session_cache.clone()));
-        tokio::spawn(bus.clone().listen(settings.database.url.clone()));
+        tokio::spawn(
+            bus.clone()
+                .listen(settings.database.url.expose_secret().to_owned()),
+        );
         let limiter = Arc::new(PgRateLimiter::new(db.clone()));
         tokio::spawn(sweep_rate_limits(limiter.clone(), clock.clone()));
         let geo: Arc<dyn GeoLocator> = match &settings.geoip.database {
@@ -221,7 +233,7 @@ impl Application {
         ));
         let mailer: Arc<dyn Mailer> = match &settings.email.smtp_url {
             Some(url) => Arc::new(
-                SmtpMailer::new(url, &settings.email.from)
+                SmtpMailer::new(url.expose_secret(), &settings.email.from)
                     .map_err(|e| AppError::Config(e.to_string()))?,
             ),
             None => {
@@ -231,10 +243,17 @@ impl Application {
                 Arc::new(LogMailer)
             }
         };
-        tokio::spawn(
-            OutboxWorker::new(db.clone(), mailer, master, OutboxSettings::default())
-                .run(settings.database.url.clone()),
+        let delivery = OutboxDelivery::new(
+            Arc::new(PgOutbox::new(db.clone())),
+            mailer,
+            master,
+            Arc::new(SystemClock),
+            OutboxSettings::default(),
         );
+        tokio::spawn(crate::outbox_worker::run(
+            delivery,
+            settings.database.url.expose_secret().to_owned(),
+        ));
         let state = web::Data::new(AppState {
             identity,
             tokens,

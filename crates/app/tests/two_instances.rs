@@ -1,6 +1,10 @@
 //! Two or three `nudgescribe` processes on one database: a logout, an API key deletion or a role
 //! change on one holds on the others at once (revocations travel over Postgres LISTEN/NOTIFY,
 //! not token expiry); sign-in rate limits and lockouts count across them.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

@@ -5,6 +5,10 @@
 //! nudgescribe-bench run --server target/release/nudgescribe --write docs/benchmarks.md
 //! nudgescribe-bench run --quick --server target/debug/nudgescribe    # seconds; for CI
 //! ```
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a harness: it measures and waits on real time"
+)]
 
 mod api;
 mod baseline;

@@ -1,4 +1,8 @@
 //! The campaigns use cases on in-memory fakes, with a manual clock.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 use std::sync::Arc;
 

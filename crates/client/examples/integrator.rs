@@ -9,6 +9,10 @@
 //! Without a workspace id it uses the first workspace the key's owner sees; without a CSV file,
 //! it writes a small one of its own. The server's test suite runs [`run`] against a fresh
 //! server, so this example keeps working.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a harness: it measures and waits on real time"
+)]
 
 use std::path::PathBuf;
 

@@ -168,6 +168,10 @@ impl TokenCache {
     }
 
     /// Installs tokens from an exchange, refresh or login.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the SDK renews tokens by real time"
+    )]
     pub(crate) fn session_tokens(tokens: &Tokens, generation: u64) -> Current {
         let lifetime = Duration::from_secs(u64::try_from(tokens.expires_in).unwrap_or(0));
         Current {
@@ -179,6 +183,10 @@ impl TokenCache {
     }
 
     /// The current token if it is fresh, without waiting for a renewal.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the SDK renews tokens by real time"
+    )]
     pub(crate) async fn fresh(&self) -> Option<Lease> {
         let guard = self.current.read().await;
         guard

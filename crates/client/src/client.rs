@@ -192,6 +192,10 @@ impl Client {
     /// Forgets the cached access token, so that the next call renews it (with the refresh
     /// token, the API key, or the token source). For example after the key owner's roles
     /// changed, to get tokens with the new permissions at once.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the SDK renews tokens by real time"
+    )]
     pub async fn expire_token(&self) {
         if let Some(current) = self.inner.tokens.current.write().await.as_mut() {
             current.renew_at = Some(tokio::time::Instant::now());
@@ -208,6 +212,10 @@ impl Client {
     /// Renews the token under the write lock — unless, by the time the lock is ours, another
     /// task already did: then its token serves. `refused` is the generation the server just
     /// refused, if that is why we are here.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the SDK renews tokens by real time"
+    )]
     async fn renew(&self, refused: Option<u64>) -> Result<Lease, Error> {
         let mut guard = self.inner.tokens.current.write().await;
         if let Some(current) = guard.as_ref() {

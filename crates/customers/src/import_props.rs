@@ -1,5 +1,9 @@
 //! Property tests of the streaming importer: arbitrary bytes, cut into arbitrary chunks, never
 //! panic and give the same records, report or error as the same bytes in one piece.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 use std::sync::Arc;
 

@@ -151,6 +151,10 @@ impl PagesBody {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,6 @@
 //! Email as a port. Domains never send mail themselves: they put an [`OutgoingEmail`] into
-//! the outbox inside the transaction that causes it, and a worker hands it to a [`Mailer`].
+//! the outbox inside the transaction that causes it, and [`crate::outbox::OutboxDelivery`] hands
+//! it to a [`Mailer`].
 
 use async_trait::async_trait;
 use uuid::Uuid;

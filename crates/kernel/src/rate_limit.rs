@@ -111,6 +111,10 @@ pub fn window_of(limit: RateLimit, now: DateTime<Utc>) -> (DateTime<Utc>, u64) {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 mod tests {
     use chrono::TimeZone;
 

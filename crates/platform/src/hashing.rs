@@ -153,6 +153,10 @@ fn work(shared: &Shared) {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 mod tests {
     use super::*;
 

@@ -21,6 +21,10 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     /// Microsecond precision: what Postgres stores, so a value read back equals the one written.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the clock adapter: the server's one wall-clock read"
+    )]
     fn now(&self) -> DateTime<Utc> {
         Utc::now().trunc_subsecs(6)
     }

@@ -87,6 +87,10 @@ impl InvalidationBus {
     /// Keeps this instance in step with every instance's revocations, for as long as the process
     /// runs: connects, `LISTEN`s, applies notifications; on any failure stops serving from the
     /// cache, clears it, and reconnects with backoff.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "reconnection backoff is real time"
+    )]
     pub async fn listen(self: Arc<Self>, url: String) {
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -102,6 +106,10 @@ impl InvalidationBus {
         }
     }
 
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the listener pings on a real-time deadline"
+    )]
     async fn listen_once(&self, url: &str) -> Result<(), DbError> {
         // Imported here: its `load` would shadow the atomics' elsewhere in this module.
         use diesel_async::RunQueryDsl as _;

@@ -15,6 +15,8 @@ pub mod migrate;
 pub mod outbox;
 pub mod rate_limiter;
 mod roles;
+/// Diesel's view of the tables: `diesel print-schema`'s output (diesel.toml, `just schema`),
+/// held against `migrations/` by `scripts/check-schema.sh`.
 pub mod schema;
 pub mod session_cache;
 pub mod signing_keys;
@@ -28,7 +30,7 @@ pub use db::{CopyPool, Db, Lookup, PoolSettings, Tx};
 pub use error::DbError;
 pub use identity::PgIdentityStore;
 pub use migrate::{MIGRATIONS, ensure_database, run_migrations};
-pub use outbox::{OutboxSettings, OutboxWorker};
+pub use outbox::{OutboxListener, PgOutbox};
 pub use rate_limiter::PgRateLimiter;
 pub use session_cache::SessionCache;
 pub use signing_keys::PgSigningKeyStore;

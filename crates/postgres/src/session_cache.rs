@@ -39,6 +39,10 @@ pub struct SessionCache {
 
 impl SessionCache {
     /// A session's cached standing, if trustworthy right now.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a cached standing lives for a real-time TTL"
+    )]
     pub fn get(
         &self,
         account: AccountId,
@@ -64,6 +68,10 @@ impl SessionCache {
     }
 
     /// Caches a load, unless an invalidation happened since `generation` was read.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a cached standing lives for a real-time TTL"
+    )]
     pub fn insert(
         &self,
         generation: u64,

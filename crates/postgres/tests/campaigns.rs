@@ -1,5 +1,9 @@
 //! Campaigns and their encrypted messages on real Postgres: the campaigns service over the
 //! Postgres adapters, and what the rows look like underneath.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 mod support;
 

@@ -1,4 +1,8 @@
 //! The customers adapter on real Postgres, driven through the domain service.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 mod support;
 

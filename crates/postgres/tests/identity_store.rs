@@ -1,4 +1,8 @@
 //! The identity store on real Postgres: each port contract in `identity::ports`.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 mod support;
 

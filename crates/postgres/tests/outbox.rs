@@ -1,5 +1,9 @@
 //! The outbox: a message enqueued with its change is delivered at least once, retried with
 //! backoff, redelivered when its worker died mid-delivery, and never again once delivered.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a test of claims that lapse in real time"
+)]
 
 mod support;
 
@@ -10,8 +14,11 @@ use async_trait::async_trait;
 use chrono::{SubsecRound as _, Utc};
 use identity::models::{CodeKind, Member, NewCode};
 use identity::ports::{AccountStore, MembershipStore};
-use kernel::{EmailAddress, MailError, Mailer, OutgoingEmail, Roles, UserId};
-use postgres::{OutboxSettings, OutboxWorker, PgIdentityStore};
+use kernel::{
+    Clock, EmailAddress, MailError, Mailer, OutboxDelivery, OutboxSettings, OutgoingEmail, Roles,
+    SealingKey, UserId,
+};
+use postgres::{Db, PgIdentityStore, PgOutbox};
 use support::{TestResult, database, new_account, signup_event};
 use uuid::Uuid;
 
@@ -60,6 +67,31 @@ impl FakeMailer {
 
 fn test_key() -> kernel::SealingKey {
     kernel::SealingKey::from_bytes(&[5; 32]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The real clock: claims lapse while the test waits.
+struct WallClock;
+
+impl Clock for WallClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        Utc::now().trunc_subsecs(6)
+    }
+}
+
+/// The delivery rule on the Postgres outbox, as the server runs it.
+fn worker(
+    db: Db,
+    mailer: Arc<dyn Mailer>,
+    key: Arc<SealingKey>,
+    settings: OutboxSettings,
+) -> OutboxDelivery {
+    OutboxDelivery::new(
+        Arc::new(PgOutbox::new(db)),
+        mailer,
+        key,
+        Arc::new(WallClock),
+        settings,
+    )
 }
 
 fn quick() -> OutboxSettings {
@@ -122,7 +154,7 @@ async fn a_message_is_delivered_once_and_its_body_dropped() -> TestResult {
     enqueue_invitation(&store, &account).await?;
 
     let mailer = Arc::new(FakeMailer::default());
-    let worker = OutboxWorker::new(db.clone(), mailer.clone(), Arc::new(test_key()), quick());
+    let worker = worker(db.clone(), mailer.clone(), Arc::new(test_key()), quick());
     assert_eq!(worker.deliver_due().await?, 1);
     assert_eq!(
         worker.deliver_due().await?,
@@ -177,7 +209,7 @@ async fn a_code_is_sealed_while_pending_and_gone_once_delivery_is_given_up() -> 
         fail_first: Mutex::new(100),
         ..FakeMailer::default()
     });
-    let worker = OutboxWorker::new(db.clone(), mailer.clone(), Arc::new(test_key()), quick());
+    let worker = worker(db.clone(), mailer.clone(), Arc::new(test_key()), quick());
     for _ in 0..quick().max_attempts {
         assert_eq!(worker.deliver_due().await?, 0);
     }
@@ -204,7 +236,7 @@ async fn temporary_failures_are_retried() -> TestResult {
         fail_first: Mutex::new(2),
         ..FakeMailer::default()
     });
-    let worker = OutboxWorker::new(db.clone(), mailer.clone(), Arc::new(test_key()), quick());
+    let worker = worker(db.clone(), mailer.clone(), Arc::new(test_key()), quick());
     assert_eq!(worker.deliver_due().await?, 0);
     assert_eq!(worker.deliver_due().await?, 0);
     assert_eq!(
@@ -231,7 +263,7 @@ async fn a_worker_killed_mid_delivery_is_taken_over_after_its_claim_lapses() -> 
         claim_for: Duration::from_secs(1),
         ..quick()
     };
-    let stuck = OutboxWorker::new(
+    let stuck = worker(
         db.clone(),
         Arc::new(FakeMailer {
             hang: true,
@@ -267,7 +299,7 @@ async fn a_worker_killed_mid_delivery_is_taken_over_after_its_claim_lapses() -> 
 
     // A restarted worker leaves it alone while the claim holds, then delivers it once.
     let mailer = Arc::new(FakeMailer::default());
-    let restarted = OutboxWorker::new(db.clone(), mailer.clone(), Arc::new(test_key()), settings);
+    let restarted = worker(db.clone(), mailer.clone(), Arc::new(test_key()), settings);
     assert_eq!(
         restarted.deliver_due().await?,
         0,

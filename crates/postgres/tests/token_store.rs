@@ -2,6 +2,11 @@
 //! token service's rules over `PgTokenStore`, and what the store itself must guarantee
 //! (atomic units of work, row locks, every instance hearing of a revocation).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests on real Postgres start from the real time and wait for other instances"
+)]
+
 mod support;
 
 use std::sync::Arc;

@@ -11,6 +11,10 @@
 //! The server to use comes from `DATABASE_URL` (any database on it; default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). Everything needed — roles, template — is
 //! created here, so `cargo test -p <any crate>` works on its own.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a harness: it measures and waits on real time"
+)]
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;

@@ -129,6 +129,10 @@ pub async fn list_signing_keys(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time and move on from it"
+)]
 mod tests {
     use std::sync::Mutex;
 

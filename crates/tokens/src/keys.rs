@@ -181,14 +181,18 @@ impl std::fmt::Debug for KeyRing {
 }
 
 impl KeyRing {
-    /// A ring that signs with `signer` (active now) and verifies with it and every key in
-    /// `published`.
+    /// A ring that signs with `signer` and verifies with it and every key in `published` that
+    /// carries no retirement, whatever their ages: for tests and tools that hold one key. It
+    /// reads no clock; a server assembles its ring at the clock's time with
+    /// [`KeyRing::assemble`].
     #[must_use]
     pub fn new(signer: &SigningKey, published: &[StoredSigningKey]) -> Self {
+        // At the end of time every retirement has happened, every key is active, and no
+        // lifetime has run out (`MAX` never ends).
         Self::assemble(
             &[(signer, DateTime::<Utc>::MIN_UTC)],
             published,
-            Utc::now(),
+            DateTime::<Utc>::MAX_UTC,
             chrono::Duration::MAX,
         )
     }
@@ -291,6 +295,10 @@ impl KeyRing {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time and move on from it"
+)]
 mod tests {
     use super::*;
 

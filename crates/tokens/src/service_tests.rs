@@ -1,4 +1,8 @@
 //! The token model on in-memory fakes: exchange, scopes, refresh rotation and reuse, revocation.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 use std::sync::Arc;
 

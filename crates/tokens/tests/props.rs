@@ -1,5 +1,9 @@
 //! Property tests of the token parsers: arbitrary text and mutated valid tokens or keys never
 //! verify and never panic.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 
 use chrono::{DateTime, Duration, Utc};
 use kernel::{AccountId, SessionId, UserId};

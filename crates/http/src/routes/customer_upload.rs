@@ -201,6 +201,10 @@ pub async fn upload(
 const CHECK_BYTES: usize = 256 * 1024;
 
 /// The body's next item, unless it sends nothing for `idle`.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "an upload's idle timeout is real time"
+)]
 async fn next_within<S: Stream + Unpin>(
     idle: Duration,
     body: &mut S,

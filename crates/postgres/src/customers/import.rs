@@ -148,6 +148,10 @@ const SCHEMA: &str = "SELECT id, workspace_id, key, label, field_type, required,
                         FROM profile_fields WHERE workspace_id = $1 ORDER BY created_at, id";
 
 impl PgImport {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the workspace lock is asked again after a real pause"
+    )]
     pub(crate) async fn open(
         pool: &CopyPool,
         account: AccountId,

@@ -1,5 +1,8 @@
 //! Shared fixtures for the adapter's integration tests.
-
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start from the real time, or wait for it"
+)]
 #![allow(dead_code)]
 
 use chrono::{SubsecRound as _, Utc};
