@@ -1,7 +1,7 @@
 //! The service: its policy, and the unit of work every use case runs in. The use cases are by
 //! area — [`crate::customers`], [`crate::groups`], [`crate::profile_fields`],
 //! [`crate::upload`] — each taking the [`kernel::Actor`] and checking its workspace
-//! permission first ([`crate::access`]).
+//! permission first (`access.rs`).
 
 use std::sync::Arc;
 

@@ -350,7 +350,7 @@ impl deadpool::managed::Manager for CopyConnections {
 
 /// A bounded pool of plain `tokio-postgres` connections for bulk `COPY` (which diesel-async
 /// lacks), apart from [`Db`]'s pool: at most `max` at once, and a connection is had at once or
-/// not at all — never waited for. Its units of work are [`CopyPool::tenant`]'s, as the tenant
+/// not at all — never waited for. Its units of work are `CopyPool::tenant`'s, as the tenant
 /// like [`Db::tenant`]'s.
 #[derive(Clone, Debug)]
 pub struct CopyPool {

@@ -1,7 +1,7 @@
 //! The customers domain's ports on Postgres: [`PgCustomerStore`] opens a unit of work
 //! ([`PgCustomersTx`], one transaction as the tenant) whose methods are single reads and
-//! writes — by area in [`customers`](self::customers), [`groups`], [`profile_fields`] — and
-//! the upload's fast path ([`import`]). The rules are the domain's; this adapter only stores.
+//! writes — by area in `customers.rs`, `groups.rs`, `profile_fields.rs` — and the upload's
+//! fast path (`import.rs`). The rules are the domain's; this adapter only stores.
 
 use ::customers::{
     BeginImportError, CustomerStore, CustomersTx, OpenImport, UniqueKey, WriteError,

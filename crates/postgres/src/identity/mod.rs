@@ -3,7 +3,7 @@
 //! [`MembershipStore`] (`memberships.rs`), [`SignInGuard`] (`sign_in_guard.rs`), [`MfaStore`]
 //! (`mfa.rs`) and [`PendingCodes`] (`pending_codes.rs`). Each method is one statement or one
 //! unit of work on [`Db::tenant_tx`]/[`Db::anonymous_tx`]; where identity's service decides
-//! inside a unit of work, the port hands it a [`PgUnit`], a transaction whose methods are
+//! inside a unit of work, the port hands it a `PgUnit`, a transaction whose methods are
 //! single statements and which commits when the service says so. No rule is written here.
 //!
 //! [`AccountStore`]: identity::ports::AccountStore
