@@ -30,16 +30,14 @@ impl PgRateLimiter {
         now: DateTime<Utc>,
         older_than: Duration,
     ) -> Result<usize, StoreError> {
-        store(async {
-            let mut tx = self.db.system().await?;
-            let swept = diesel::delete(rate_limit_hits::table)
-                .filter(rate_limit_hits::window_start.lt(now - older_than))
-                .execute(tx.conn())
-                .await?;
-            tx.commit().await?;
-            Ok::<_, DbError>(swept)
-        })
-        .await
+        self.db
+            .system_tx(async |conn| {
+                Ok(diesel::delete(rate_limit_hits::table)
+                    .filter(rate_limit_hits::window_start.lt(now - older_than))
+                    .execute(conn)
+                    .await?)
+            })
+            .await
     }
 }
 

@@ -8,7 +8,7 @@ use kernel::{AuthEvent, StoreError};
 use tokens::ports::{SigningKeyStore, StoredSigningKey};
 
 use crate::db::Db;
-use crate::error::{DbError, store};
+use crate::error::DbError;
 use crate::schema::signing_keys;
 use crate::session_cache::{Invalidation, announce};
 
@@ -95,31 +95,19 @@ type KeyRow = (
 #[async_trait]
 impl SigningKeyStore for PgSigningKeyStore {
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
-        store(async {
-            let mut tx = self.db.system().await?;
-            let keys = load_all(tx.conn()).await?;
-            tx.commit().await?;
-            Ok(keys)
-        })
-        .await
+        self.db.system_tx(async |conn| load_all(conn).await).await
     }
 
     async fn add_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
-        store(async {
-            let mut tx = self.db.system().await?;
-            insert(tx.conn(), key).await?;
-            tx.commit().await
-        })
-        .await
+        self.db
+            .system_tx(async |conn| insert(conn, key).await)
+            .await
     }
 
     async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
-        store(async {
-            let mut tx = self.db.system().await?;
-            crate::audit::insert_event(tx.conn(), event).await?;
-            tx.commit().await
-        })
-        .await
+        self.db
+            .system_tx(async |conn| crate::audit::insert_event(conn, event).await)
+            .await
     }
 
     async fn add_rotated_signing_key(
@@ -127,36 +115,33 @@ impl SigningKeyStore for PgSigningKeyStore {
         key: &StoredSigningKey,
         event: &AuthEvent,
     ) -> Result<(), StoreError> {
-        store(async {
-            let mut tx = self.db.system().await?;
-            insert(tx.conn(), key).await?;
-            crate::audit::insert_event(tx.conn(), event).await?;
-            tx.commit().await
-        })
-        .await
+        self.db
+            .system_tx(async |conn| {
+                insert(conn, key).await?;
+                crate::audit::insert_event(conn, event).await
+            })
+            .await
     }
 
     async fn add_first_signing_key(
         &self,
         key: &StoredSigningKey,
     ) -> Result<Vec<StoredSigningKey>, StoreError> {
-        store(async {
-            let mut tx = self.db.system().await?;
-            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                .bind::<diesel::sql_types::BigInt, _>(BOOTSTRAP_LOCK)
-                .execute(tx.conn())
-                .await?;
-            let existing = load_all(tx.conn()).await?;
-            let usable = existing
-                .iter()
-                .any(|k| k.retired_at.is_none() && k.private_key_sealed.is_some());
-            if !usable {
-                insert(tx.conn(), key).await?;
-            }
-            let keys = load_all(tx.conn()).await?;
-            tx.commit().await?;
-            Ok(keys)
-        })
-        .await
+        self.db
+            .system_tx(async |conn| {
+                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                    .bind::<diesel::sql_types::BigInt, _>(BOOTSTRAP_LOCK)
+                    .execute(&mut *conn)
+                    .await?;
+                let existing = load_all(conn).await?;
+                let usable = existing
+                    .iter()
+                    .any(|k| k.retired_at.is_none() && k.private_key_sealed.is_some());
+                if !usable {
+                    insert(conn, key).await?;
+                }
+                load_all(conn).await
+            })
+            .await
     }
 }
