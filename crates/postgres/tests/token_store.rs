@@ -14,6 +14,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{Duration, SubsecRound as _, Utc};
 use identity::ports::{AccountStore as _, MembershipStore as _};
+use kernel::Clock as _;
 use kernel::{
     AccountId, AccountRole, Actor, AuthEvent, AuthEventKind, CredentialKind, ManualClock,
     PermissionSet, RateLimit, Roles, SessionId,
@@ -125,7 +126,7 @@ impl Fixture {
     async fn sign_in(&self, instance: &Instance) -> Result<(IssuedTokens, Actor), TokenError> {
         let event = AuthEvent::new(
             AuthEventKind::LoginSucceeded,
-            self.clock.now_utc(),
+            self.clock.now(),
             Some((self.new.account.id, self.new.owner.id)),
             true,
         )
@@ -175,16 +176,6 @@ impl Fixture {
     }
 }
 
-trait NowUtc {
-    fn now_utc(&self) -> chrono::DateTime<Utc>;
-}
-
-impl NowUtc for ManualClock {
-    fn now_utc(&self) -> chrono::DateTime<Utc> {
-        kernel::Clock::now(self)
-    }
-}
-
 #[tokio::test]
 async fn a_live_session_yields_roles_and_a_revoked_one_nothing() -> TestResult {
     let f = fixture().await?;
@@ -200,7 +191,7 @@ async fn a_live_session_yields_roles_and_a_revoked_one_nothing() -> TestResult {
         .ok_or("the session is found")?;
     assert_eq!(standing.kind, SessionKind::Login);
     assert!(!standing.revoked);
-    assert_eq!(standing.expires_at, f.clock.now_utc() + Duration::days(15));
+    assert_eq!(standing.expires_at, f.clock.now() + Duration::days(15));
     let other = new_account("eve@example.com");
     assert!(
         one.store
@@ -418,7 +409,7 @@ async fn rate_limits_count_across_instances() -> TestResult {
 async fn rotation_never_extends_the_session_and_notes_where_it_was_seen() -> TestResult {
     let f = fixture().await?;
     let short = instance(&f.db, &f.issuer, &f.clock, Duration::hours(1));
-    let started = f.clock.now_utc();
+    let started = f.clock.now();
     let (first, actor) = f.sign_in(&short).await?;
 
     f.clock.advance(Duration::minutes(10));

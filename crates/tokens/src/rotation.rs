@@ -40,17 +40,18 @@ impl TokenService {
         // use of the token and counts as reuse.
         let session = tx.lock_session(found.session_id).await?;
         let token = tx.refresh_token(&digest).await?;
-        let (Some(session), Some(token)) = (session, token) else {
-            drop(tx);
-            self.audit.record(&unusable()).await?;
-            return Err(TokenError::Invalid("refresh token not usable"));
+        let usable = match (&session, &token) {
+            (Some(session), Some(token)) => {
+                !session.revoked && session.expires_at > now && token.expires_at > now
+            }
+            _ => false,
         };
-        if session.revoked || session.expires_at <= now || token.expires_at <= now {
+        let (true, Some(session), Some(token)) = (usable, session, token) else {
             // The event names no account, as for a token never seen: it is written apart.
             drop(tx);
             self.audit.record(&unusable()).await?;
             return Err(TokenError::Invalid("refresh token not usable"));
-        }
+        };
         let who = Some((session.account_id, session.user_id));
         if token
             .used_at
