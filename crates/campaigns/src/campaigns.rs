@@ -8,7 +8,7 @@ use crate::access::{readable_workspaces, require_in};
 use crate::error::{CampaignError, FieldError, refuse_unknown};
 use crate::models::{
     Campaign, CampaignChanges, CampaignFilter, CampaignId, CampaignInput, CampaignStatus, GroupId,
-    Page, PageQuery,
+    Page, PageRequest,
 };
 use crate::ports::{Audience, CampaignRead};
 use crate::service::{CampaignService, SearchInput};
@@ -71,7 +71,7 @@ impl CampaignService {
         actor: &Actor,
         workspace: WorkspaceId,
         status: Option<CampaignStatus>,
-        page: &PageQuery,
+        page: &PageRequest,
     ) -> Result<Page<Campaign>, CampaignError> {
         let filter = workspace_filter(actor, workspace, status)?;
         self.reading(actor.account_id, async |tx| {
@@ -183,7 +183,7 @@ impl CampaignService {
         &self,
         actor: &Actor,
         input: SearchInput,
-        page: &PageQuery,
+        page: &PageRequest,
     ) -> Result<Page<Campaign>, CampaignError> {
         let filter = search_filter(actor, input)?;
         self.reading(actor.account_id, async |tx| {
@@ -279,7 +279,7 @@ async fn require_workspace(
 async fn page_of(
     tx: &mut dyn CampaignRead,
     filter: &CampaignFilter,
-    page: &PageQuery,
+    page: &PageRequest,
 ) -> Result<Page<Campaign>, CampaignError> {
     let total_items = tx.count_campaigns(filter).await?;
     let items = tx.campaigns(filter, page).await?;

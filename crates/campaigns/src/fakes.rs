@@ -8,12 +8,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use kernel::{AccountId, CustomerId, StoreError, UserId, WorkspaceId};
-use uuid::Uuid;
 
 use crate::models::{
-    Campaign, CampaignFilter, CampaignId, GroupId, MessageFilter, PageQuery, Retrieval,
+    Campaign, CampaignFilter, CampaignId, GroupId, Keyset, MessageFilter, PageRequest, Retrieval,
     SealedMessage, StoredDataKey, WrappedDataKey,
 };
 use crate::ports::{
@@ -62,12 +60,8 @@ fn count(n: usize) -> i64 {
 
 /// A page of `rows` (already in the list's order), by keyset when `page.after` is given (the
 /// rows after that key, in the same order), else by offset.
-fn page_of<T>(
-    rows: Vec<T>,
-    page: &PageQuery,
-    after: impl Fn(&T, (DateTime<Utc>, Uuid)) -> bool,
-) -> Vec<T> {
-    let limit = usize::try_from(page.limit).unwrap_or(0);
+fn page_of<T>(rows: Vec<T>, page: &PageRequest, after: impl Fn(&T, Keyset) -> bool) -> Vec<T> {
+    let limit = usize::try_from(page.page_size).unwrap_or(0);
     match page.after {
         Some(key) => rows
             .into_iter()
@@ -213,12 +207,12 @@ impl CampaignRead for MemoryTx {
     async fn campaigns(
         &mut self,
         filter: &CampaignFilter,
-        page: &PageQuery,
+        page: &PageRequest,
     ) -> Result<Vec<Campaign>, StoreError> {
         let mut all: Vec<Campaign> = self.campaigns_of(filter).cloned().collect();
         all.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id)));
         Ok(page_of(all, page, |c, key| {
-            (c.created_at, c.id.as_uuid()) < key
+            Keyset::new(c.created_at, c.id.as_uuid()) < key
         }))
     }
 
@@ -231,7 +225,7 @@ impl CampaignRead for MemoryTx {
         workspace: WorkspaceId,
         campaign: CampaignId,
         filter: &MessageFilter,
-        page: &PageQuery,
+        page: &PageRequest,
     ) -> Result<Vec<SealedMessage>, StoreError> {
         let mut all: Vec<SealedMessage> = self
             .messages_of(workspace, campaign, filter)
@@ -239,7 +233,7 @@ impl CampaignRead for MemoryTx {
             .collect();
         all.sort_by_key(|m| (m.created_at, m.id));
         Ok(page_of(all, page, |m, key| {
-            (m.created_at, m.id.as_uuid()) > key
+            Keyset::new(m.created_at, m.id.as_uuid()) > key
         }))
     }
 

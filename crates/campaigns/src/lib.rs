@@ -25,8 +25,8 @@ pub use crypto::{DataKey, MasterKey, MasterKeyRing, MessageBinding};
 pub use error::{CampaignError, FieldError};
 pub use models::{
     Campaign, CampaignChanges, CampaignFilter, CampaignId, CampaignInput, CampaignStatus, Channel,
-    GroupId, Message, MessageContent, MessageFilter, MessageId, NewMessage, Page, PageQuery,
-    Retrieval, SealedMessage, StoredDataKey, WrappedDataKey,
+    GroupId, Keyset, Message, MessageContent, MessageFilter, MessageId, NewMessage, Page,
+    PageRequest, Retrieval, SealedMessage, StoredDataKey, WrappedDataKey,
 };
 pub use rotation::{Rewrapped, rewrap_data_keys};
 pub use service::{CampaignDeps, CampaignPolicy, CampaignService, SearchInput};

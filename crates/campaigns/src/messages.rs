@@ -10,7 +10,7 @@ use crate::access::require_in;
 use crate::crypto::{DataKey, MessageBinding};
 use crate::error::{CampaignError, FieldError, refuse_unknown};
 use crate::models::{
-    CampaignId, Message, MessageFilter, MessageId, NewMessage, Page, PageQuery, Retrieval,
+    CampaignId, Message, MessageFilter, MessageId, NewMessage, Page, PageRequest, Retrieval,
     SealedMessage, WrappedDataKey,
 };
 use crate::ports::{Audience, CampaignRead, CampaignWrite};
@@ -88,7 +88,7 @@ impl CampaignService {
         workspace: WorkspaceId,
         campaign: CampaignId,
         filter: MessageFilter,
-        page: &PageQuery,
+        page: &PageRequest,
     ) -> Result<Page<Message>, CampaignError> {
         require_in(actor, workspace, Permission::MessagesRead)?;
         self.validate_filter(&filter)?;

@@ -203,16 +203,7 @@ impl Campaign {
     }
 }
 
-/// A page of a list, by offset or, when `after` is given, by keyset (the `(created_at, id)`
-/// of the last item seen, in the list's own order).
-#[derive(Clone, Debug)]
-pub struct PageQuery {
-    pub offset: i64,
-    pub limit: i64,
-    pub after: Option<(DateTime<Utc>, Uuid)>,
-}
-
-pub use kernel::Page;
+pub use kernel::{Keyset, Page, PageRequest};
 
 /// What a message says; sealed whole at rest.
 #[derive(Clone, Debug, PartialEq)]

@@ -19,7 +19,7 @@ use kernel::{AccountId, CustomerId, StoreError, UserId, WorkspaceId};
 
 use crate::crypto::MasterKey;
 use crate::models::{
-    Campaign, CampaignFilter, CampaignId, GroupId, MessageFilter, PageQuery, Retrieval,
+    Campaign, CampaignFilter, CampaignId, GroupId, MessageFilter, PageRequest, Retrieval,
     SealedMessage, StoredDataKey, WrappedDataKey,
 };
 
@@ -88,7 +88,7 @@ pub trait CampaignRead: UnitOfWork + Audience {
     async fn campaigns(
         &mut self,
         filter: &CampaignFilter,
-        page: &PageQuery,
+        page: &PageRequest,
     ) -> Result<Vec<Campaign>, StoreError>;
 
     /// How many of the account's campaigns `filter` selects.
@@ -101,7 +101,7 @@ pub trait CampaignRead: UnitOfWork + Audience {
         workspace: WorkspaceId,
         campaign: CampaignId,
         filter: &MessageFilter,
-        page: &PageQuery,
+        page: &PageRequest,
     ) -> Result<Vec<SealedMessage>, StoreError>;
 
     /// How many of the campaign's stored messages `filter` selects (a scan: the service uses

@@ -169,12 +169,8 @@ impl Harness {
     }
 }
 
-fn first_page(limit: i64) -> PageQuery {
-    PageQuery {
-        offset: 0,
-        limit,
-        after: None,
-    }
+fn first_page(limit: i64) -> PageRequest {
+    PageRequest::first(limit)
 }
 
 fn message(customer: CustomerId, n: usize) -> NewMessage {
@@ -942,17 +938,19 @@ async fn lists_continue_by_cursor() -> TestResult {
         .campaigns(&h.owner, h.workspace, None, &first_page(2))
         .await?;
     assert_eq!(first.total_items, 5);
-    let last = first.items.last().map(|c| (c.created_at, c.id.as_uuid()));
+    let last = first
+        .items
+        .last()
+        .map(|c| Keyset::new(c.created_at, c.id.as_uuid()));
     let next = h
         .service
         .campaigns(
             &h.owner,
             h.workspace,
             None,
-            &PageQuery {
-                offset: 0,
-                limit: 2,
+            &PageRequest {
                 after: last,
+                ..PageRequest::first(2)
             },
         )
         .await?;

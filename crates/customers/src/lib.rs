@@ -30,7 +30,7 @@ mod service_tests;
 pub use error::{CustomersError, FieldError, RowError};
 pub use models::{
     Customer, CustomerChanges, CustomerFilter, CustomerPatch, FieldKind, Group, GroupChanges,
-    NewProfileField, Page, PageRequest, ProfileField, ProfileFieldChanges,
+    Keyset, NewProfileField, Page, PageRequest, ProfileField, ProfileFieldChanges,
 };
 pub use ports::{
     BeginImportError, CustomerRecords, CustomerStore, CustomersTx, GroupRecords, ImportApplied,

@@ -159,15 +159,7 @@ pub struct CustomerFilter {
     pub search: Option<String>,
 }
 
-/// One page by number, or the page after a keyset cursor `(created_at, id)`.
-#[derive(Clone, Copy, Debug)]
-pub struct PageRequest {
-    pub page_size: i64,
-    pub offset: i64,
-    pub after: Option<(DateTime<Utc>, uuid::Uuid)>,
-}
-
-pub use kernel::Page;
+pub use kernel::{Keyset, Page, PageRequest};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Group {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::fakes::MemoryCustomerStore;
 use crate::models::{
-    CustomerFilter, CustomerPatch, NewProfileField, PageRequest, ProfileFieldChanges,
+    CustomerFilter, CustomerPatch, Keyset, NewProfileField, PageRequest, ProfileFieldChanges,
 };
 use crate::{
     CustomerPolicy, CustomerService, CustomersError, ImportFormat, ImportMode, ImportReport,
@@ -111,11 +111,7 @@ impl World {
 }
 
 fn page(size: i64) -> PageRequest {
-    PageRequest {
-        page_size: size,
-        offset: 0,
-        after: None,
-    }
+    PageRequest::first(size)
 }
 
 fn errors(report: &ImportReport) -> Vec<(u64, &str)> {
@@ -589,9 +585,8 @@ async fn keyset_pages_continue_after_the_cursor() {
     let mut after = None;
     loop {
         let request = PageRequest {
-            page_size: 10,
-            offset: 0,
             after,
+            ..PageRequest::first(10)
         };
         let page = w
             .service
@@ -600,7 +595,7 @@ async fn keyset_pages_continue_after_the_cursor() {
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(page.total_items, 25);
         let Some(last) = page.items.last() else { break };
-        after = Some((last.created_at, last.id.as_uuid()));
+        after = Some(Keyset::new(last.created_at, last.id.as_uuid()));
         seen.extend(page.items.iter().map(|c| c.id));
     }
     assert_eq!(seen.len(), 25);

@@ -26,7 +26,7 @@ pub const OPENAPI_PATH: &str = "/v1/openapi.json";
     ),
     modifiers(&BearerAuth),
     // Referenced only from query parameters, which utoipa-actix-web does not collect.
-    components(schemas(routes::customer_upload::UploadMode)),
+    components(schemas(crate::wire::UploadMode)),
     tags(
         (name = "identity", description = "Accounts, users, sign-in"),
         (name = "workspaces", description = "Workspaces of the account"),

@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use kernel::Keyset;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -24,12 +25,14 @@ pub struct PageParams {
     pub cursor: Option<String>,
 }
 
-/// What the store is asked for.
-pub struct PageRequest {
-    pub page: i64,
-    pub page_size: i64,
-    pub offset: i64,
-    pub after: Option<(DateTime<Utc>, Uuid)>,
+pub use kernel::PageRequest;
+
+/// The query of a "pages" twin: how many pages a list has at this size.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PagesParams {
+    /// Items per page, 1..=500 (default 50).
+    pub page_size: Option<i64>,
 }
 
 impl PageParams {
@@ -46,10 +49,8 @@ impl PageParams {
         }
         let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
         Ok(PageRequest {
-            page,
-            page_size,
-            offset: (page - 1).saturating_mul(page_size),
             after,
+            ..PageRequest::number(page, page_size)
         })
     }
 }
@@ -70,12 +71,12 @@ pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.to_rfc3339()))
 }
 
-fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+fn decode_cursor(cursor: &str) -> Result<Keyset, ApiError> {
     let bad = || ApiError::BadRequest("cursor is not one this server gave out".into());
     let text =
         String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
     let (at, id) = text.split_once('|').ok_or_else(bad)?;
-    Ok((
+    Ok(Keyset::new(
         DateTime::parse_from_rfc3339(at)
             .map_err(|_| bad())?
             .with_timezone(&Utc),
@@ -168,7 +169,7 @@ mod tests {
             cursor: Some(encode_cursor(at, id)),
         };
         let resolved = params.resolve().map(|r| r.after).ok().flatten();
-        assert_eq!(resolved.map(|(_, i)| i), Some(id));
+        assert_eq!(resolved.map(|key| key.id), Some(id));
         let forged = PageParams {
             page: None,
             page_size: None,

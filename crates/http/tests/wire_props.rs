@@ -7,7 +7,6 @@ use actix_web::http::StatusCode;
 use http::client_ip::TrustedProxies;
 use http::error::ApiError;
 use http::paging::PageParams;
-use http::routes::{campaigns, customer_groups, customers, messages, profile_fields};
 use http::wire;
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;
@@ -131,21 +130,21 @@ fn every_body(bytes: &[u8]) -> Result<(), TestCaseError> {
     check::<wire::ResetConfirmRequest>(bytes)?;
     check::<wire::LoginMfaRequest>(bytes)?;
     check::<wire::CodeRequest>(bytes)?;
-    check::<profile_fields::ProfileFieldRequest>(bytes)?;
-    check::<profile_fields::ProfileFieldChangeRequest>(bytes)?;
-    check::<messages::PublishRequest>(bytes)?;
-    check::<messages::RetrieveRequest>(bytes)?;
-    check::<messages::MessagePagesRequest>(bytes)?;
-    check::<campaigns::CampaignRequest>(bytes)?;
-    check::<campaigns::CampaignChangeRequest>(bytes)?;
-    check::<campaigns::SearchRequest>(bytes)?;
-    check::<campaigns::SearchPagesRequest>(bytes)?;
-    check::<customer_groups::GroupRequest>(bytes)?;
-    check::<customer_groups::GroupChangeRequest>(bytes)?;
-    check::<customer_groups::MembersRequest>(bytes)?;
-    check::<customers::CustomerPatchRequest>(bytes)?;
-    check::<customers::BulkPatchRequest>(bytes)?;
-    check::<customers::BulkDeleteRequest>(bytes)?;
+    check::<wire::ProfileFieldRequest>(bytes)?;
+    check::<wire::ProfileFieldChangeRequest>(bytes)?;
+    check::<wire::PublishRequest>(bytes)?;
+    check::<wire::RetrieveRequest>(bytes)?;
+    check::<wire::MessagePagesRequest>(bytes)?;
+    check::<wire::CampaignRequest>(bytes)?;
+    check::<wire::CampaignChangeRequest>(bytes)?;
+    check::<wire::SearchRequest>(bytes)?;
+    check::<wire::SearchPagesRequest>(bytes)?;
+    check::<wire::GroupRequest>(bytes)?;
+    check::<wire::GroupChangeRequest>(bytes)?;
+    check::<wire::MembersRequest>(bytes)?;
+    check::<wire::CustomerPatchRequest>(bytes)?;
+    check::<wire::BulkPatchRequest>(bytes)?;
+    check::<wire::BulkDeleteRequest>(bytes)?;
     Ok(())
 }
 

@@ -29,11 +29,17 @@ impl IdentityService {
         assignment: RoleAssignment,
     ) -> Result<Member, IdentityError> {
         require_administration(actor, Permission::UsersManage)?;
-        let roles = parse_assignment(&assignment).map_err(IdentityError::Validation)?;
+        let mut roles = parse_assignment(&assignment).map_err(IdentityError::Validation)?;
         within_reach(actor, &roles)?;
+        let members = self.memberships().members(actor.account_id).await?;
+        let current = &member_of(&members, user)?.roles;
         if actor.credential != kernel::CredentialKind::HumanSession {
-            let members = self.memberships().members(actor.account_id).await?;
-            within_reach(actor, &member_of(&members, user)?.roles)?;
+            within_reach(actor, current)?;
+        }
+        // Nobody gains or loses `owner` here (it is given only at sign-up), so reading it
+        // outside the write is safe.
+        if current.account.contains(&AccountRole::Owner) {
+            roles.account.insert(0, AccountRole::Owner);
         }
         let member = self
             .memberships()

@@ -175,18 +175,16 @@ pub struct AuditRecord {
     pub by: Option<String>,
 }
 
-/// Which audit events to list: newest first, filtered, one page.
-#[derive(Clone, Debug, Default)]
+/// Which audit events to list: newest first, filtered, one page (`page.after` continues with
+/// the events strictly older than its key).
+#[derive(Clone, Debug)]
 pub struct AuditQuery {
     pub event: Option<String>,
     pub user_id: Option<UserId>,
-    /// Keyset position: events strictly older than this (time, id).
-    pub before: Option<(DateTime<Utc>, uuid::Uuid)>,
-    pub offset: i64,
-    pub limit: i64,
+    pub page: PageRequest,
 }
 
-pub use kernel::Page;
+pub use kernel::{Keyset, Page, PageRequest};
 
 #[derive(Clone, Debug)]
 pub struct LoginOutcome {

@@ -91,10 +91,9 @@ pub trait MembershipStore: Send + Sync + 'static {
     /// Every user of the account with their roles, oldest first.
     async fn members(&self, account: AccountId) -> Result<Vec<Member>, StoreError>;
 
-    /// Replaces the user's non-owner account roles and all their workspace roles, and makes
-    /// every instance forget what it cached about the user. The `owner` role is left as it
-    /// is. MUST return `NotFound` for a user outside `account`, and `NotFound` as well when a
-    /// workspace is not the account's.
+    /// Replaces the user's account and workspace roles with exactly `roles`, and makes every
+    /// instance forget what it cached about the user. MUST return `NotFound` for a user outside
+    /// `account`, and `NotFound` as well when a workspace is not the account's.
     async fn set_roles(
         &self,
         account: AccountId,

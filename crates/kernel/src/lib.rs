@@ -31,7 +31,7 @@ pub use error::StoreError;
 pub use ids::{AccountId, CustomerId, GroupId, ProfileFieldId, SessionId, UserId, WorkspaceId};
 pub use mail::{MailError, Mailer, OutgoingEmail, SealedEmail};
 pub use outbox::{Outbox, OutboxDelivery, OutboxSettings, PendingEmail};
-pub use paging::Page;
+pub use paging::{Keyset, Page, PageRequest};
 pub use rate_limit::{RateLimit, RateLimiter, Verdict, address_bucket};
 pub use rbac::{AccountRole, Permission, PermissionSet, WorkspaceRole};
 pub use seal::{SealError, SealingKey};

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use kernel::{AuthEvent, StoreError};
-use tokens::ports::{SigningKeyStore, StoredSigningKey};
+use tokens::ports::{KeysAccess, SigningKeyStore, SigningKeyTx, StoredSigningKey};
 
-use crate::db::Db;
+use crate::db::{Db, Tx};
 use crate::error::DbError;
 use crate::schema::signing_keys;
 use crate::session_cache::{Invalidation, announce};
@@ -80,7 +80,7 @@ async fn insert(
     announce(conn, Invalidation::SigningKeys).await
 }
 
-/// Serialises first-key creation across instances.
+/// Serialises exclusive units of work across instances.
 const BOOTSTRAP_LOCK: i64 = 7_346_235_003;
 
 type KeyRow = (
@@ -94,54 +94,40 @@ type KeyRow = (
 
 #[async_trait]
 impl SigningKeyStore for PgSigningKeyStore {
-    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
-        self.db.system_tx(async |conn| load_all(conn).await).await
+    #[tracing::instrument(skip_all, fields(?access))]
+    async fn begin(&self, access: KeysAccess) -> Result<Box<dyn SigningKeyTx>, StoreError> {
+        let mut tx = self.db.system().await?;
+        if access == KeysAccess::Exclusive {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(BOOTSTRAP_LOCK)
+                .execute(tx.conn())
+                .await
+                .map_err(DbError::from)?;
+        }
+        Ok(Box::new(PgSigningKeyTx { tx }))
+    }
+}
+
+/// A unit of work on the signing keys: one transaction as the server's own role.
+struct PgSigningKeyTx {
+    tx: Tx,
+}
+
+#[async_trait]
+impl SigningKeyTx for PgSigningKeyTx {
+    async fn keys(&mut self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        Ok(load_all(self.tx.conn()).await?)
     }
 
-    async fn add_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
-        self.db
-            .system_tx(async |conn| insert(conn, key).await)
-            .await
+    async fn add(&mut self, key: &StoredSigningKey) -> Result<(), StoreError> {
+        Ok(insert(self.tx.conn(), key).await?)
     }
 
-    async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError> {
-        self.db
-            .system_tx(async |conn| crate::audit::insert_event(conn, event).await)
-            .await
+    async fn record(&mut self, event: &AuthEvent) -> Result<(), StoreError> {
+        Ok(crate::audit::insert_event(self.tx.conn(), event).await?)
     }
 
-    async fn add_rotated_signing_key(
-        &self,
-        key: &StoredSigningKey,
-        event: &AuthEvent,
-    ) -> Result<(), StoreError> {
-        self.db
-            .system_tx(async |conn| {
-                insert(conn, key).await?;
-                crate::audit::insert_event(conn, event).await
-            })
-            .await
-    }
-
-    async fn add_first_signing_key(
-        &self,
-        key: &StoredSigningKey,
-    ) -> Result<Vec<StoredSigningKey>, StoreError> {
-        self.db
-            .system_tx(async |conn| {
-                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                    .bind::<diesel::sql_types::BigInt, _>(BOOTSTRAP_LOCK)
-                    .execute(&mut *conn)
-                    .await?;
-                let existing = load_all(conn).await?;
-                let usable = existing
-                    .iter()
-                    .any(|k| k.retired_at.is_none() && k.private_key_sealed.is_some());
-                if !usable {
-                    insert(conn, key).await?;
-                }
-                load_all(conn).await
-            })
-            .await
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
     }
 }

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use ::campaigns::ports::MasterKeys;
 use ::campaigns::{
     Campaign, CampaignChanges, CampaignDeps, CampaignError, CampaignInput, CampaignPolicy,
-    CampaignService, CampaignStatus, Channel, GroupId, MasterKey, MasterKeyRing, MessageContent,
-    MessageFilter, NewMessage, PageQuery, rewrap_data_keys,
+    CampaignService, CampaignStatus, Channel, GroupId, Keyset, MasterKey, MasterKeyRing,
+    MessageContent, MessageFilter, NewMessage, PageRequest, rewrap_data_keys,
 };
 use chrono::Utc;
 use diesel::QueryableByName;
@@ -166,12 +166,8 @@ fn message(customer: CustomerId, n: usize) -> NewMessage {
     }
 }
 
-fn page(limit: i64) -> PageQuery {
-    PageQuery {
-        offset: 0,
-        limit,
-        after: None,
-    }
+fn page(limit: i64) -> PageRequest {
+    PageRequest::first(limit)
 }
 
 #[derive(QueryableByName)]
@@ -293,15 +289,14 @@ async fn pages_continue_by_cursor_and_filters_apply() -> TestResult {
                 t.workspace(),
                 campaign.id,
                 MessageFilter::default(),
-                &PageQuery {
-                    offset: 0,
-                    limit: 3,
+                &PageRequest {
                     after,
+                    ..PageRequest::first(3)
                 },
             )
             .await?;
         let Some(last) = got.items.last() else { break };
-        after = Some((last.created_at, last.id.as_uuid()));
+        after = Some(Keyset::new(last.created_at, last.id.as_uuid()));
         seen.extend(got.items.iter().map(|m| m.id));
     }
     assert_eq!(seen, ids);

@@ -8,7 +8,9 @@ mod support;
 
 use std::sync::Arc;
 
-use customers::models::{CustomerFilter, NewProfileField, PageRequest, ProfileFieldChanges};
+use customers::models::{
+    CustomerFilter, Keyset, NewProfileField, PageRequest, ProfileFieldChanges,
+};
 use customers::values::{Admits, fits};
 use customers::{
     CustomerPolicy, CustomerService, CustomerStore, CustomersError, FieldKind, ImportFormat,
@@ -97,9 +99,8 @@ impl Tenant {
                     self.ws,
                     &CustomerFilter::default(),
                     PageRequest {
-                        page_size: 500,
-                        offset: 0,
                         after,
+                        ..PageRequest::first(500)
                     },
                 )
                 .await
@@ -107,7 +108,7 @@ impl Tenant {
             let Some(last) = page.items.last() else {
                 return all;
             };
-            after = Some((last.created_at, last.id.as_uuid()));
+            after = Some(Keyset::new(last.created_at, last.id.as_uuid()));
             all.extend(page.items);
         }
     }
@@ -327,14 +328,13 @@ async fn cursor_paging_sees_every_customer_once_while_rows_arrive() -> TestResul
                 t.ws,
                 &CustomerFilter::default(),
                 PageRequest {
-                    page_size: 50,
-                    offset: 0,
                     after,
+                    ..PageRequest::first(50)
                 },
             )
             .await?;
         let Some(last) = page.items.last() else { break };
-        after = Some((last.created_at, last.id.as_uuid()));
+        after = Some(Keyset::new(last.created_at, last.id.as_uuid()));
         seen.extend(page.items.iter().map(|c| c.id));
         // New customers arrive between the first pages.
         round += 1;
@@ -442,11 +442,7 @@ async fn list_totals_stay_exact_through_uploads_and_deletions() -> TestResult {
     async fn total(t: &Tenant) -> Result<i64, CustomersError> {
         let everyone = CustomerFilter::default();
         let counted = t.service.count_customers(&t.owner, t.ws, &everyone).await?;
-        let first = PageRequest {
-            page_size: 1,
-            offset: 0,
-            after: None,
-        };
+        let first = PageRequest::first(1);
         let listed = t
             .service
             .customers(&t.owner, t.ws, &everyone, first)

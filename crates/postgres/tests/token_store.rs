@@ -148,13 +148,16 @@ impl Fixture {
         Ok((tokens, actor))
     }
 
+    /// The owner's roles become `owner` and `roles` (the store writes exactly what it is given).
     async fn set_account_roles(&self, roles: &[AccountRole]) -> TestResult {
+        let mut account = vec![AccountRole::Owner];
+        account.extend_from_slice(roles);
         self.identity
             .set_roles(
                 self.new.account.id,
                 self.new.owner.id,
                 &Roles {
-                    account: roles.to_vec(),
+                    account,
                     workspaces: Vec::new(),
                 },
             )

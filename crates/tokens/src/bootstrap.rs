@@ -6,7 +6,7 @@ use kernel::{AuthEvent, AuthEventKind, SealingKey};
 
 use crate::TokenError;
 use crate::keys::{KeyRing, SigningKey};
-use crate::ports::{SigningKeyStore, StoredSigningKey};
+use crate::ports::{KeysAccess, SigningKeyStore, StoredSigningKey};
 
 /// Where the signing key came from; a generated one deserves a warning in the logs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,8 +51,10 @@ pub async fn load_key_ring(
 ) -> Result<(KeyRing, KeyOrigin), TokenError> {
     if let Some(key) = configured {
         // Publish its public half so that other instances verify what it signs.
-        store.add_signing_key(&key.public_record(now)).await?;
-        let keys = store.signing_keys().await?;
+        let mut tx = store.begin(KeysAccess::Shared).await?;
+        tx.add(&key.public_record(now)).await?;
+        let keys = tx.keys().await?;
+        tx.commit().await?;
         let ring = KeyRing::assemble(
             &[(key, DateTime::<Utc>::MIN_UTC)],
             &keys,
@@ -65,28 +67,25 @@ pub async fn load_key_ring(
         return Ok((ring, origin));
     }
 
-    let keys = store.signing_keys().await?;
-    let private = openable(&keys, master);
-    if !private.is_empty() {
-        let ring = ring_of(&private, &keys, now, max_token_lifetime);
-        let kid = ring.signer_kid(now).unwrap_or_default().to_owned();
-        return Ok((ring, KeyOrigin::Stored { kid }));
-    }
-
-    let generated = SigningKey::generate()?;
-    let sealed = generated.seal(master, now)?;
-    let keys = store.add_first_signing_key(&sealed).await?;
+    // Exclusive: an instance that finds no key it can open generates one, and one that starts
+    // at the same moment waits, then finds that key.
+    let mut tx = store.begin(KeysAccess::Exclusive).await?;
+    let mut keys = tx.keys().await?;
     let mut private = openable(&keys, master);
-    if private.is_empty() {
-        // Keys exist but none opens under this master key (it was lost or replaced): start a
-        // new one. Tokens signed before keep verifying: public halves are stored in clear.
-        store.add_signing_key(&sealed).await?;
-        private.push((generated, now));
+    let generated = private.is_empty();
+    if generated {
+        // None yet, or none opens under this master key (it was lost or replaced): start a new
+        // one. Tokens signed before keep verifying: public halves are stored in clear.
+        let key = SigningKey::generate()?;
+        let sealed = key.seal(master, now)?;
+        tx.add(&sealed).await?;
+        keys.insert(0, sealed);
+        private.push((key, now));
     }
-    let keys = store.signing_keys().await?;
+    tx.commit().await?;
     let ring = ring_of(&private, &keys, now, max_token_lifetime);
     let kid = ring.signer_kid(now).unwrap_or_default().to_owned();
-    let origin = if kid == sealed.kid {
+    let origin = if generated {
         KeyOrigin::Generated { kid }
     } else {
         KeyOrigin::Stored { kid }
@@ -110,7 +109,10 @@ pub async fn rotate_signing_key(
         .by_operator()
         .with_detail("kid", sealed.kid.clone())
         .with_detail("activates_at", sealed.activates_at.to_rfc3339());
-    store.add_rotated_signing_key(&sealed, &event).await?;
+    let mut tx = store.begin(KeysAccess::Shared).await?;
+    tx.add(&sealed).await?;
+    tx.record(&event).await?;
+    tx.commit().await?;
     Ok(sealed)
 }
 
@@ -120,11 +122,13 @@ pub async fn list_signing_keys(
     store: &dyn SigningKeyStore,
     now: DateTime<Utc>,
 ) -> Result<Vec<StoredSigningKey>, TokenError> {
-    let keys = store.signing_keys().await?;
+    let mut tx = store.begin(KeysAccess::Shared).await?;
+    let keys = tx.keys().await?;
     let event = AuthEvent::new(AuthEventKind::SigningKeysListed, now, None, true)
         .by_operator()
         .with_detail("keys", keys.len().to_string());
-    store.record_event(&event).await?;
+    tx.record(&event).await?;
+    tx.commit().await?;
     Ok(keys)
 }
 
@@ -134,74 +138,61 @@ pub async fn list_signing_keys(
     reason = "tests start from the real time and move on from it"
 )]
 mod tests {
-    use std::sync::Mutex;
+    use std::sync::Arc;
 
     use async_trait::async_trait;
     use kernel::StoreError;
 
     use super::*;
+    use crate::ports::SigningKeyTx;
 
+    /// The keys as a plain list, oldest first; a unit of work edits a copy of it, kept when it
+    /// commits. Exclusive units are serialised by the list's lock being held throughout.
     #[derive(Default)]
-    struct MemoryKeys(Mutex<Vec<StoredSigningKey>>);
+    struct MemoryKeys(Arc<tokio::sync::Mutex<Vec<StoredSigningKey>>>);
 
     impl MemoryKeys {
         fn all(&self) -> Vec<StoredSigningKey> {
-            let mut keys = self
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone();
+            let mut keys = self.0.try_lock().map(|k| k.clone()).unwrap_or_default();
             keys.reverse();
             keys
         }
     }
 
+    struct MemoryKeysTx {
+        held: tokio::sync::OwnedMutexGuard<Vec<StoredSigningKey>>,
+        keys: Vec<StoredSigningKey>,
+    }
+
     #[async_trait]
     impl SigningKeyStore for MemoryKeys {
-        async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
-            Ok(self.all())
+        async fn begin(&self, _access: KeysAccess) -> Result<Box<dyn SigningKeyTx>, StoreError> {
+            let held = Arc::clone(&self.0).lock_owned().await;
+            let keys = held.clone();
+            Ok(Box::new(MemoryKeysTx { held, keys }))
+        }
+    }
+
+    #[async_trait]
+    impl SigningKeyTx for MemoryKeysTx {
+        async fn keys(&mut self) -> Result<Vec<StoredSigningKey>, StoreError> {
+            Ok(self.keys.iter().rev().cloned().collect())
         }
 
-        async fn add_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
-            let mut keys = self
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !keys.iter().any(|k| k.kid == key.kid) {
-                keys.push(key.clone());
+        async fn add(&mut self, key: &StoredSigningKey) -> Result<(), StoreError> {
+            if !self.keys.iter().any(|k| k.kid == key.kid) {
+                self.keys.push(key.clone());
             }
             Ok(())
         }
 
-        async fn record_event(&self, _event: &kernel::AuthEvent) -> Result<(), StoreError> {
+        async fn record(&mut self, _event: &kernel::AuthEvent) -> Result<(), StoreError> {
             Ok(())
         }
 
-        async fn add_rotated_signing_key(
-            &self,
-            key: &StoredSigningKey,
-            _event: &kernel::AuthEvent,
-        ) -> Result<(), StoreError> {
-            self.add_signing_key(key).await
-        }
-
-        async fn add_first_signing_key(
-            &self,
-            key: &StoredSigningKey,
-        ) -> Result<Vec<StoredSigningKey>, StoreError> {
-            {
-                let mut keys = self
-                    .0
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if !keys
-                    .iter()
-                    .any(|k| k.retired_at.is_none() && k.private_key_sealed.is_some())
-                {
-                    keys.push(key.clone());
-                }
-            }
-            Ok(self.all())
+        async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+            *self.held = std::mem::take(&mut self.keys);
+            Ok(())
         }
     }
 

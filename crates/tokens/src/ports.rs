@@ -27,30 +27,33 @@ pub struct StoredSigningKey {
 
 #[async_trait]
 pub trait SigningKeyStore: Send + Sync + 'static {
-    /// Every key, newest first.
-    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
+    /// Opens a unit of work on the (global) signing keys. With [`KeysAccess::Exclusive`] no
+    /// other exclusive unit runs until this one ends, on any instance: two instances starting
+    /// on an empty database agree on one key.
+    async fn begin(&self, access: KeysAccess) -> Result<Box<dyn SigningKeyTx>, StoreError>;
+}
 
-    /// Stores a key. MUST succeed without change when a key with the same `kid` already exists
-    /// (two instances starting at once may both try).
-    async fn add_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
+/// Whether a unit of work on the signing keys excludes the other exclusive ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeysAccess {
+    Shared,
+    Exclusive,
+}
+
+/// One unit of work on the signing keys; nothing of it is kept unless it commits.
+#[async_trait]
+pub trait SigningKeyTx: Send {
+    /// Every key, newest first.
+    async fn keys(&mut self) -> Result<Vec<StoredSigningKey>, StoreError>;
+
+    /// Stores a key, and has every instance reload its keys once this commits. MUST succeed
+    /// without change when a key with the same `kid` already exists.
+    async fn add(&mut self, key: &StoredSigningKey) -> Result<(), StoreError>;
 
     /// Appends an operator's act on the keys to the audit trail (an event of no account).
-    async fn record_event(&self, event: &AuthEvent) -> Result<(), StoreError>;
+    async fn record(&mut self, event: &AuthEvent) -> Result<(), StoreError>;
 
-    /// Stores a key an operator added, and `event` (the audit of it), in one unit of work.
-    async fn add_rotated_signing_key(
-        &self,
-        key: &StoredSigningKey,
-        event: &AuthEvent,
-    ) -> Result<(), StoreError>;
-
-    /// Stores `key` only if no unretired key with a private half exists yet, atomically with
-    /// respect to other callers (two instances starting on an empty database agree on one
-    /// key). Returns every key afterwards, newest first.
-    async fn add_first_signing_key(
-        &self,
-        key: &StoredSigningKey,
-    ) -> Result<Vec<StoredSigningKey>, StoreError>;
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
 /// Which rows a unit of work starts out seeing (security.md, "Tenancy").

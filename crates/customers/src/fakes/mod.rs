@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kernel::{AccountId, CustomerId, GroupId, StoreError, WorkspaceId};
 
-use crate::models::{Customer, CustomerFilter, Group, Page, PageRequest, ProfileField};
+use crate::models::{Customer, CustomerFilter, Group, Keyset, Page, PageRequest, ProfileField};
 use crate::ports::{BeginImportError, CustomerStore, CustomersTx, OpenImport};
 
 mod import;
@@ -210,11 +210,7 @@ impl Data {
     }
 }
 
-fn page_of<T: Clone>(
-    items: Vec<T>,
-    key: impl Fn(&T) -> (DateTime<Utc>, uuid::Uuid),
-    page: PageRequest,
-) -> Page<T> {
+fn page_of<T: Clone>(items: Vec<T>, key: impl Fn(&T) -> Keyset, page: PageRequest) -> Page<T> {
     let total_items = items.len() as i64;
     let size = usize::try_from(page.page_size).unwrap_or(0);
     let items = match page.after {

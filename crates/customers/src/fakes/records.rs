@@ -6,7 +6,8 @@ use kernel::{CustomerId, GroupId, ProfileFieldId, StoreError, WorkspaceId};
 
 use super::{MemoryTx, page_of};
 use crate::models::{
-    Customer, CustomerChanges, CustomerFilter, Group, GroupChanges, Page, PageRequest, ProfileField,
+    Customer, CustomerChanges, CustomerFilter, Group, GroupChanges, Keyset, Page, PageRequest,
+    ProfileField,
 };
 use crate::ports::{CustomerRecords, GroupRecords, ProfileFieldRecords, WriteError};
 use crate::values::Admits;
@@ -89,7 +90,11 @@ impl CustomerRecords for MemoryTx {
             .into_iter()
             .map(|c| self.data.with_groups(c.clone()))
             .collect();
-        Ok(page_of(all, |c| (c.created_at, c.id.as_uuid()), page))
+        Ok(page_of(
+            all,
+            |c| Keyset::new(c.created_at, c.id.as_uuid()),
+            page,
+        ))
     }
 
     async fn count_customers(
@@ -170,7 +175,11 @@ impl GroupRecords for MemoryTx {
             })
             .collect();
         all.sort_by_key(|g| (g.created_at, g.id));
-        Ok(page_of(all, |g| (g.created_at, g.id.as_uuid()), page))
+        Ok(page_of(
+            all,
+            |g| Keyset::new(g.created_at, g.id.as_uuid()),
+            page,
+        ))
     }
 
     async fn group(&mut self, ws: WorkspaceId, id: GroupId) -> Result<Group, StoreError> {

@@ -81,9 +81,7 @@ pub async fn audit_events(
             AuditQuery {
                 event: filter.event,
                 user_id: filter.user_id.map(UserId::from_uuid),
-                before: request.after,
-                offset: request.offset,
-                limit: request.page_size,
+                page: request,
             },
         )
         .await?;

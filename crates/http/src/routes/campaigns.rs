@@ -1,155 +1,20 @@
 //! Campaigns of a workspace, and the account-wide campaign search.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use campaigns::{
-    Campaign, CampaignChanges, CampaignId, CampaignInput, CampaignStatus, Channel, GroupId,
-    PageQuery, SearchInput,
-};
-use chrono::{DateTime, Utc};
+use campaigns::{Campaign, CampaignChanges, CampaignId, CampaignInput, GroupId, SearchInput};
 use kernel::WorkspaceId;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::WorkspaceContent;
 use crate::error::{ApiError, ErrorBody};
-use crate::paging::{PageParams, PageRequest, Paged, PagesBody, encode_cursor, page_size_only};
+use crate::paging::{
+    PageParams, PageRequest, Paged, PagesBody, PagesParams, encode_cursor, page_size_only,
+};
 use crate::state::AppState;
-
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelBody {
-    Email,
-    Sms,
-    Push,
-    InApp,
-}
-
-impl From<ChannelBody> for Channel {
-    fn from(channel: ChannelBody) -> Self {
-        match channel {
-            ChannelBody::Email => Self::Email,
-            ChannelBody::Sms => Self::Sms,
-            ChannelBody::Push => Self::Push,
-            ChannelBody::InApp => Self::InApp,
-        }
-    }
-}
-
-impl From<Channel> for ChannelBody {
-    fn from(channel: Channel) -> Self {
-        match channel {
-            Channel::Email => Self::Email,
-            Channel::Sms => Self::Sms,
-            Channel::Push => Self::Push,
-            Channel::InApp => Self::InApp,
-        }
-    }
-}
-
-/// `draft → active → paused ↔ active → completed`.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CampaignStatusBody {
-    Draft,
-    Active,
-    Paused,
-    Completed,
-}
-
-impl From<CampaignStatusBody> for CampaignStatus {
-    fn from(status: CampaignStatusBody) -> Self {
-        match status {
-            CampaignStatusBody::Draft => Self::Draft,
-            CampaignStatusBody::Active => Self::Active,
-            CampaignStatusBody::Paused => Self::Paused,
-            CampaignStatusBody::Completed => Self::Completed,
-        }
-    }
-}
-
-impl From<CampaignStatus> for CampaignStatusBody {
-    fn from(status: CampaignStatus) -> Self {
-        match status {
-            CampaignStatus::Draft => Self::Draft,
-            CampaignStatus::Active => Self::Active,
-            CampaignStatus::Paused => Self::Paused,
-            CampaignStatus::Completed => Self::Completed,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CampaignRequest {
-    /// 1 to 200 characters.
-    #[schema(example = "Spring sale")]
-    pub name: String,
-    /// Up to 2,000 characters.
-    pub description: Option<String>,
-    pub channel: ChannelBody,
-    /// Customer groups of the same workspace.
-    #[serde(default)]
-    pub group_ids: Vec<Uuid>,
-}
-
-/// A partial change: fields left out stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CampaignChangeRequest {
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub channel: Option<ChannelBody>,
-    /// Replaces the campaign's groups.
-    pub group_ids: Option<Vec<Uuid>>,
-    /// A transition along `draft → active → paused ↔ active → completed` (409 otherwise).
-    pub status: Option<CampaignStatusBody>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CampaignBody {
-    pub id: Uuid,
-    pub workspace_id: Uuid,
-    pub name: String,
-    pub description: String,
-    pub channel: ChannelBody,
-    pub group_ids: Vec<Uuid>,
-    pub status: CampaignStatusBody,
-    /// Messages published to the campaign (and not deleted since).
-    pub message_count: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<Campaign> for CampaignBody {
-    fn from(campaign: Campaign) -> Self {
-        Self {
-            id: campaign.id.as_uuid(),
-            workspace_id: campaign.workspace_id.as_uuid(),
-            name: campaign.name,
-            description: campaign.description,
-            channel: campaign.channel.into(),
-            group_ids: campaign.group_ids.iter().map(GroupId::as_uuid).collect(),
-            status: campaign.status.into(),
-            message_count: campaign.message_count,
-            created_at: campaign.created_at,
-            updated_at: campaign.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CampaignListFilter {
-    /// Only campaigns in this status.
-    pub status: Option<CampaignStatusBody>,
-}
-
-pub(crate) fn page_query(request: &PageRequest) -> PageQuery {
-    PageQuery {
-        offset: request.offset,
-        limit: request.page_size,
-        after: request.after,
-    }
-}
+use crate::wire::{
+    CampaignBody, CampaignChangeRequest, CampaignListFilter, CampaignRequest, CampaignStatusBody,
+    SearchPagesRequest, SearchRequest,
+};
 
 fn paged(page: campaigns::Page<Campaign>, request: &PageRequest) -> Paged<CampaignBody> {
     let next = page
@@ -233,17 +98,10 @@ pub async fn list(
             &actor,
             WorkspaceId::from_uuid(workspace.into_inner()),
             filter.status.map(Into::into),
-            &page_query(&request),
+            &request,
         )
         .await?;
     Ok(web::Json(paged(page, &request)))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PagesParams {
-    /// Items per page, 1..=500 (default 50).
-    pub page_size: Option<i64>,
 }
 
 /// How many pages the campaign list has at `page_size`, with the same filters
@@ -375,27 +233,6 @@ pub async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SearchRequest {
-    /// Only these workspaces (those the caller may not read are left out).
-    pub workspace_ids: Option<Vec<Uuid>>,
-    pub status: Option<CampaignStatusBody>,
-    /// 1-based page number (default 1).
-    pub page: Option<i64>,
-    /// Items per page, 1..=500 (default 50).
-    pub page_size: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SearchPagesRequest {
-    pub workspace_ids: Option<Vec<Uuid>>,
-    pub status: Option<CampaignStatusBody>,
-    /// Items per page, 1..=500 (default 50).
-    pub page_size: Option<i64>,
-}
-
 fn search_input(
     workspace_ids: Option<Vec<Uuid>>,
     status: Option<CampaignStatusBody>,
@@ -438,7 +275,7 @@ pub async fn search(
         .search(
             &actor,
             search_input(body.workspace_ids, body.status),
-            &page_query(&request),
+            &request,
         )
         .await?;
     Ok(web::Json(paged(page, &request)))

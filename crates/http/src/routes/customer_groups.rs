@@ -1,73 +1,18 @@
 //! Customer groups of a workspace and their members.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use customers::{Group, GroupChanges};
+use customers::GroupChanges;
 use kernel::{CustomerId, GroupId, WorkspaceId};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::WorkspaceContent;
 use crate::error::{ApiError, ErrorBody};
 use crate::paging::{PageParams, Paged, encode_cursor};
-use crate::routes::customers::customer_page;
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct GroupRequest {
-    /// 1 to 200 characters, unique in the workspace.
-    pub name: String,
-    /// Up to 2,000 characters.
-    pub description: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct GroupChangeRequest {
-    pub name: Option<String>,
-    pub description: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct GroupBody {
-    pub id: Uuid,
-    pub workspace_id: Uuid,
-    pub name: String,
-    pub description: String,
-    pub member_count: i64,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-}
-
-impl From<Group> for GroupBody {
-    fn from(g: Group) -> Self {
-        Self {
-            id: g.id.as_uuid(),
-            workspace_id: g.workspace_id.as_uuid(),
-            name: g.name,
-            description: g.description,
-            member_count: g.member_count,
-            created_at: g.created_at,
-            updated_at: g.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct MembersRequest {
-    pub customer_ids: Vec<Uuid>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MembersAddedBody {
-    /// Customers that were not members before.
-    pub added: u64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MembersRemovedBody {
-    /// Customers that were members.
-    pub removed: u64,
-}
+use crate::wire::{
+    GroupBody, GroupChangeRequest, GroupRequest, MembersAddedBody, MembersRemovedBody,
+    MembersRequest,
+};
 
 fn ids(path: (Uuid, Uuid)) -> (WorkspaceId, GroupId) {
     (WorkspaceId::from_uuid(path.0), GroupId::from_uuid(path.1))
@@ -141,7 +86,7 @@ pub async fn list(
         .groups(
             &actor,
             WorkspaceId::from_uuid(workspace.into_inner()),
-            customer_page(&request),
+            request,
         )
         .await?;
     let next = page

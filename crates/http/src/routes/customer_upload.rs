@@ -15,76 +15,12 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt as _};
 use kernel::WorkspaceId;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::WorkspaceContent;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-
-#[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum UploadMode {
-    /// Check every row, write nothing.
-    Validate,
-    /// Check every row and write the valid ones (the default).
-    #[default]
-    Upsert,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UploadParams {
-    /// `validate` or `upsert` (default).
-    pub mode: Option<UploadMode>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RowErrorBody {
-    /// The file's line the row starts on (CSV), or its 1-based position (JSON array).
-    pub row: u64,
-    /// The column, or `row` for a row that cannot be read.
-    pub field: String,
-    pub message: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UploadReportBody {
-    pub total_rows: u64,
-    pub valid_rows: u64,
-    pub invalid_rows: u64,
-    /// Customers created (0 in `validate` mode).
-    pub created: u64,
-    /// Existing customers the file matched and updated (0 in `validate` mode).
-    pub updated: u64,
-    /// The first 1,000 errors, by row.
-    pub errors: Vec<RowErrorBody>,
-    /// Whether there were more errors than listed.
-    pub errors_truncated: bool,
-}
-
-impl From<ImportReport> for UploadReportBody {
-    fn from(r: ImportReport) -> Self {
-        Self {
-            total_rows: r.total_rows,
-            valid_rows: r.valid_rows,
-            invalid_rows: r.invalid_rows,
-            created: r.created,
-            updated: r.updated,
-            errors: r
-                .errors
-                .into_iter()
-                .map(|e| RowErrorBody {
-                    row: e.row,
-                    field: e.field,
-                    message: e.message,
-                })
-                .collect(),
-            errors_truncated: r.errors_truncated,
-        }
-    }
-}
+use crate::wire::{UploadMode, UploadParams, UploadReportBody};
 
 /// Upload customers (`customers:write`). The body is `text/csv`, `application/json` (an array
 /// of objects), or `multipart/form-data` with the file in a part named `file`. The first CSV

@@ -6,19 +6,18 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::web::JsonBody;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, post, web};
-use campaigns::{CampaignId, Message, MessageContent, MessageFilter, MessageId, NewMessage};
-use chrono::{DateTime, Utc};
+use campaigns::{CampaignId, MessageContent, MessageFilter, MessageId, NewMessage};
 use kernel::{CustomerId, WorkspaceId};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::WorkspaceContent;
 use crate::error::{ApiError, ErrorBody};
 use crate::paging::{PageParams, Paged, PagesBody, encode_cursor, page_size_only};
-use crate::routes::campaigns::page_query;
 use crate::state::AppState;
+use crate::wire::{
+    CampaignMessageBody, MessagePagesRequest, PublishRequest, PublishedBody, RetrieveRequest,
+};
 
 /// A JSON body under the publish limit (`AppState::publish_json_limit`) rather than the
 /// general one: a batch of 1,000 messages is far larger than any other request.
@@ -36,77 +35,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for PublishJson<T> {
             });
         let body = JsonBody::<T>::new(req, payload, None, true).limit(limit);
         Box::pin(async move { body.await.map(Self).map_err(ApiError::from) })
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct PublishRequest {
-    /// At most 1,000.
-    pub messages: Vec<MessageRequest>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct MessageRequest {
-    /// A customer of this workspace.
-    pub customer_id: Uuid,
-    pub subject: Option<String>,
-    pub body: String,
-    /// Any JSON object; stored encrypted with the subject and body.
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PublishedBody {
-    pub published: usize,
-    /// In the order the messages were given.
-    pub message_ids: Vec<Uuid>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct RetrieveRequest {
-    /// 1-based page number (default 1).
-    pub page: Option<i64>,
-    /// Items per page, 1..=500 (default 50).
-    pub page_size: Option<i64>,
-    /// `next_cursor` of the previous page: continues after it.
-    pub cursor: Option<String>,
-    /// Only messages for these customers (at most 1,000 ids).
-    pub customer_ids: Option<Vec<Uuid>>,
-    /// Only these messages (at most 1,000 ids).
-    pub message_ids: Option<Vec<Uuid>>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct MessagePagesRequest {
-    /// Items per page, 1..=500 (default 50).
-    pub page_size: Option<i64>,
-    pub customer_ids: Option<Vec<Uuid>>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CampaignMessageBody {
-    pub id: Uuid,
-    pub campaign_id: Uuid,
-    pub customer_id: Uuid,
-    pub subject: Option<String>,
-    pub body: String,
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<serde_json::Value>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<Message> for CampaignMessageBody {
-    fn from(message: Message) -> Self {
-        Self {
-            id: message.id.as_uuid(),
-            campaign_id: message.campaign_id.as_uuid(),
-            customer_id: message.customer_id.as_uuid(),
-            subject: message.content.subject,
-            body: message.content.body,
-            metadata: message.content.metadata,
-            created_at: message.created_at,
-        }
     }
 }
 
@@ -211,7 +139,7 @@ pub async fn retrieve(
     };
     let page = state
         .campaigns
-        .retrieve(&actor, workspace, campaign, filter, &page_query(&request))
+        .retrieve(&actor, workspace, campaign, filter, &request)
         .await?;
     let next = page
         .items

@@ -1,69 +1,15 @@
 //! Custom profile fields: the schema customers' `attributes` follow.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use customers::{NewProfileField, ProfileField, ProfileFieldChanges};
+use customers::{NewProfileField, ProfileFieldChanges};
 use kernel::{ProfileFieldId, WorkspaceId};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::WorkspaceContent;
 use crate::error::{ApiError, ErrorBody};
 use crate::paging::{PageParams, Paged};
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ProfileFieldRequest {
-    /// snake_case, unique in the workspace, not a built-in field name.
-    #[schema(example = "loyalty_tier")]
-    pub key: String,
-    pub label: String,
-    /// `string`, `number`, `boolean`, `date` (YYYY-MM-DD) or `enum`.
-    #[serde(rename = "type")]
-    #[schema(example = "enum")]
-    pub kind: String,
-    #[serde(default)]
-    pub required: bool,
-    /// The allowed values of an `enum` field.
-    pub options: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ProfileFieldChangeRequest {
-    pub label: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub required: Option<bool>,
-    pub options: Option<Vec<String>>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProfileFieldBody {
-    pub id: Uuid,
-    pub key: String,
-    pub label: String,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub required: bool,
-    pub options: Vec<String>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-}
-
-impl From<ProfileField> for ProfileFieldBody {
-    fn from(f: ProfileField) -> Self {
-        Self {
-            id: f.id.as_uuid(),
-            options: f.kind.options().to_vec(),
-            kind: f.kind.name(),
-            key: f.key,
-            label: f.label,
-            required: f.required,
-            created_at: f.created_at,
-            updated_at: f.updated_at,
-        }
-    }
-}
+use crate::wire::{ProfileFieldBody, ProfileFieldChangeRequest, ProfileFieldRequest};
 
 fn ids(path: (Uuid, Uuid)) -> (WorkspaceId, ProfileFieldId) {
     (

@@ -2,12 +2,16 @@
 //! one module per area, all re-exported here (`crate::wire::X`).
 
 mod account;
+mod campaigns;
+mod customers;
 mod identity;
 mod tokens;
 mod users;
 mod workspaces;
 
 pub use account::*;
+pub use campaigns::*;
+pub use customers::*;
 pub use identity::*;
 pub use tokens::*;
 pub use users::*;

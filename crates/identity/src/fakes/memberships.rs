@@ -1,7 +1,7 @@
 //! [`MembershipStore`] in memory.
 
 use async_trait::async_trait;
-use kernel::{AccountId, AccountRole, Roles, SealedEmail, StoreError, UserId};
+use kernel::{AccountId, Roles, SealedEmail, StoreError, UserId};
 
 use super::{MemoryStore, StoredCode};
 use crate::models::{Member, NewCode};
@@ -34,16 +34,11 @@ impl MembershipStore for MemoryStore {
             .get_mut(&user)
             .filter(|(u, _, _)| u.account_id == account)
             .ok_or(StoreError::NotFound)?;
-        // The port's contract: `owner` rows are left as they are.
-        let mut next = roles.clone();
-        if current.account.contains(&AccountRole::Owner) {
-            next.account.insert(0, AccountRole::Owner);
-        }
-        *current = next.clone();
-        self.tokens.set_roles(user, next.clone());
+        current.clone_from(roles);
+        self.tokens.set_roles(user, roles.clone());
         Ok(Member {
             user: found.clone(),
-            roles: next,
+            roles: roles.clone(),
         })
     }
 

@@ -1,6 +1,6 @@
 //! Campaign rows and their group links: single statements.
 
-use ::campaigns::{Campaign, CampaignFilter, CampaignId, GroupId, PageQuery};
+use ::campaigns::{Campaign, CampaignFilter, CampaignId, GroupId, Keyset, PageRequest};
 use chrono::{DateTime, Utc};
 use diesel::dsl::exists;
 use diesel::expression::{AppearsOnTable, ValidGrouping, is_aggregate};
@@ -190,10 +190,10 @@ pub(super) async fn page(
     conn: &mut AsyncPgConnection,
     account: AccountId,
     filter: &CampaignFilter,
-    page: &PageQuery,
+    page: &PageRequest,
 ) -> Result<Vec<Campaign>, DbError> {
     let mut query = filtered(account, filter);
-    if let Some((at, id)) = page.after {
+    if let Some(Keyset { created_at: at, id }) = page.after {
         // Newest first: "after" the cursor is older than it.
         query = query.filter(
             campaigns::created_at
@@ -205,7 +205,7 @@ pub(super) async fn page(
     }
     query
         .order((campaigns::created_at.desc(), campaigns::id.desc()))
-        .limit(page.limit)
+        .limit(page.page_size)
         .select(CampaignRow::as_select())
         .load(conn)
         .await?

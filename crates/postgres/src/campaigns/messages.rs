@@ -1,7 +1,9 @@
 //! Campaign messages: the one-statement batch insert behind publishing, retrieval pages and
 //! their audit record, counts. Single statements; the service decides when each runs.
 
-use ::campaigns::{CampaignId, MessageFilter, MessageId, PageQuery, Retrieval, SealedMessage};
+use ::campaigns::{
+    CampaignId, Keyset, MessageFilter, MessageId, PageRequest, Retrieval, SealedMessage,
+};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -134,7 +136,7 @@ pub(super) async fn page(
     workspace: WorkspaceId,
     campaign: CampaignId,
     filter: &MessageFilter,
-    page: &PageQuery,
+    page: &PageRequest,
 ) -> Result<Vec<SealedMessage>, DbError> {
     if filter.is_empty() {
         // A campaign published to since the last ANALYZE looks empty to the planner, which then
@@ -146,7 +148,7 @@ pub(super) async fn page(
             .await?;
     }
     let mut query = filtered(workspace, campaign, filter);
-    if let Some((at, id)) = page.after {
+    if let Some(Keyset { created_at: at, id }) = page.after {
         // `created_at >= at` lets the (campaign_id, created_at, id) index bound the scan.
         query = query.filter(
             campaign_messages::created_at.ge(at).and(
@@ -163,7 +165,7 @@ pub(super) async fn page(
             campaign_messages::created_at.asc(),
             campaign_messages::id.asc(),
         ))
-        .limit(page.limit)
+        .limit(page.page_size)
         .select(MessageRow::as_select())
         .load(conn)
         .await?;

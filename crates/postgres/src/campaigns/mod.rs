@@ -28,7 +28,7 @@ mod messages;
 
 use ::campaigns::ports::{Audience, CampaignRead, CampaignStore, CampaignWrite, UnitOfWork};
 use ::campaigns::{
-    Campaign, CampaignFilter, CampaignId, GroupId, MessageFilter, PageQuery, Retrieval,
+    Campaign, CampaignFilter, CampaignId, GroupId, MessageFilter, PageRequest, Retrieval,
     SealedMessage, WrappedDataKey,
 };
 use async_trait::async_trait;
@@ -153,7 +153,7 @@ impl CampaignRead for PgCampaignTx {
     async fn campaigns(
         &mut self,
         filter: &CampaignFilter,
-        page: &PageQuery,
+        page: &PageRequest,
     ) -> Result<Vec<Campaign>, StoreError> {
         let account = self.account;
         store(campaigns::page(self.conn(), account, filter, page)).await
@@ -171,7 +171,7 @@ impl CampaignRead for PgCampaignTx {
         workspace: WorkspaceId,
         campaign: CampaignId,
         filter: &MessageFilter,
-        page: &PageQuery,
+        page: &PageRequest,
     ) -> Result<Vec<SealedMessage>, StoreError> {
         store(messages::page(
             self.conn(),

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use ::customers::models::{Customer, CustomerChanges, CustomerFilter, Page, PageRequest};
+use ::customers::models::{Customer, CustomerChanges, CustomerFilter, Keyset, Page, PageRequest};
 use ::customers::{CustomerRecords, WriteError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -166,21 +166,20 @@ fn filtered<'a>(ws: WorkspaceId, filter: &CustomerFilter) -> CustomerQuery<'a> {
     query
 }
 
-/// Keyset paging: the rows of `table` after `(at, id)` in `(created_at, id)` order — a row
+/// Keyset paging: the rows of `table` after `key` in `(created_at, id)` order — a row
 /// comparison, so the `(workspace_id, created_at, id)` index serves it.
 pub(super) fn after_key(
     table: &'static str,
-    at: DateTime<Utc>,
-    id: Uuid,
+    key: Keyset,
 ) -> diesel::expression::SqlLiteral<Bool, impl diesel::query_builder::QueryFragment<Pg>> {
     sql::<Bool>("(")
         .sql(table)
         .sql(".created_at, ")
         .sql(table)
         .sql(".id) > (")
-        .bind::<Timestamptz, _>(at)
+        .bind::<Timestamptz, _>(key.created_at)
         .sql(", ")
-        .bind::<SqlUuid, _>(id)
+        .bind::<SqlUuid, _>(key.id)
         .sql(")")
 }
 
@@ -317,7 +316,7 @@ impl CustomerRecords for PgCustomersTx {
                 .limit(page.page_size)
                 .select(CustomerRow::as_select());
             query = match page.after {
-                Some((at, id)) => query.filter(after_key("customers", at, id)),
+                Some(key) => query.filter(after_key("customers", key)),
                 None => query.offset(page.offset),
             };
             let rows = query.load::<CustomerRow>(conn).await?;

@@ -103,7 +103,7 @@ impl GroupRecords for PgCustomersTx {
                 .select(GroupRow::as_select())
                 .into_boxed();
             query = match page.after {
-                Some((at, id)) => query.filter(after_key("customer_groups", at, id)),
+                Some(key) => query.filter(after_key("customer_groups", key)),
                 None => query.offset(page.offset),
             };
             let rows = query.load::<GroupRow>(conn).await?;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use identity::models::{AuditQuery, AuditRecord, Page};
+use identity::models::{AuditQuery, AuditRecord, Keyset, Page};
 use kernel::UserId;
 use uuid::Uuid;
 
@@ -63,18 +63,18 @@ pub(super) async fn page(
     };
     let total_items = filtered().count().get_result::<i64>(conn).await?;
     let mut page = filtered();
-    if let Some((at, id)) = query.before {
+    if let Some(Keyset { created_at: at, id }) = query.page.after {
         page = page.filter(
             auth_events::at
                 .lt(at)
                 .or(auth_events::at.eq(at).and(auth_events::id.lt(id))),
         );
     } else {
-        page = page.offset(query.offset);
+        page = page.offset(query.page.offset);
     }
     let rows = page
         .order((auth_events::at.desc(), auth_events::id.desc()))
-        .limit(query.limit)
+        .limit(query.page.page_size)
         .select(AuditRow::as_select())
         .load(conn)
         .await?;

@@ -6,7 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use identity::Member;
 use identity::models::NewCode;
 use identity::ports::MembershipStore;
-use kernel::{AccountId, AccountRole, Roles, SealedEmail, StoreError, UserId};
+use kernel::{AccountId, Roles, SealedEmail, StoreError, UserId};
 use uuid::Uuid;
 
 use super::{NewUserRow, PgIdentityStore, UserRow, not_found};
@@ -33,7 +33,7 @@ struct WorkspaceRoleRow {
     role: String,
 }
 
-/// Adds `roles` (except `owner`) to the user's roles.
+/// Adds `roles` to the user's roles.
 async fn write_roles(
     conn: &mut AsyncPgConnection,
     account: AccountId,
@@ -43,7 +43,6 @@ async fn write_roles(
     let account_rows: Vec<_> = roles
         .account
         .iter()
-        .filter(|r| **r != AccountRole::Owner)
         .map(|role| AccountRoleRow {
             account_id: account.as_uuid(),
             user_id: user.as_uuid(),
@@ -52,7 +51,6 @@ async fn write_roles(
         .collect();
     diesel::insert_into(account_roles::table)
         .values(account_rows)
-        .on_conflict_do_nothing()
         .execute(conn)
         .await?;
     let workspace_rows: Vec<_> = roles
@@ -133,7 +131,6 @@ impl MembershipStore for PgIdentityStore {
                     .await?;
                 diesel::delete(account_roles::table)
                     .filter(account_roles::user_id.eq(user.as_uuid()))
-                    .filter(account_roles::role.ne(AccountRole::Owner.as_str()))
                     .execute(conn)
                     .await?;
                 diesel::delete(workspace_roles::table)
