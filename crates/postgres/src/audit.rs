@@ -68,6 +68,7 @@ impl PgAuditLog {
 
 #[async_trait::async_trait]
 impl AuditLog for PgAuditLog {
+    #[tracing::instrument(skip_all)]
     async fn record(&self, event: &AuthEvent) -> Result<(), StoreError> {
         record_event(&self.db, event).await
     }

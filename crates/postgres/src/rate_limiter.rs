@@ -62,6 +62,7 @@ impl RateLimiter for PgRateLimiter {
 
     /// Every bucket counted by one statement, committed on its own (no BEGIN/COMMIT round
     /// trips): this runs before every sign-in and key exchange.
+    #[tracing::instrument(skip_all)]
     async fn hit_each(
         &self,
         buckets: &[(String, RateLimit)],

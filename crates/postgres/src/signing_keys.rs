@@ -115,18 +115,22 @@ struct PgSigningKeyTx {
 
 #[async_trait]
 impl SigningKeyTx for PgSigningKeyTx {
+    #[tracing::instrument(skip_all)]
     async fn keys(&mut self) -> Result<Vec<StoredSigningKey>, StoreError> {
         Ok(load_all(self.tx.conn()).await?)
     }
 
+    #[tracing::instrument(skip_all)]
     async fn add(&mut self, key: &StoredSigningKey) -> Result<(), StoreError> {
         Ok(insert(self.tx.conn(), key).await?)
     }
 
+    #[tracing::instrument(skip_all)]
     async fn record(&mut self, event: &AuthEvent) -> Result<(), StoreError> {
         Ok(crate::audit::insert_event(self.tx.conn(), event).await?)
     }
 
+    #[tracing::instrument(skip_all)]
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         Ok(self.tx.commit().await?)
     }

@@ -183,6 +183,7 @@ impl Upload {
     /// Begins the import, if it has not begun: call it when the first bytes arrive. Never
     /// waits: [`CustomersError::UploadsBusy`] when no slot is free, and
     /// [`CustomersError::ImportInProgress`] when the workspace is importing already.
+    #[tracing::instrument(skip_all)]
     pub async fn open(&mut self) -> Result<(), CustomersError> {
         if let Sink::Unopened { store, account, ws } = &self.sink {
             let open = store.begin_import(*account, *ws).await?;
@@ -228,6 +229,7 @@ impl Upload {
     }
 
     /// Parses and checks the next piece of the body; valid rows go to the sink in batches.
+    #[tracing::instrument(skip_all)]
     pub async fn push(&mut self, chunk: &[u8]) -> Result<(), CustomersError> {
         if !chunk.is_empty() {
             self.open().await?;
@@ -265,6 +267,7 @@ impl Upload {
 
     /// Ends the body: the last rows are checked, and the valid ones applied (in upsert mode)
     /// all at once.
+    #[tracing::instrument(skip_all)]
     pub async fn finish(mut self) -> Result<ImportReport, CustomersError> {
         self.check_end()?;
         self.flush().await?;

@@ -52,6 +52,7 @@ impl PgCampaignStore {
         Self { db }
     }
 
+    #[tracing::instrument(skip_all)]
     async fn begin(
         &self,
         account: AccountId,
@@ -94,10 +95,12 @@ impl PgCampaignTx {
 
 #[async_trait]
 impl UnitOfWork for PgCampaignTx {
+    #[tracing::instrument(skip_all)]
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         Ok(self.tx.commit().await?)
     }
 
+    #[tracing::instrument(skip_all)]
     async fn rollback(mut self: Box<Self>) -> Result<(), StoreError> {
         store(async {
             AnsiTransactionManager::rollback_transaction(self.conn()).await?;

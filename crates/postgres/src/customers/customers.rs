@@ -241,6 +241,7 @@ async fn holder(
 
 #[async_trait]
 impl CustomerRecords for PgCustomersTx {
+    #[tracing::instrument(skip_all)]
     async fn workspace_exists(&mut self, ws: WorkspaceId) -> Result<bool, StoreError> {
         store(async {
             Ok(select(exists(
@@ -267,6 +268,7 @@ impl CustomerRecords for PgCustomersTx {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn customer_with_email(
         &mut self,
         ws: WorkspaceId,
@@ -275,6 +277,7 @@ impl CustomerRecords for PgCustomersTx {
         store(holder(self.tx.conn(), ws, Key::Email, email)).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn customer_with_external_id(
         &mut self,
         ws: WorkspaceId,

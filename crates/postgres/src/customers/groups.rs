@@ -120,10 +120,12 @@ impl GroupRecords for PgCustomersTx {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn group(&mut self, ws: WorkspaceId, id: GroupId) -> Result<Group, StoreError> {
         store(load_group(self.tx.conn(), ws, id)).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn group_named(
         &mut self,
         ws: WorkspaceId,

@@ -223,6 +223,7 @@ impl PgImport {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn conflicts(&self) -> Result<Vec<RowError>, StoreError> {
         let rows = self
             .tx
@@ -243,6 +244,7 @@ impl PgImport {
     }
 
     /// Everything of `finish` but the answer's shape: matched, conflicts removed, applied.
+    #[tracing::instrument(skip_all)]
     async fn apply(&mut self, apply: bool) -> Result<ImportApplied, StoreError> {
         self.writer.as_mut().finish().await.map_err(failure)?;
         let client = self.tx.client()?;
@@ -304,6 +306,7 @@ impl PgImport {
 
 #[async_trait]
 impl ImportSink for PgImport {
+    #[tracing::instrument(skip_all)]
     async fn write(&mut self, rows: &[ImportRow]) -> Result<(), StoreError> {
         for row in rows {
             let row_no = i64::try_from(row.row).unwrap_or(i64::MAX);
@@ -327,6 +330,7 @@ impl ImportSink for PgImport {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     async fn finish(mut self: Box<Self>, apply: bool) -> Result<ImportApplied, WriteError> {
         let applied = self.apply(apply).await.map_err(write_error)?;
         let PgImport { tx, .. } = *self;

@@ -72,10 +72,12 @@ impl CustomerStore for PgCustomerStore {
 impl CustomersTx for PgCustomersTx {
     /// The domain's unit of work ends here: the one commit of a transaction handed to the
     /// domain through its transaction-typed port.
+    #[tracing::instrument(skip_all)]
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         Ok(self.tx.commit().await?)
     }
 
+    #[tracing::instrument(skip_all)]
     async fn rollback(mut self: Box<Self>) {
         // Rolled back here, the connection goes back to the pool clean (dropped inside a
         // transaction, the pool would discard it).

@@ -61,10 +61,12 @@ impl SignInGuardTx for PgUnit {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     async fn record(&mut self, event: &AuthEvent) -> Result<(), StoreError> {
         store(insert_event(self.conn(), event)).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         store(self.tx.commit()).await
     }

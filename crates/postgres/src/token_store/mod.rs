@@ -89,6 +89,7 @@ fn standing_from_rows(rows: &[StandingRow]) -> Result<Option<SessionStanding>, D
 
 #[async_trait]
 impl TokenStore for PgTokenStore {
+    #[tracing::instrument(skip_all)]
     async fn begin(&self, access: Access<'_>) -> Result<Box<dyn TokenTx>, StoreError> {
         let tx = match access {
             Access::Tenant { account, user } => self.db.tenant(account, user).await?,

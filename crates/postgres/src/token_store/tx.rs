@@ -60,6 +60,7 @@ impl PgTokenTx {
 
     /// Revokes the unrevoked sessions `which` selects, announces each to every instance and
     /// remembers them for this instance's cache.
+    #[tracing::instrument(skip_all)]
     async fn revoke_where(
         &mut self,
         which: Box<dyn BoxableExpression<sessions::table, Pg, SqlType = Bool> + Send>,
@@ -124,6 +125,7 @@ impl TryFrom<SummaryRow> for SessionSummary {
 
 #[async_trait]
 impl TokenTx for PgTokenTx {
+    #[tracing::instrument(skip_all)]
     async fn become_tenant(
         &mut self,
         account: AccountId,
@@ -149,6 +151,7 @@ impl TokenTx for PgTokenTx {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn lock_session(
         &mut self,
         session: SessionId,
@@ -213,6 +216,7 @@ impl TokenTx for PgTokenTx {
         self.revoke_where(which, reason, at).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn live_sessions(
         &mut self,
         user: UserId,
@@ -249,6 +253,7 @@ impl TokenTx for PgTokenTx {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     async fn refresh_token(
         &mut self,
         digest: &[u8; 32],
@@ -300,6 +305,7 @@ impl TokenTx for PgTokenTx {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn api_key(&mut self, key_id: Uuid) -> Result<Option<StoredApiKey>, StoreError> {
         one(async {
             api_keys::table
@@ -314,6 +320,7 @@ impl TokenTx for PgTokenTx {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn live_api_keys(&mut self, owner: Option<UserId>) -> Result<Vec<ApiKey>, StoreError> {
         one(async {
             let mut query = api_keys::table
@@ -401,10 +408,12 @@ impl TokenTx for PgTokenTx {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn roles(&mut self, user: UserId) -> Result<Roles, StoreError> {
         one(load_roles(self.conn().await?, user.as_uuid())).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn lock_roles(&mut self, user: UserId) -> Result<Roles, StoreError> {
         one(async {
             let account = account_roles::table
@@ -431,6 +440,7 @@ impl TokenTx for PgTokenTx {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         let Self {
             mut tx,
