@@ -204,6 +204,15 @@ pub struct Profile {
     pub email_verified: bool,
 }
 
+/// The stored facts of a caller, as [`crate::ports::AccountStore::caller`] reads them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallerRecord {
+    pub user: User,
+    pub account: Account,
+    pub email_verified: bool,
+    pub mfa_enabled: bool,
+}
+
 /// A user with the roles they hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {

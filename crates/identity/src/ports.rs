@@ -13,8 +13,8 @@ use kernel::{
 pub use kernel::AuditLog;
 
 use crate::models::{
-    Account, AuditQuery, AuditRecord, CodeKind, Credentials, Member, MfaRecord, NewAccount,
-    NewCode, Page, PendingCode, SignInFailures, User, Workspace,
+    Account, AuditQuery, AuditRecord, CallerRecord, CodeKind, Credentials, Member, MfaRecord,
+    NewAccount, NewCode, Page, PendingCode, SignInFailures, User, Workspace,
 };
 
 /// Accounts and their users: sign-up, credentials, profile, password, the proven address and
@@ -50,6 +50,13 @@ pub trait AccountStore: Send + Sync + 'static {
 
     /// Whether the user has proven their address.
     async fn email_verified(&self, account: AccountId, user: UserId) -> Result<bool, StoreError>;
+
+    /// Everything `GET /v1/me` says of the caller that the session does not carry: the user,
+    /// their account, whether their address is proven and MFA on. Asked on every such request:
+    /// an adapter MAY answer from a cache that every instance empties of a user as soon as
+    /// their address is proven, their MFA changes or they are removed. MUST return `NotFound`
+    /// for a user outside `account`.
+    async fn caller(&self, account: AccountId, user: UserId) -> Result<CallerRecord, StoreError>;
 
     /// The account's audit trail, newest first.
     async fn audit_events(

@@ -318,27 +318,20 @@ impl IdentityService {
     #[tracing::instrument(skip_all, fields(user_id = %actor.user_id))]
     pub async fn profile(&self, actor: &Actor) -> Result<Profile, IdentityError> {
         actor.require(Capability::WorkspaceContent)?;
-        let (user, account) = self
+        let caller = self
             .accounts()
-            .profile(actor.account_id, actor.user_id)
+            .caller(actor.account_id, actor.user_id)
             .await?;
         Ok(Profile {
-            user,
-            account,
+            user: caller.user,
+            account: caller.account,
             roles: Roles {
                 account: actor.account_roles.clone(),
                 workspaces: actor.workspace_roles.clone(),
             },
             permissions: actor.account_permissions(),
-            email_verified: self
-                .accounts()
-                .email_verified(actor.account_id, actor.user_id)
-                .await?,
-            mfa_enabled: self
-                .mfa_store()
-                .mfa(actor.account_id, actor.user_id)
-                .await?
-                .is_some_and(|m| m.enabled),
+            email_verified: caller.email_verified,
+            mfa_enabled: caller.mfa_enabled,
         })
     }
 

@@ -26,7 +26,10 @@ pub const CHANNEL: &str = "nudgescribe_sessions";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Invalidation {
     Session(SessionId),
+    /// The user's roles changed, or the user is gone.
     User(UserId),
+    /// The API key was deleted.
+    ApiKey(Uuid),
     /// The signing keys changed (a rotation): every instance reloads its key ring.
     SigningKeys,
 }
@@ -37,6 +40,7 @@ impl Invalidation {
         match self {
             Self::Session(id) => format!("s:{id}"),
             Self::User(id) => format!("u:{id}"),
+            Self::ApiKey(id) => format!("a:{id}"),
             Self::SigningKeys => "k:".to_owned(),
         }
     }
@@ -51,6 +55,7 @@ impl Invalidation {
         match kind {
             "s" => Some(Self::Session(SessionId::from_uuid(id))),
             "u" => Some(Self::User(UserId::from_uuid(id))),
+            "a" => Some(Self::ApiKey(id)),
             _ => None,
         }
     }
@@ -80,7 +85,9 @@ impl InvalidationBus {
     fn apply(&self, what: Invalidation) {
         match what {
             Invalidation::SigningKeys => self.signing_keys_changed.notify_one(),
-            Invalidation::Session(_) | Invalidation::User(_) => self.cache.invalidate(what),
+            Invalidation::Session(_) | Invalidation::User(_) | Invalidation::ApiKey(_) => {
+                self.cache.invalidate(what);
+            }
         }
     }
 
@@ -152,15 +159,31 @@ impl InvalidationBus {
 }
 
 /// Announces an invalidation to every instance when the surrounding transaction commits.
-pub(crate) async fn announce(
-    conn: &mut AsyncPgConnection,
-    what: Invalidation,
-) -> Result<(), DbError> {
+pub(crate) async fn announce(conn: &AsyncPgConnection, what: Invalidation) -> Result<(), DbError> {
     use diesel_async::RunQueryDsl as _;
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<Text, _>(CHANNEL)
-        .bind::<Text, _>(what.payload())
-        .execute(conn)
-        .await?;
+    Notify(what.payload()).execute(&mut &*conn).await?;
     Ok(())
+}
+
+/// `SELECT pg_notify(CHANNEL, payload)`, a prepared statement like any other (it goes out on
+/// every revocation and role change, and is pipelined with the writes around it).
+struct Notify(String);
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Notify {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("SELECT pg_notify('");
+        out.push_sql(CHANNEL);
+        out.push_sql("', ");
+        out.push_bind_param::<Text, _>(&self.0)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for Notify {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
 }

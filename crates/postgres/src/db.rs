@@ -21,6 +21,7 @@ use kernel::{AccountId, EmailAddress, UserId};
 use kernel::StoreError;
 
 use crate::error::DbError;
+use crate::pipeline::{PipelinedTx, Settings};
 
 /// The work of one transaction: an async closure over its connection whose future is `Send`
 /// (so a store method stays `Send`). Returning `Ok` commits, returning `Err` rolls back.
@@ -68,7 +69,7 @@ pub enum Lookup<'a> {
     RefreshToken(&'a [u8; 32]),
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -216,6 +217,13 @@ impl Db {
             "BEGIN; SELECT set_config('role', 'anon_user', true), set_config('{setting}', '{value}', true)"
         ))
         .await
+    }
+
+    /// A unit of work whose `BEGIN` and settings travel with its first statements, and whose
+    /// writes travel with its next read or its commit (see [`crate::pipeline`]).
+    pub(crate) async fn pipelined(&self, settings: Settings) -> Result<PipelinedTx, DbError> {
+        let conn = self.pool.get().await.map_err(DbError::from)?;
+        Ok(PipelinedTx::new(conn, settings))
     }
 
     /// A unit of work as the server's own login role: for global tables (signing keys) only.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod identity;
 pub mod migrate;
 pub mod outbox;
+mod pipeline;
 pub mod rate_limiter;
 mod roles;
 /// Diesel's view of the tables: `diesel print-schema`'s output (diesel.toml, `just schema`),

@@ -372,6 +372,32 @@ async fn a_revocation_on_one_instance_reaches_another_instances_cache() -> TestR
     Ok(())
 }
 
+/// A busy bucket is claimed a lease at a time: two instances together never let more than the
+/// limit through, and refuse at most one lease each too early.
+#[tokio::test]
+async fn leased_limits_hold_across_instances() -> TestResult {
+    use kernel::rate_limit::lease_size;
+    use kernel::{RateLimiter, Verdict};
+    let (database, db) = database().await?;
+    let other = Db::connect(database.url(), &postgres::PoolSettings::default())?;
+    let (a, b) = (PgRateLimiter::new(db), PgRateLimiter::new(other));
+    let limit = RateLimit::per_minute(1000);
+    let now = Utc::now();
+    let mut allowed = 0;
+    for i in 0..1300 {
+        let limiter = if i % 3 == 0 { &a } else { &b };
+        if limiter.hit("client-auth:key:k", limit, now).await? == Verdict::Allowed {
+            allowed += 1;
+        }
+    }
+    assert!(allowed <= 1000, "{allowed} let through");
+    assert!(
+        allowed + 2 * lease_size(limit) >= 1000,
+        "{allowed} let through"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn rate_limits_count_across_instances() -> TestResult {
     use kernel::{RateLimiter, Verdict};

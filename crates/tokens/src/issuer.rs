@@ -1,6 +1,7 @@
 //! Signs access tokens and verifies them: EdDSA pinned, `kid` required and known, `typ`, `iss`,
 //! `aud` and `exp` checked against the injected time.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
@@ -43,7 +44,15 @@ pub struct IssuedTokens {
 pub struct TokenIssuer {
     settings: TokenSettings,
     ring: RwLock<Arc<KeyRing>>,
+    /// Tokens whose signature and claims were checked under the current ring, by their exact
+    /// text: a client presents the same access token many times, and checking an Ed25519
+    /// signature again would give the same answer. Only the time checks are repeated. Emptied
+    /// when the ring changes (a retired key's tokens must stop verifying) and when full.
+    verified: RwLock<HashMap<String, (TokenKind, AccessClaims)>>,
 }
+
+/// Verified tokens remembered at most (about 600 bytes each).
+const MAX_VERIFIED: usize = 20_000;
 
 impl std::fmt::Debug for TokenIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,6 +68,7 @@ impl TokenIssuer {
         Self {
             settings,
             ring: RwLock::new(Arc::new(ring)),
+            verified: RwLock::new(HashMap::new()),
         }
     }
 
@@ -71,10 +81,16 @@ impl TokenIssuer {
 
     /// Swaps in a new key ring (after a rotation), without interrupting verification.
     pub fn replace_ring(&self, ring: KeyRing) {
-        *self
+        let mut current = self
             .ring
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *current = Arc::new(ring);
+        // Under the ring's lock: no verification under the old ring is remembered after this.
+        self.verified
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     #[must_use]
@@ -135,6 +151,59 @@ impl TokenIssuer {
         accepted: &[TokenKind],
         now: DateTime<Utc>,
     ) -> Result<(TokenKind, AccessClaims), TokenError> {
+        let remembered = self
+            .verified
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(token)
+            .cloned();
+        let (kind, claims) = match remembered {
+            Some((kind, _)) if !accepted.contains(&kind) => {
+                return Err(TokenError::Invalid("wrong token type"));
+            }
+            Some(verified) => verified,
+            None => {
+                let verified = self.verify_signed(token, accepted)?;
+                self.remember(token, &verified);
+                verified
+            }
+        };
+        let leeway = self.settings.leeway.num_seconds();
+        if claims.exp + leeway < now.timestamp() {
+            return Err(TokenError::Invalid("expired"));
+        }
+        if claims.iat - leeway > now.timestamp() {
+            return Err(TokenError::Invalid("issued in the future"));
+        }
+        Ok((kind, claims))
+    }
+
+    fn remember(&self, token: &str, verified: &(TokenKind, AccessClaims)) {
+        let ring = self
+            .ring
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut remembered = self
+            .verified
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if remembered.len() >= MAX_VERIFIED {
+            remembered.clear();
+        }
+        // A ring replaced since the check would have emptied the map: the kid must still be
+        // one the current ring verifies.
+        let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
+        if kid.is_some_and(|kid| ring.verifier(&kid).is_some()) {
+            remembered.insert(token.to_owned(), verified.clone());
+        }
+    }
+
+    /// The signature and claims of a token, apart from its times.
+    fn verify_signed(
+        &self,
+        token: &str,
+        accepted: &[TokenKind],
+    ) -> Result<(TokenKind, AccessClaims), TokenError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("malformed"))?;
         if header.alg != Algorithm::EdDSA {
@@ -167,13 +236,6 @@ impl TokenIssuer {
                 _ => TokenError::Invalid("claims"),
             })?
             .claims;
-        let leeway = self.settings.leeway.num_seconds();
-        if claims.exp + leeway < now.timestamp() {
-            return Err(TokenError::Invalid("expired"));
-        }
-        if claims.iat - leeway > now.timestamp() {
-            return Err(TokenError::Invalid("issued in the future"));
-        }
         Ok((kind, claims))
     }
 }
@@ -243,6 +305,25 @@ mod tests {
             jsonwebtoken::decode_header(&token).map_err(|_| TokenError::Invalid("header"))?;
         assert_eq!(header.kid.as_deref(), Some(key.kid()));
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        Ok(())
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_checked_for_kind_and_key() -> Result<(), TokenError> {
+        let (issuer, _) = issuer()?;
+        let (_, token) = mint(&issuer)?;
+        assert!(issuer.verify(&token, ACCESS, now()).is_ok());
+        assert!(issuer.verify(&token, ACCESS, now()).is_ok(), "remembered");
+        assert!(matches!(
+            issuer.verify(&token, &[TokenKind::ShortLived], now()),
+            Err(TokenError::Invalid("wrong token type"))
+        ));
+        // A rotation that retires the key: its tokens stop verifying at once.
+        issuer.replace_ring(KeyRing::new(&SigningKey::generate()?, &[]));
+        assert!(matches!(
+            issuer.verify(&token, ACCESS, now()),
+            Err(TokenError::Invalid("unknown kid"))
+        ));
         Ok(())
     }
 

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use kernel::{AccountId, AccountRole, AuthEvent, EmailAddress, Roles, StoreError, UserId};
 
 use super::MemoryStore;
-use crate::models::{Account, AuditQuery, AuditRecord, Credentials, NewAccount, Page, User};
+use crate::models::{
+    Account, AuditQuery, AuditRecord, CallerRecord, Credentials, NewAccount, Page, User,
+};
 use crate::ports::AccountStore;
 
 #[async_trait]
@@ -93,6 +95,17 @@ impl AccountStore for MemoryStore {
 
     async fn email_verified(&self, _account: AccountId, user: UserId) -> Result<bool, StoreError> {
         Ok(self.state().verified.contains(&user))
+    }
+
+    async fn caller(&self, account: AccountId, user: UserId) -> Result<CallerRecord, StoreError> {
+        let (found, in_account) = self.profile(account, user).await?;
+        let state = self.state();
+        Ok(CallerRecord {
+            user: found,
+            account: in_account,
+            email_verified: state.verified.contains(&user),
+            mfa_enabled: state.mfa.get(&user).is_some_and(|m| m.enabled),
+        })
     }
 
     async fn audit_events(

@@ -247,7 +247,7 @@ impl CustomerRecords for PgCustomersTx {
             Ok(select(exists(
                 workspaces::table.filter(workspaces::id.eq(ws.as_uuid())),
             ))
-            .get_result(self.tx.conn())
+            .get_result(self.conn().await?)
             .await?)
         })
         .await
@@ -255,16 +255,30 @@ impl CustomerRecords for PgCustomersTx {
 
     #[tracing::instrument(skip_all, fields(workspace_id = %ws, customer_id = %id))]
     async fn customer(&mut self, ws: WorkspaceId, id: CustomerId) -> Result<Customer, StoreError> {
-        store(async {
-            let conn = self.tx.conn();
-            let row = customers::table
-                .filter(customers::id.eq(id.as_uuid()))
-                .filter(customers::workspace_id.eq(ws.as_uuid()))
-                .select(CustomerRow::as_select())
-                .first(conn)
-                .await?;
-            one_with_groups(conn, row).await
-        })
+        // The row and its groups asked together, in the round trip that also begins the
+        // transaction: the groups query needs only the id.
+        let row = customers::table
+            .filter(customers::id.eq(id.as_uuid()))
+            .filter(customers::workspace_id.eq(ws.as_uuid()))
+            .select(CustomerRow::as_select());
+        let groups = customer_group_members::table
+            .filter(customer_group_members::customer_id.eq(id.as_uuid()))
+            .order(customer_group_members::group_id.asc())
+            .select(customer_group_members::group_id);
+        store(self.tx.read(
+            |_| Vec::new(),
+            move |conn| {
+                Box::pin(async move {
+                    let (mut first, mut second) = (conn, conn);
+                    let (row, groups) = futures_util::future::try_join(
+                        row.first::<CustomerRow>(&mut first),
+                        groups.load::<Uuid>(&mut second),
+                    )
+                    .await?;
+                    Ok(row.into_customer(groups.into_iter().map(GroupId::from_uuid).collect()))
+                })
+            },
+        ))
         .await
     }
 
@@ -274,7 +288,7 @@ impl CustomerRecords for PgCustomersTx {
         ws: WorkspaceId,
         email: &str,
     ) -> Result<Option<CustomerId>, StoreError> {
-        store(holder(self.tx.conn(), ws, Key::Email, email)).await
+        store(holder(self.conn().await?, ws, Key::Email, email)).await
     }
 
     #[tracing::instrument(skip_all)]
@@ -283,7 +297,7 @@ impl CustomerRecords for PgCustomersTx {
         ws: WorkspaceId,
         external_id: &str,
     ) -> Result<Option<CustomerId>, StoreError> {
-        store(holder(self.tx.conn(), ws, Key::ExternalId, external_id)).await
+        store(holder(self.conn().await?, ws, Key::ExternalId, external_id)).await
     }
 
     #[tracing::instrument(skip_all, fields(workspace_id = %ws, items = ids.len()))]
@@ -298,7 +312,7 @@ impl CustomerRecords for PgCustomersTx {
                 .filter(customers::workspace_id.eq(ws.as_uuid()))
                 .filter(customers::id.eq_any(&ids))
                 .select(customers::id)
-                .load(self.tx.conn())
+                .load(self.conn().await?)
                 .await?;
             Ok(found.into_iter().map(CustomerId::from_uuid).collect())
         })
@@ -313,7 +327,7 @@ impl CustomerRecords for PgCustomersTx {
         page: PageRequest,
     ) -> Result<Page<Customer>, StoreError> {
         store(async {
-            let conn = self.tx.conn();
+            let conn = self.conn().await?;
             let mut query = filtered(ws, filter)
                 .order((customers::created_at.asc(), customers::id.asc()))
                 .limit(page.page_size)
@@ -336,7 +350,7 @@ impl CustomerRecords for PgCustomersTx {
         ws: WorkspaceId,
         filter: &CustomerFilter,
     ) -> Result<i64, StoreError> {
-        store(total(self.tx.conn(), ws, filter)).await
+        store(total(self.conn().await?, ws, filter)).await
     }
 
     #[tracing::instrument(skip_all, fields(workspace_id = %ws, customer_id = %id))]
@@ -348,7 +362,7 @@ impl CustomerRecords for PgCustomersTx {
         at: DateTime<Utc>,
     ) -> Result<Customer, WriteError> {
         let set_attributes = Value::Object(changes.set_attributes.clone());
-        let conn = self.tx.conn();
+        let conn = self.conn().await.map_err(write_error)?;
         let updated = async {
             let row = diesel::update(
                 customers::table
@@ -391,7 +405,7 @@ impl CustomerRecords for PgCustomersTx {
                     .filter(customers::workspace_id.eq(ws.as_uuid()))
                     .filter(customers::id.eq_any(&ids)),
             )
-            .execute(self.tx.conn())
+            .execute(self.conn().await?)
             .await?;
             Ok(deleted as u64)
         })

@@ -95,7 +95,7 @@ impl GroupRecords for PgCustomersTx {
         page: PageRequest,
     ) -> Result<Page<Group>, StoreError> {
         store(async {
-            let conn = self.tx.conn();
+            let conn = self.conn().await?;
             let mut query = customer_groups::table
                 .filter(customer_groups::workspace_id.eq(ws.as_uuid()))
                 .order((customer_groups::created_at.asc(), customer_groups::id.asc()))
@@ -122,7 +122,7 @@ impl GroupRecords for PgCustomersTx {
 
     #[tracing::instrument(skip_all)]
     async fn group(&mut self, ws: WorkspaceId, id: GroupId) -> Result<Group, StoreError> {
-        store(load_group(self.tx.conn(), ws, id)).await
+        store(load_group(self.conn().await?, ws, id)).await
     }
 
     #[tracing::instrument(skip_all)]
@@ -136,7 +136,7 @@ impl GroupRecords for PgCustomersTx {
                 .filter(customer_groups::workspace_id.eq(ws.as_uuid()))
                 .filter(customer_groups::name.eq(name))
                 .select(customer_groups::id)
-                .first(self.tx.conn())
+                .first(self.conn().await?)
                 .await
                 .optional()?;
             Ok(found.map(GroupId::from_uuid))
@@ -156,7 +156,7 @@ impl GroupRecords for PgCustomersTx {
                 created_at: group.created_at,
                 updated_at: group.updated_at,
             })
-            .execute(self.tx.conn())
+            .execute(self.conn().await.map_err(write_error)?)
             .await
             .map(drop)
             .map_err(|e| write_error(DbError::from(e)))
@@ -170,7 +170,7 @@ impl GroupRecords for PgCustomersTx {
         changes: &GroupChanges,
         at: DateTime<Utc>,
     ) -> Result<Group, WriteError> {
-        let conn = self.tx.conn();
+        let conn = self.conn().await.map_err(write_error)?;
         let updated = async {
             let changed = diesel::update(
                 customer_groups::table
@@ -199,7 +199,7 @@ impl GroupRecords for PgCustomersTx {
                     .filter(customer_groups::id.eq(id.as_uuid()))
                     .filter(customer_groups::workspace_id.eq(ws.as_uuid())),
             )
-            .execute(self.tx.conn())
+            .execute(self.conn().await?)
             .await?;
             one_row(deleted)
         })
@@ -229,7 +229,7 @@ impl GroupRecords for PgCustomersTx {
                 added += diesel::insert_into(customer_group_members::table)
                     .values(chunk)
                     .on_conflict_do_nothing()
-                    .execute(self.tx.conn())
+                    .execute(self.conn().await?)
                     .await?;
             }
             Ok(added as u64)
@@ -250,7 +250,7 @@ impl GroupRecords for PgCustomersTx {
                     .filter(customer_group_members::group_id.eq(group.as_uuid()))
                     .filter(customer_group_members::customer_id.eq_any(&ids)),
             )
-            .execute(self.tx.conn())
+            .execute(self.conn().await?)
             .await?;
             Ok(removed as u64)
         })

@@ -7,11 +7,11 @@ use ::customers::{
     BeginImportError, CustomerStore, CustomersTx, OpenImport, UniqueKey, WriteError,
 };
 use async_trait::async_trait;
-use diesel_async::{AnsiTransactionManager, TransactionManager};
 use kernel::{AccountId, StoreError, WorkspaceId};
 
-use crate::db::{CopyPool, Db, Tx};
+use crate::db::{CopyPool, Db};
 use crate::error::DbError;
+use crate::pipeline::{PipelinedTx, Settings};
 
 #[allow(clippy::module_inception)]
 mod customers;
@@ -44,17 +44,25 @@ impl PgCustomerStore {
     }
 }
 
-/// One unit of work of the customers domain: a transaction as `access_user` in the account.
+/// One unit of work of the customers domain: a transaction as `access_user` in the account,
+/// whose `BEGIN` goes with its first statements.
 pub struct PgCustomersTx {
-    tx: Tx,
+    tx: PipelinedTx,
     account: AccountId,
+}
+
+impl PgCustomersTx {
+    /// The connection, for statements one after another.
+    async fn conn(&mut self) -> Result<&mut diesel_async::AsyncPgConnection, DbError> {
+        self.tx.conn().await
+    }
 }
 
 #[async_trait]
 impl CustomerStore for PgCustomerStore {
     #[tracing::instrument(skip_all, fields(account_id = %account))]
     async fn begin(&self, account: AccountId) -> Result<Box<dyn CustomersTx>, StoreError> {
-        let tx = self.db.tenant(account, None).await?;
+        let tx = self.db.pipelined(Settings::tenant(account, None)).await?;
         Ok(Box::new(PgCustomersTx { tx, account }))
     }
 
@@ -74,14 +82,14 @@ impl CustomersTx for PgCustomersTx {
     /// domain through its transaction-typed port.
     #[tracing::instrument(skip_all)]
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        Ok(self.tx.commit().await?)
+        Ok(self.tx.commit(|_| Vec::new()).await?)
     }
 
     #[tracing::instrument(skip_all)]
-    async fn rollback(mut self: Box<Self>) {
+    async fn rollback(self: Box<Self>) {
         // Rolled back here, the connection goes back to the pool clean (dropped inside a
         // transaction, the pool would discard it).
-        if let Err(error) = AnsiTransactionManager::rollback_transaction(self.tx.conn()).await {
+        if let Err(error) = self.tx.rollback().await {
             tracing::warn!(%error, "could not roll back a customers unit of work");
         }
     }

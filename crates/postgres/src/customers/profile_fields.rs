@@ -105,7 +105,7 @@ impl ProfileFieldRecords for PgCustomersTx {
                 .filter(profile_fields::workspace_id.eq(ws.as_uuid()))
                 .order((profile_fields::created_at.asc(), profile_fields::id.asc()))
                 .select(FieldRow::as_select())
-                .load(self.tx.conn())
+                .load(self.conn().await?)
                 .await?;
             rows.into_iter().map(ProfileField::try_from).collect()
         })
@@ -123,7 +123,7 @@ impl ProfileFieldRecords for PgCustomersTx {
                 profile_fields::created_at.eq(field.created_at),
                 FieldValues::from(field),
             ))
-            .execute(self.tx.conn())
+            .execute(self.conn().await.map_err(write_error)?)
             .await
             .map(drop)
             .map_err(|e| write_error(DbError::from(e)))
@@ -138,7 +138,7 @@ impl ProfileFieldRecords for PgCustomersTx {
                     .filter(profile_fields::workspace_id.eq(field.workspace_id.as_uuid())),
             )
             .set(FieldValues::from(field))
-            .execute(self.tx.conn())
+            .execute(self.conn().await?)
             .await?;
             one_row(changed)
         })
@@ -158,7 +158,7 @@ impl ProfileFieldRecords for PgCustomersTx {
                     .filter(profile_fields::workspace_id.eq(ws.as_uuid())),
             )
             .returning(profile_fields::key)
-            .get_result(self.tx.conn())
+            .get_result(self.conn().await?)
             .await?)
         })
         .await
@@ -179,7 +179,7 @@ impl ProfileFieldRecords for PgCustomersTx {
             .bind::<SqlUuid, _>(ws.as_uuid())
             .bind::<Text, _>(key)
             .bind::<Timestamptz, _>(at)
-            .execute(self.tx.conn())
+            .execute(self.conn().await?)
             .await?;
             Ok(removed as u64)
         })
@@ -207,7 +207,7 @@ impl ProfileFieldRecords for PgCustomersTx {
                 .bind::<Bool, _>(admits.free_text)
                 .bind::<Bool, _>(admits.calendar_date)
                 .bind::<Nullable<Array<Text>>, _>(admits.one_of.as_deref())
-                .get_result::<Count>(self.tx.conn())
+                .get_result::<Count>(self.conn().await?)
                 .await?;
             Ok(counted.count)
         })

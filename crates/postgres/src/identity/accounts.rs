@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use identity::models::{AuditQuery, AuditRecord, Credentials, NewAccount, Page};
+use identity::models::{AuditQuery, AuditRecord, CallerRecord, Credentials, NewAccount, Page};
 use identity::ports::AccountStore;
 use identity::{Account, User};
 use kernel::{AccountId, AccountRole, AuthEvent, EmailAddress, StoreError, UserId};
@@ -172,6 +172,45 @@ impl AccountStore for PgIdentityStore {
                     .await?)
             })
             .await
+    }
+
+    /// Served from this instance's cache when it can (emptied of the user by every instance
+    /// when their MFA or address changes, or they go); else one query.
+    #[tracing::instrument(skip_all, fields(account_id = %account, user_id = %user))]
+    async fn caller(&self, account: AccountId, user: UserId) -> Result<CallerRecord, StoreError> {
+        if let Some(caller) = self.sessions.caller(account, user) {
+            return Ok(caller);
+        }
+        let generation = self.sessions.generation();
+        let caller = self
+            .db
+            .tenant_tx(account, Some(user), async |conn: &mut AsyncPgConnection| {
+                let (user_row, account_row, email_verified, mfa_enabled) = users::table
+                    .inner_join(accounts::table)
+                    .left_join(user_mfa::table.on(user_mfa::user_id.eq(users::id)))
+                    .filter(users::id.eq(user.as_uuid()))
+                    .select((
+                        UserRow::as_select(),
+                        AccountRow::as_select(),
+                        users::email_verified_at.is_not_null(),
+                        user_mfa::enabled_at.nullable().is_not_null(),
+                    ))
+                    .first::<(UserRow, AccountRow, bool, bool)>(conn)
+                    .await?;
+                Ok(CallerRecord {
+                    user: user_row.into_user()?,
+                    account: Account {
+                        id: AccountId::from_uuid(account_row.id),
+                        name: account_row.name,
+                        created_at: account_row.created_at,
+                    },
+                    email_verified,
+                    mfa_enabled,
+                })
+            })
+            .await?;
+        self.sessions.insert_caller(generation, caller.clone());
+        Ok(caller)
     }
 
     #[tracing::instrument(skip_all, fields(account_id = %account))]

@@ -126,7 +126,7 @@ impl MfaTx for PgUnit {
                 .execute(self.conn()),
         )
         .await?;
-        Ok(())
+        self.caller_changed().await
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %self.user))]
@@ -216,6 +216,7 @@ impl MfaTx for PgUnit {
                 .await?;
             Ok(())
         })
-        .await
+        .await?;
+        self.caller_changed().await
     }
 }

@@ -33,7 +33,7 @@ use uuid::Uuid;
 use crate::db::{Db, Tx};
 use crate::error::DbError;
 use crate::schema::users;
-use crate::session_cache::SessionCache;
+use crate::session_cache::{Invalidation, SessionCache, announce};
 
 /// Every identity store port, on one pool.
 #[derive(Clone)]
@@ -71,6 +71,8 @@ impl PgIdentityStore {
             account,
             user,
             kind,
+            sessions: Arc::clone(&self.sessions),
+            caller_changed: false,
         })
     }
 }
@@ -85,6 +87,10 @@ pub(crate) struct PgUnit {
     user: UserId,
     /// The kind of code being redeemed, in a redemption.
     kind: Option<CodeKind>,
+    sessions: Arc<SessionCache>,
+    /// What `GET /v1/me` says of the user changed (MFA, a proven address): every instance
+    /// forgets what it cached of them once this commits.
+    caller_changed: bool,
 }
 
 impl PgUnit {
@@ -94,6 +100,13 @@ impl PgUnit {
 
     fn user_id(&self) -> Uuid {
         self.user.as_uuid()
+    }
+
+    /// Tells every instance, inside the transaction, that the user's caller facts changed.
+    async fn caller_changed(&mut self) -> Result<(), StoreError> {
+        self.caller_changed = true;
+        let user = self.user;
+        crate::error::store(announce(self.conn(), Invalidation::User(user))).await
     }
 }
 

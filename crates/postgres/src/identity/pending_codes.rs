@@ -253,6 +253,7 @@ impl Redemption for PgUnit {
                 .await?;
             Ok(())
         })
-        .await
+        .await?;
+        self.caller_changed().await
     }
 }

@@ -15,6 +15,7 @@ use crate::audit::insert_event;
 use crate::error::store;
 use crate::outbox::enqueue;
 use crate::schema::{auth_events, users};
+use crate::session_cache::Invalidation;
 
 /// The lockout's counters, as stored on `users`.
 #[derive(Queryable, Selectable, AsChangeset)]
@@ -68,7 +69,18 @@ impl SignInGuardTx for PgUnit {
 
     #[tracing::instrument(skip_all)]
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        store(self.tx.commit()).await
+        let PgUnit {
+            tx,
+            user,
+            sessions,
+            caller_changed,
+            ..
+        } = *self;
+        store(tx.commit()).await?;
+        if caller_changed {
+            sessions.invalidate(Invalidation::User(user));
+        }
+        Ok(())
     }
 }
 

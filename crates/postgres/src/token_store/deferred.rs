@@ -1,22 +1,29 @@
-//! Writes whose result the token service does not need (a successor token, a token's use, where
-//! a session was seen, a key's last use, an audit event): a unit of work queues them and sends
-//! them together — one pipelined round trip — before its next read or its commit. A failed
-//! one fails that read or the commit, so the use case still stands or falls as a whole.
+//! Writes whose result the token service does not need (a session, a successor token, a token's
+//! use, where a session was seen, a key's last use, an audit event, an announcement, a change of
+//! role): a unit of work queues them and sends them, in order, in the same round trip as its
+//! next read or its commit ([`crate::pipeline`]). A failed one fails that read or the commit,
+//! so the use case still stands or falls as a whole.
 
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::future::BoxFuture;
 use kernel::{AuthEvent, SessionId};
+use tokens::NewSession;
 use tokens::ports::NewRefreshToken;
 use uuid::Uuid;
 
+use super::rows::NewSessionRow;
 use crate::audit::insert_event;
+use crate::bus::{Invalidation, announce};
 use crate::error::DbError;
+use crate::pipeline::{Settings, Statements};
 use crate::schema::{api_keys, refresh_tokens, sessions};
 
 pub(super) enum Deferred {
+    Session(NewSession),
     RefreshToken(NewRefreshToken),
     RefreshTokenUsed {
         digest: [u8; 32],
@@ -32,12 +39,21 @@ pub(super) enum Deferred {
         at: DateTime<Utc>,
     },
     Event(Box<AuthEvent>),
+    Announce(Invalidation),
+    /// The unit of work goes on with other settings (after the writes queued before).
+    Settings(Settings),
 }
 
 impl Deferred {
     /// Sends the statement; taking the connection by shared reference lets several go at once.
-    async fn execute(&self, conn: &AsyncPgConnection) -> Result<(), DbError> {
+    async fn execute(self, conn: &AsyncPgConnection) -> Result<(), DbError> {
         match self {
+            Self::Session(session) => {
+                diesel::insert_into(sessions::table)
+                    .values(&NewSessionRow::from(&session))
+                    .execute(&mut &*conn)
+                    .await?;
+            }
             Self::RefreshToken(token) => {
                 diesel::insert_into(refresh_tokens::table)
                     .values((
@@ -74,21 +90,20 @@ impl Deferred {
                     .execute(&mut &*conn)
                     .await?;
             }
-            Self::Event(event) => insert_event(conn, event).await?,
+            Self::Event(event) => insert_event(conn, &event).await?,
+            Self::Announce(what) => announce(conn, what).await?,
+            Self::Settings(settings) => {
+                settings.execute(&mut &*conn).await?;
+            }
         }
         Ok(())
     }
 }
 
-/// Sends every queued write, pipelined, and waits for all of them.
-pub(super) async fn flush(
-    conn: &AsyncPgConnection,
-    writes: &mut Vec<Deferred>,
-) -> Result<(), DbError> {
-    if writes.is_empty() {
-        return Ok(());
-    }
-    let queued = std::mem::take(writes);
-    futures_util::future::try_join_all(queued.iter().map(|write| write.execute(conn))).await?;
-    Ok(())
+/// The queued writes as statements to send, in order.
+pub(super) fn statements(conn: &AsyncPgConnection, writes: Vec<Deferred>) -> Statements<'_> {
+    writes
+        .into_iter()
+        .map(|write| Box::pin(write.execute(conn)) as BoxFuture<'_, Result<(), DbError>>)
+        .collect()
 }

@@ -18,8 +18,10 @@ use tokens::ports::{Access, SessionStanding, TokenStore, TokenTx};
 use uuid::Uuid;
 
 pub use self::tx::PgTokenTx;
+use self::tx::Visible;
 use crate::db::{Db, Lookup};
 use crate::error::DbError;
+use crate::pipeline::Settings;
 use crate::roles::roles_from_rows;
 use crate::session_cache::SessionCache;
 
@@ -91,12 +93,18 @@ fn standing_from_rows(rows: &[StandingRow]) -> Result<Option<SessionStanding>, D
 impl TokenStore for PgTokenStore {
     #[tracing::instrument(skip_all)]
     async fn begin(&self, access: Access<'_>) -> Result<Box<dyn TokenTx>, StoreError> {
-        let tx = match access {
-            Access::Tenant { account, user } => self.db.tenant(account, user).await?,
-            Access::ApiKey(id) => self.db.anonymous(Lookup::ApiKey(id)).await?,
-            Access::RefreshToken(digest) => self.db.anonymous(Lookup::RefreshToken(digest)).await?,
+        let (settings, visible) = match access {
+            Access::Tenant { account, user } => {
+                (Settings::tenant(account, user), Visible::Tenant(account))
+            }
+            Access::ApiKey(id) => (Settings::anonymous(Lookup::ApiKey(id)), Visible::ApiKey(id)),
+            Access::RefreshToken(digest) => (
+                Settings::anonymous(Lookup::RefreshToken(digest)),
+                Visible::Nothing,
+            ),
         };
-        Ok(Box::new(PgTokenTx::new(tx, self.cache.clone())))
+        let tx = self.db.pipelined(settings).await?;
+        Ok(Box::new(PgTokenTx::new(tx, self.cache.clone(), visible)))
     }
 
     #[tracing::instrument(skip_all, fields(session = %session))]
