@@ -169,6 +169,19 @@ pub trait TokenTx: Send {
 
     async fn insert_session(&mut self, session: &NewSession) -> Result<(), StoreError>;
 
+    /// [`TokenTx::lock_session`], then — once the lock is held, so as of then —
+    /// [`TokenTx::refresh_token`]: what a rotation decides on. An adapter may send the two
+    /// reads together.
+    async fn lock_session_then_token(
+        &mut self,
+        session: SessionId,
+        digest: &[u8; 32],
+    ) -> Result<(Option<StoredSession>, Option<StoredRefreshToken>), StoreError> {
+        let locked = self.lock_session(session).await?;
+        let token = self.refresh_token(digest).await?;
+        Ok((locked, token))
+    }
+
     /// The session, locked until the unit of work ends: of two units of work deciding on one
     /// session, the second waits for the first and then sees what it did.
     async fn lock_session(

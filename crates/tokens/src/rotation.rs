@@ -38,8 +38,9 @@ impl TokenService {
         tx.become_tenant(found.account_id, None).await?;
         // Locking the session serialises concurrent rotations: the second sees the first's
         // use of the token and counts as reuse.
-        let session = tx.lock_session(found.session_id).await?;
-        let token = tx.refresh_token(&digest).await?;
+        let (session, token) = tx
+            .lock_session_then_token(found.session_id, &digest)
+            .await?;
         let usable = match (&session, &token) {
             (Some(session), Some(token)) => {
                 !session.revoked && session.expires_at > now && token.expires_at > now

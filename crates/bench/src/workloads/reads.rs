@@ -55,6 +55,8 @@ pub(super) async fn reads(
     let tokens = access_tokens(api, ids, plan.concurrency).await?;
     let read = read_workers(api, &tokens, content, plan.concurrency);
     note(figures, "read", &closed_loop(read, plan.duration).await?);
+    let me = list_workers(api, &tokens, "/v1/me", plan.concurrency);
+    note(figures, "me", &closed_loop(me, plan.duration).await?);
     let workspace = &content.workspace;
     let first = list_workers(
         api,

@@ -16,11 +16,12 @@ use tokens::ports::NewRefreshToken;
 use uuid::Uuid;
 
 use super::rows::NewSessionRow;
+use super::statements::{MarkRefreshTokenUsed, NoteKeyUsed, NoteSessionSeen};
 use crate::audit::insert_event;
 use crate::bus::{Invalidation, announce};
 use crate::error::DbError;
 use crate::pipeline::{Settings, Statements};
-use crate::schema::{api_keys, refresh_tokens, sessions};
+use crate::schema::{refresh_tokens, sessions};
 
 pub(super) enum Deferred {
     Session(NewSession),
@@ -67,28 +68,21 @@ impl Deferred {
                     .await?;
             }
             Self::RefreshTokenUsed { digest, at } => {
-                diesel::update(refresh_tokens::table)
-                    .filter(refresh_tokens::token_hash.eq(digest.as_slice()))
-                    .set(refresh_tokens::used_at.eq(at))
+                MarkRefreshTokenUsed { at, digest }
                     .execute(&mut &*conn)
                     .await?;
             }
             Self::SessionSeen { session, at, ip } => {
-                diesel::update(sessions::table)
-                    .filter(sessions::id.eq(session.as_uuid()))
-                    .set((
-                        sessions::last_seen_at.eq(at),
-                        sessions::ip.eq(ip.map(ipnet::IpNet::from)),
-                    ))
-                    .execute(&mut &*conn)
-                    .await?;
+                NoteSessionSeen {
+                    at,
+                    ip: ip.map(ipnet::IpNet::from),
+                    session: session.as_uuid(),
+                }
+                .execute(&mut &*conn)
+                .await?;
             }
             Self::KeyLastUsed { key, at } => {
-                diesel::update(api_keys::table)
-                    .filter(api_keys::id.eq(key))
-                    .set(api_keys::last_used_at.eq(at))
-                    .execute(&mut &*conn)
-                    .await?;
+                NoteKeyUsed { at, key }.execute(&mut &*conn).await?;
             }
             Self::Event(event) => insert_event(conn, &event).await?,
             Self::Announce(what) => announce(conn, what).await?,

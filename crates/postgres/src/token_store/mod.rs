@@ -4,6 +4,7 @@
 
 mod deferred;
 mod rows;
+mod statements;
 mod tx;
 
 use std::sync::Arc;

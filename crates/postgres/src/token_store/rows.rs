@@ -16,7 +16,7 @@ pub(super) fn session_kind(stored: &str) -> Result<SessionKind, DbError> {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = sessions)]
+#[diesel(table_name = sessions, treat_none_as_default_value = false)]
 pub(super) struct NewSessionRow<'a> {
     id: Uuid,
     account_id: Uuid,

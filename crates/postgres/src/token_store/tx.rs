@@ -174,6 +174,38 @@ impl TokenTx for PgTokenTx {
         Ok(())
     }
 
+    /// One round trip: Postgres runs the second read after the first has its lock, and as of
+    /// then.
+    #[tracing::instrument(skip_all)]
+    async fn lock_session_then_token(
+        &mut self,
+        session: SessionId,
+        digest: &[u8; 32],
+    ) -> Result<(Option<StoredSession>, Option<StoredRefreshToken>), StoreError> {
+        let lock = sessions::table
+            .filter(sessions::id.eq(session.as_uuid()))
+            .select(SessionRow::as_select())
+            .for_update();
+        let token = refresh_tokens::table
+            .filter(refresh_tokens::token_hash.eq(digest.to_vec()))
+            .select(RefreshTokenRow::as_select());
+        self.read(move |conn| {
+            Box::pin(async move {
+                let (mut first, mut second) = (conn, conn);
+                let (locked, token) = futures_util::future::try_join(
+                    async { lock.first::<SessionRow>(&mut first).await.optional() },
+                    async { token.first::<RefreshTokenRow>(&mut second).await.optional() },
+                )
+                .await?;
+                Ok((
+                    locked.map(StoredSession::try_from).transpose()?,
+                    token.map(StoredRefreshToken::from),
+                ))
+            })
+        })
+        .await
+    }
+
     #[tracing::instrument(skip_all)]
     async fn lock_session(
         &mut self,
