@@ -84,6 +84,9 @@ pub struct StoredSession {
     /// When the session ends for good.
     pub expires_at: DateTime<Utc>,
     pub revoked: bool,
+    /// When and from where it was last seen (its start, until a refresh notes otherwise).
+    pub last_seen_at: DateTime<Utc>,
+    pub last_seen_ip: Option<IpAddr>,
 }
 
 /// What decides, on every authenticated request, whether a session is live: read together in

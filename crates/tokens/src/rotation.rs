@@ -12,6 +12,9 @@ use crate::ports::{Access, NewRefreshToken, SessionStanding};
 use crate::refresh::RefreshToken;
 use crate::service::{TokenService, is_live};
 
+/// A session's last sighting from the same address is noted at most this often.
+const SEEN_GRANULARITY: chrono::Duration = chrono::Duration::minutes(1);
+
 impl TokenService {
     /// Trades a refresh token for a new access token and a new refresh token, in one unit of
     /// work. A retired token presented again (outside the overlap window) is theft: the whole
@@ -106,7 +109,11 @@ impl TokenService {
             expires_at: successor_expires_at,
         })
         .await?;
-        tx.note_session_seen(session.id, now, ip).await?;
+        // Where a session is seen is noted when it moves, and else once a minute at most: a
+        // client refreshing in a loop does not rewrite its session's row every time.
+        if ip != session.last_seen_ip || now - session.last_seen_at >= SEEN_GRANULARITY {
+            tx.note_session_seen(session.id, now, ip).await?;
+        }
         let mut event = AuthEvent::new(AuthEventKind::TokenRefreshed, now, who, true).from_ip(ip);
         event.client_id = session.api_key_id;
         tx.record_event(&event).await?;

@@ -624,3 +624,40 @@ async fn disabled_keys_stay_disabled() -> Result<(), TokenError> {
     assert!(h.service.authenticate(&tokens.access_token).await.is_err());
     Ok(())
 }
+
+/// When and where the actor's own session was last seen, as listed.
+async fn seen(
+    h: &Harness,
+    me: &Actor,
+) -> Result<Option<(DateTime<Utc>, Option<std::net::IpAddr>)>, TokenError> {
+    Ok(h.service
+        .sessions(me)
+        .await?
+        .into_iter()
+        .find(|s| s.id == me.session_id)
+        .map(|s| (s.last_seen_at, s.ip)))
+}
+
+#[tokio::test]
+async fn a_session_is_noted_seen_when_it_moves_and_else_once_a_minute() -> Result<(), TokenError> {
+    let h = harness(0);
+    let (tokens, me) = h.login().await?;
+    let home: std::net::IpAddr = [203, 0, 113, 9].into();
+    h.clock.advance(Duration::seconds(5));
+    let mut tokens = h.service.refresh(&tokens.refresh_token, Some(home)).await?;
+    let first = h.clock.now();
+    assert_eq!(seen(&h, &me).await?, Some((first, Some(home))), "a new address");
+
+    h.clock.advance(Duration::seconds(30));
+    tokens = h.service.refresh(&tokens.refresh_token, Some(home)).await?;
+    assert_eq!(seen(&h, &me).await?, Some((first, Some(home))), "same place, too soon");
+
+    h.clock.advance(Duration::seconds(31));
+    h.service.refresh(&tokens.refresh_token, Some(home)).await?;
+    assert_eq!(
+        seen(&h, &me).await?,
+        Some((h.clock.now(), Some(home))),
+        "a minute on"
+    );
+    Ok(())
+}

@@ -256,6 +256,8 @@ impl TokenTx for MemoryTokenTx {
             api_key_id: s.session.api_key_id,
             expires_at: s.session.expires_at,
             revoked: s.revoked,
+            last_seen_at: s.last_seen_at,
+            last_seen_ip: s.last_seen_ip,
         }))
     }
 

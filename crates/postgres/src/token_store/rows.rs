@@ -60,6 +60,9 @@ pub(super) struct SessionRow {
     api_key_id: Option<Uuid>,
     expires_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    last_seen_at: Option<DateTime<Utc>>,
+    ip: Option<ipnet::IpNet>,
 }
 
 impl TryFrom<SessionRow> for StoredSession {
@@ -75,6 +78,8 @@ impl TryFrom<SessionRow> for StoredSession {
             api_key_id: row.api_key_id,
             expires_at: row.expires_at,
             revoked: row.revoked_at.is_some(),
+            last_seen_at: row.last_seen_at.unwrap_or(row.created_at),
+            last_seen_ip: row.ip.map(|ip| ip.addr()),
         })
     }
 }

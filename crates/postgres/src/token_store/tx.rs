@@ -174,36 +174,41 @@ impl TokenTx for PgTokenTx {
         Ok(())
     }
 
-    /// One round trip: Postgres runs the second read after the first has its lock, and as of
-    /// then.
+    /// One statement: the session joined with the token, both rows locked — so that a
+    /// rotation that waited for another reads both as that one left them (Postgres reads a
+    /// locked row again once it has the lock).
     #[tracing::instrument(skip_all)]
     async fn lock_session_then_token(
         &mut self,
         session: SessionId,
         digest: &[u8; 32],
     ) -> Result<(Option<StoredSession>, Option<StoredRefreshToken>), StoreError> {
-        let lock = sessions::table
+        let both = sessions::table
+            .inner_join(
+                refresh_tokens::table.on(refresh_tokens::session_id.eq(sessions::id)),
+            )
             .filter(sessions::id.eq(session.as_uuid()))
-            .select(SessionRow::as_select())
-            .for_update();
-        let token = refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(digest.to_vec()))
-            .select(RefreshTokenRow::as_select());
-        self.read(move |conn| {
-            Box::pin(async move {
-                let (mut first, mut second) = (conn, conn);
-                let (locked, token) = futures_util::future::try_join(
-                    async { lock.first::<SessionRow>(&mut first).await.optional() },
-                    async { token.first::<RefreshTokenRow>(&mut second).await.optional() },
-                )
-                .await?;
-                Ok((
-                    locked.map(StoredSession::try_from).transpose()?,
-                    token.map(StoredRefreshToken::from),
-                ))
+            .select((SessionRow::as_select(), RefreshTokenRow::as_select()))
+            .for_update();
+        let found = self
+            .read(move |mut conn| {
+                Box::pin(async move {
+                    Ok(both
+                        .first::<(SessionRow, RefreshTokenRow)>(&mut conn)
+                        .await
+                        .optional()?)
+                })
             })
-        })
-        .await
+            .await?;
+        match found {
+            Some((session, token)) => Ok((
+                Some(StoredSession::try_from(session)?),
+                Some(StoredRefreshToken::from(token)),
+            )),
+            // Either is gone (swept, or never matched): the rotation refuses either way.
+            None => Ok((self.lock_session(session).await?, None)),
+        }
     }
 
     #[tracing::instrument(skip_all)]
