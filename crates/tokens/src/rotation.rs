@@ -51,8 +51,10 @@ impl TokenService {
             _ => false,
         };
         let (true, Some(session), Some(token)) = (usable, session, token) else {
-            // The event names no account, as for a token never seen: it is written apart.
-            drop(tx);
+            // The event names no account, as for a token never seen: it is written apart. The
+            // unit of work wrote nothing; ending it (rather than dropping it) hands its
+            // connection back, so refused tokens cost no reconnection.
+            tx.commit().await?;
             self.audit.record(&unusable()).await?;
             return Err(TokenError::Invalid("refresh token not usable"));
         };

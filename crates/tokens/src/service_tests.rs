@@ -646,11 +646,19 @@ async fn a_session_is_noted_seen_when_it_moves_and_else_once_a_minute() -> Resul
     h.clock.advance(Duration::seconds(5));
     let mut tokens = h.service.refresh(&tokens.refresh_token, Some(home)).await?;
     let first = h.clock.now();
-    assert_eq!(seen(&h, &me).await?, Some((first, Some(home))), "a new address");
+    assert_eq!(
+        seen(&h, &me).await?,
+        Some((first, Some(home))),
+        "a new address"
+    );
 
     h.clock.advance(Duration::seconds(30));
     tokens = h.service.refresh(&tokens.refresh_token, Some(home)).await?;
-    assert_eq!(seen(&h, &me).await?, Some((first, Some(home))), "same place, too soon");
+    assert_eq!(
+        seen(&h, &me).await?,
+        Some((first, Some(home))),
+        "same place, too soon"
+    );
 
     h.clock.advance(Duration::seconds(31));
     h.service.refresh(&tokens.refresh_token, Some(home)).await?;

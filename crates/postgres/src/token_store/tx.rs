@@ -184,9 +184,7 @@ impl TokenTx for PgTokenTx {
         digest: &[u8; 32],
     ) -> Result<(Option<StoredSession>, Option<StoredRefreshToken>), StoreError> {
         let both = sessions::table
-            .inner_join(
-                refresh_tokens::table.on(refresh_tokens::session_id.eq(sessions::id)),
-            )
+            .inner_join(refresh_tokens::table.on(refresh_tokens::session_id.eq(sessions::id)))
             .filter(sessions::id.eq(session.as_uuid()))
             .filter(refresh_tokens::token_hash.eq(digest.to_vec()))
             .select((SessionRow::as_select(), RefreshTokenRow::as_select()))
