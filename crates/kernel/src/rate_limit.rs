@@ -124,6 +124,8 @@ pub struct Leases {
 #[derive(Clone, Copy, Debug)]
 struct Lease {
     window_start: DateTime<Utc>,
+    /// When its window ends (windows differ in length between buckets).
+    window_end: DateTime<Utc>,
     /// Hits claimed and not used yet.
     left: u32,
     /// The shared count reached the limit: every further hit this window is refused.
@@ -186,7 +188,7 @@ impl Leases {
         let granted = u32::try_from(room.min(u64::from(claimed))).unwrap_or(claimed);
         let mut held = self.held();
         if held.len() >= MAX_HELD {
-            held.retain(|_, lease| lease.window_start >= window_start);
+            held.retain(|_, lease| lease.window_end > now);
             if held.len() >= MAX_HELD {
                 // Forgetting a lease only refuses hits it held: never more than the limit.
                 held.clear();
@@ -196,6 +198,7 @@ impl Leases {
             bucket.to_owned(),
             Lease {
                 window_start,
+                window_end: window_start + limit.window,
                 left: granted.saturating_sub(1),
                 exhausted: granted <= 1 && total >= u64::from(limit.limit),
             },

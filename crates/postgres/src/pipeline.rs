@@ -11,9 +11,13 @@
 //! statements in the order they arrive. Each statement has its own static query id, so each is
 //! prepared once per connection and only bound and executed after that.
 //!
+//! That also takes that no statement here binds a type diesel must look up by name (a custom
+//! Postgres type): diesel-async resolves those under another lock first, which a statement
+//! behind it would not wait for.
+//!
 //! diesel-async's transaction manager never hears of these transactions, so the pool cannot tell
-//! an open one: a unit of work dropped after its `BEGIN` went out (or after any error) takes
-//! its connection out of the pool, and the server rolls the transaction back when it goes.
+//! an open one: a unit of work dropped inside its transaction is rolled back in the background
+//! and handed back only if that works, and one that failed leaves the pool for good.
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
@@ -214,9 +218,35 @@ impl PipelinedTx {
         writes: impl FnOnce(&AsyncPgConnection) -> Statements<'_>,
     ) -> Result<(), DbError> {
         let result = {
-            let (conn, mut statements) = self.prelude()?;
-            statements.extend(writes(conn));
+            let (conn, owed) = self.prelude()?;
+            // A statement that fails before it is sent (a value that does not bind) must not
+            // let the `COMMIT` behind it keep the others: each is first polled in order, so a
+            // failure on the first poll is known when the `COMMIT` is first polled.
+            let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let mut statements: Statements<'_> = owed
+                .into_iter()
+                .chain(writes(conn))
+                .map(|statement| {
+                    let failed = std::sync::Arc::clone(&failed);
+                    Box::pin(async move {
+                        let outcome = statement.await;
+                        if outcome.is_err() {
+                            failed.store(true, std::sync::atomic::Ordering::Release);
+                        }
+                        outcome
+                    }) as BoxFuture<'_, Result<(), DbError>>
+                })
+                .collect();
             statements.push(Box::pin(async move {
+                if std::sync::atomic::AtomicBool::load(
+                    &failed,
+                    std::sync::atomic::Ordering::Acquire,
+                ) {
+                    ROLLBACK.execute(&mut &*conn).await?;
+                    return Err(DbError::Corrupt(
+                        "a statement failed before it was sent; rolled back".into(),
+                    ));
+                }
                 COMMIT.execute(&mut &*conn).await?;
                 Ok(())
             }));
@@ -273,8 +303,8 @@ impl PipelinedTx {
         Ok((conn, statements))
     }
 
-    /// After an error, or dropped unfinished: the connection, perhaps inside a transaction,
-    /// never goes back to the pool.
+    /// After an error: the connection, perhaps inside a transaction or with an answer still
+    /// owed, never goes back to the pool.
     fn give_up(&mut self) {
         self.stage = Stage::Ended;
         if let Some(conn) = self.conn.take() {
@@ -288,7 +318,23 @@ impl Drop for PipelinedTx {
         match self.stage {
             // Nothing was sent: the connection is as clean as it came.
             Stage::Pending(_) => drop(self.conn.take()),
-            Stage::Open(_) => self.give_up(),
+            // Dropped inside its transaction (a refusal that needs nothing kept, a cancelled
+            // request): rolled back in the background and handed back to the pool if that
+            // works, so that cheap refusals cost no reconnection; discarded if it does not.
+            Stage::Open(_) => match (self.conn.take(), tokio::runtime::Handle::try_current()) {
+                (Some(mut conn), Ok(runtime)) => {
+                    self.stage = Stage::Ended;
+                    runtime.spawn(async move {
+                        if ROLLBACK.execute(&mut *conn).await.is_err() {
+                            drop(Object::take(conn));
+                        }
+                    });
+                }
+                (conn, _) => {
+                    self.conn = conn;
+                    self.give_up();
+                }
+            },
             Stage::Ended => {}
         }
     }
@@ -342,6 +388,16 @@ mod tests {
         })
     }
 
+    /// The rows of the table, as the unit of work sees them.
+    fn count(mut conn: &AsyncPgConnection) -> BoxFuture<'_, Result<i64, DbError>> {
+        Box::pin(async move {
+            Ok(rate_limit_hits::table
+                .count()
+                .get_result::<i64>(&mut conn)
+                .await?)
+        })
+    }
+
     async fn buckets(db: &Db) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
         let mut tx = db.pipelined(as_owner()).await?;
         let found = tx
@@ -383,34 +439,59 @@ mod tests {
     async fn a_read_sees_the_writes_sent_before_it_and_a_dropped_unit_keeps_none() -> TestResult {
         let (_database, db) = one_connection().await?;
         let mut tx = db.pipelined(as_owner()).await?;
-        let seen = tx
+        let seen = tx.read(|conn| vec![insert(conn, "e")], count).await?;
+        assert_eq!(seen, 1);
+        drop(tx);
+        assert!(
+            buckets(&db).await?.is_empty(),
+            "the dropped unit kept nothing"
+        );
+        Ok(())
+    }
+
+    diesel::define_sql_function!(fn pg_backend_pid() -> diesel::sql_types::Integer);
+
+    /// The server process behind the pool's one connection.
+    async fn backend(db: &Db) -> Result<i32, Box<dyn std::error::Error + Send + Sync>> {
+        let mut tx = db.pipelined(as_owner()).await?;
+        let pid = tx
             .read(
-                |conn| vec![insert(conn, "e")],
+                |_| Vec::new(),
                 |mut conn| {
                     Box::pin(async move {
-                        Ok(rate_limit_hits::table
-                            .count()
-                            .get_result::<i64>(&mut conn)
+                        Ok(diesel::select(pg_backend_pid())
+                            .get_result::<i32>(&mut conn)
                             .await?)
                     })
                 },
             )
             .await?;
-        assert_eq!(seen, 1);
-        drop(tx);
-        // The dropped unit's connection left the pool (it was inside a transaction): the next
-        // unit gets a new one, and the write is gone.
-        assert!(buckets(&db).await?.is_empty());
-        Ok(())
+        tx.commit(|_| Vec::new()).await?;
+        Ok(pid)
     }
 
     #[tokio::test]
-    async fn a_unit_of_work_that_sent_nothing_hands_its_connection_back_clean() -> TestResult {
+    async fn units_of_work_hand_their_connection_back_whether_they_end_or_are_dropped() -> TestResult
+    {
         let (_database, db) = one_connection().await?;
+        let first = backend(&db).await?;
         drop(db.pipelined(as_owner()).await?);
+        assert_eq!(backend(&db).await?, first, "a unit that sent nothing");
+
+        let mut tx = db.pipelined(as_owner()).await?;
+        tx.read(|conn| vec![insert(conn, "g")], count).await?;
+        drop(tx);
+        assert_eq!(
+            backend(&db).await?,
+            first,
+            "a unit dropped inside its transaction, rolled back"
+        );
+        assert!(buckets(&db).await?.is_empty(), "and its write is gone");
+
         let tx = db.pipelined(as_owner()).await?;
         tx.commit(|conn| vec![insert(conn, "f")]).await?;
         assert_eq!(buckets(&db).await?, ["f"]);
+        assert_eq!(backend(&db).await?, first, "a committed unit");
         Ok(())
     }
 }

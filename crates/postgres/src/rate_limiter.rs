@@ -87,7 +87,9 @@ impl RateLimiter for PgRateLimiter {
                 Take::Claim { hits } => claims.push((bucket, *limit, hits)),
             }
         }
-        if claims.is_empty() {
+        // Refused already (a bucket used up its window here): nothing more is claimed for a
+        // request that will not run.
+        if claims.is_empty() || verdict != Verdict::Allowed {
             return Ok(verdict);
         }
         let counts = store(async {

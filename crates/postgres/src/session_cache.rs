@@ -230,6 +230,10 @@ impl SessionCache {
             }
             Invalidation::ApiKey(id) => {
                 maps.api_keys.0.remove(&id);
+                // A session opened on the key from a cached copy while it was being deleted
+                // may have missed the revocation: every key session's standing is read again.
+                maps.standings
+                    .retain(|_, (_, _, standing)| standing.api_key_live.is_none());
             }
             Invalidation::SigningKeys => {}
         }
@@ -369,5 +373,20 @@ mod tests {
         cache.invalidate(Invalidation::User(u));
         assert!(cache.api_key(second.key.key_id).is_none());
         assert_eq!(cache.roles(a, u), None);
+    }
+
+    #[test]
+    fn a_deleted_key_sends_every_key_session_back_to_the_database() {
+        let cache = SessionCache::default();
+        cache.set_listening(true);
+        let (a, u) = (AccountId::generate(), UserId::generate());
+        let (person, integration) = (SessionId::generate(), SessionId::generate());
+        let mut key_session = roles();
+        key_session.api_key_live = Some(true);
+        cache.insert(cache.generation(), a, u, person, roles());
+        cache.insert(cache.generation(), a, u, integration, key_session);
+        cache.invalidate(Invalidation::ApiKey(Uuid::now_v7()));
+        assert_eq!(cache.get(a, u, integration), None);
+        assert_eq!(cache.get(a, u, person), Some(roles()));
     }
 }

@@ -255,37 +255,28 @@ impl CustomerRecords for PgCustomersTx {
 
     #[tracing::instrument(skip_all, fields(workspace_id = %ws, customer_id = %id))]
     async fn customer(&mut self, ws: WorkspaceId, id: CustomerId) -> Result<Customer, StoreError> {
-        // One statement (the row once per group it is in), in the round trip that also begins
-        // the transaction.
-        let rows = customers::table
-            .left_join(
-                customer_group_members::table
-                    .on(customer_group_members::customer_id.eq(customers::id)),
-            )
+        // The row and its groups asked together, in the round trip that also begins the
+        // transaction (the groups query needs only the id; one row comes back whatever the
+        // number of groups).
+        let row = customers::table
             .filter(customers::id.eq(id.as_uuid()))
             .filter(customers::workspace_id.eq(ws.as_uuid()))
+            .select(CustomerRow::as_select());
+        let groups = customer_group_members::table
+            .filter(customer_group_members::customer_id.eq(id.as_uuid()))
             .order(customer_group_members::group_id.asc())
-            .select((
-                CustomerRow::as_select(),
-                customer_group_members::group_id.nullable(),
-            ));
+            .select(customer_group_members::group_id);
         store(self.tx.read(
             |_| Vec::new(),
-            move |mut conn| {
+            move |conn| {
                 Box::pin(async move {
-                    let mut rows = rows
-                        .load::<(CustomerRow, Option<Uuid>)>(&mut conn)
-                        .await?
-                        .into_iter();
-                    let (row, first) = rows
-                        .next()
-                        .ok_or(DbError::Query(diesel::result::Error::NotFound))?;
-                    let groups = first
-                        .into_iter()
-                        .chain(rows.filter_map(|(_, group)| group))
-                        .map(GroupId::from_uuid)
-                        .collect();
-                    Ok(row.into_customer(groups))
+                    let (mut first, mut second) = (conn, conn);
+                    let (row, groups) = futures_util::future::try_join(
+                        row.first::<CustomerRow>(&mut first),
+                        groups.load::<Uuid>(&mut second),
+                    )
+                    .await?;
+                    Ok(row.into_customer(groups.into_iter().map(GroupId::from_uuid).collect()))
                 })
             },
         ))

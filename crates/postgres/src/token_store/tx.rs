@@ -28,7 +28,7 @@ use crate::schema::{
 };
 use crate::session_cache::{Invalidation, SessionCache};
 
-/// A [`TokenTx`] on one pipelined Postgres transaction ([`PipelinedTx`]): reads go out with
+/// A [`TokenTx`] on one pipelined Postgres transaction (`crate::pipeline`): reads go out with
 /// everything queued before them, writes whose result the service does not need are queued.
 /// Revocations are announced to every instance inside the transaction (so only a committed one
 /// is heard) and dropped from this instance's cache at once after the commit.
