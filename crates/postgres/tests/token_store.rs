@@ -574,3 +574,47 @@ async fn an_administrator_deletes_any_key_and_a_demotion_deletes_them_all() -> T
     );
     Ok(())
 }
+
+/// A key the cache holds (from its own account's exchange) is not handed to a unit of work of
+/// another account, which row-level security would not show it to.
+#[tokio::test]
+async fn a_cached_key_stays_within_its_account() -> TestResult {
+    use tokens::ports::Access;
+    let f = fixture().await?;
+    let cache = Arc::new(SessionCache::default());
+    let listener = tokio::spawn(
+        Arc::new(InvalidationBus::new(cache.clone())).listen(f._database.url().to_owned()),
+    );
+    let one = instance_with_cache(&f.db, &f.issuer, &f.clock, Duration::days(15), cache);
+    // Until the listener is up nothing is cached, and this test would prove nothing.
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    f.set_account_roles(&[AccountRole::Developer]).await?;
+    let (_, developer) = f.sign_in(&one).await?;
+    let (key, plaintext) = one
+        .service
+        .create_api_key(&developer, "ci", None, None)
+        .await?;
+    one.service.exchange_api_key(&plaintext, None, None).await?;
+    let other = new_account("bob@example.com");
+    f.identity
+        .create_account(&other, &signup_event(&other))
+        .await?;
+
+    for (account, visible) in [(other.account.id, false), (f.new.account.id, true)] {
+        let mut tx = one
+            .store
+            .begin(Access::Tenant {
+                account,
+                user: None,
+            })
+            .await?;
+        assert_eq!(
+            tx.api_key(key.key_id).await?.is_some(),
+            visible,
+            "{account}"
+        );
+        tx.commit().await?;
+    }
+    listener.abort();
+    Ok(())
+}
