@@ -17,6 +17,7 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+    cargo fetch --locked --quiet
     cargo deny --offline check licenses bans sources
     cargo machete
     scripts/check-schema.sh
