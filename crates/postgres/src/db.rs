@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use diesel::sql_types::{Nullable, Text};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
@@ -176,47 +175,24 @@ impl Db {
     pub async fn tenant(&self, account: AccountId, user: Option<UserId>) -> Result<Tx, DbError> {
         // BEGIN and the tenant settings in one round trip (a simple-query batch): every request
         // opens one of these. The values are UUIDs we format ourselves, never caller text.
-        self.begin_with(&format!(
-            "BEGIN; SELECT set_config('role', 'access_user', true), \
-                    set_config('app.account_id', '{account}', true), \
-                    set_config('app.user_id', '{}', true), \
-                    set_config('app.user_email', '', true), \
-                    set_config('app.api_key_id', '', true), \
-                    set_config('app.refresh_digest', '', true)",
-            user.map(|u| u.to_string()).unwrap_or_default()
-        ))
-        .await
+        self.begin_with(&Settings::tenant(account, user).begin_batch())
+            .await
     }
 
     /// A unit of work for the anonymous authentication paths: it sees only the one row that
     /// `lookup` names (a user by email, an API key by id, a refresh token by digest), and may
-    /// record attempts that name no known account. Once that row names the account,
-    /// [`Tx::become_tenant`] continues the same transaction as that tenant.
+    /// record attempts that name no known account.
     pub async fn anonymous(&self, lookup: Lookup<'_>) -> Result<Tx, DbError> {
-        let (setting, value) = match lookup {
-            Lookup::Nothing => ("app.user_email", String::new()),
-            Lookup::UserByEmail(email) => ("app.user_email", email.as_str().to_owned()),
-            Lookup::ApiKey(id) => ("app.api_key_id", id.to_string()),
-            Lookup::RefreshToken(digest) => ("app.refresh_digest", hex(digest)),
-        };
+        let settings = Settings::anonymous(lookup);
         if let Lookup::UserByEmail(_) = lookup {
             // An address is caller text: it goes as a bound parameter, never into SQL text.
             let mut tx = self.begin().await?;
-            diesel::sql_query(
-                "SELECT set_config('role', 'anon_user', true), set_config($1, $2, true)",
-            )
-            .bind::<Text, _>(setting)
-            .bind::<Text, _>(value)
-            .execute(tx.conn())
-            .await?;
+            settings.execute(tx.conn()).await?;
             return Ok(tx);
         }
         // A key id or a digest is hex we formatted ourselves: BEGIN and the settings go as one
-        // batch, one round trip (these paths run on every key exchange and refresh).
-        self.begin_with(&format!(
-            "BEGIN; SELECT set_config('role', 'anon_user', true), set_config('{setting}', '{value}', true)"
-        ))
-        .await
+        // batch, one round trip.
+        self.begin_with(&settings.begin_batch()).await
     }
 
     /// A unit of work whose `BEGIN` and settings travel with its first statements, and whose
@@ -270,28 +246,6 @@ pub struct Tx {
 impl Tx {
     pub fn conn(&mut self) -> &mut AsyncPgConnection {
         &mut self.conn
-    }
-
-    /// Continues the transaction as `access_user` in `account`: from here on only that
-    /// account's rows are visible or writable (the anonymous settings are cleared).
-    pub async fn become_tenant(
-        &mut self,
-        account: AccountId,
-        user: Option<UserId>,
-    ) -> Result<(), DbError> {
-        diesel::sql_query(
-            "SELECT set_config('role', 'access_user', true), \
-                    set_config('app.account_id', $1, true), \
-                    set_config('app.user_id', coalesce($2, ''), true), \
-                    set_config('app.user_email', '', true), \
-                    set_config('app.api_key_id', '', true), \
-                    set_config('app.refresh_digest', '', true)",
-        )
-        .bind::<Text, _>(account.to_string())
-        .bind::<Nullable<Text>, _>(user.map(|u| u.to_string()))
-        .execute(self.conn())
-        .await?;
-        Ok(())
     }
 
     /// Runs `work` on this transaction and commits it when `work` succeeds.

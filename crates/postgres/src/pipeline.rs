@@ -74,18 +74,39 @@ impl Settings {
     }
 }
 
-/// `SELECT set_config(…)` for every setting, as one prepared statement.
-impl QueryFragment<Pg> for Settings {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
-        out.push_sql("SELECT set_config('role', ");
-        out.push_bind_param::<Text, _>(self.role)?;
-        for (name, value) in [
+impl Settings {
+    /// The settings by name, in the order they are set.
+    fn named(&self) -> [(&'static str, &str); 5] {
+        [
             ("app.account_id", &self.account_id),
             ("app.user_id", &self.user_id),
             ("app.user_email", &self.user_email),
             ("app.api_key_id", &self.api_key_id),
             ("app.refresh_digest", &self.refresh_digest),
-        ] {
+        ]
+    }
+
+    /// `BEGIN` and the settings as one simple-query batch, values written into the text: only
+    /// for values this server formatted itself (ids, hex digests), never for caller text.
+    pub(crate) fn begin_batch(&self) -> String {
+        debug_assert!(
+            self.user_email.is_empty(),
+            "an address is never written into SQL"
+        );
+        let mut batch = format!("BEGIN; SELECT set_config('role', '{}', true)", self.role);
+        for (name, value) in self.named() {
+            batch.push_str(&format!(", set_config('{name}', '{value}', true)"));
+        }
+        batch
+    }
+}
+
+/// `SELECT set_config(…)` for every setting, as one prepared statement.
+impl QueryFragment<Pg> for Settings {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
+        out.push_sql("SELECT set_config('role', ");
+        out.push_bind_param::<Text, _>(self.role)?;
+        for (name, value) in self.named() {
             out.push_sql(", true), set_config('");
             out.push_sql(name);
             out.push_sql("', ");
@@ -398,24 +419,28 @@ mod tests {
         })
     }
 
-    async fn buckets(db: &Db) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+    /// One read in a unit of work of its own.
+    async fn read_once<T: Send + 'static>(
+        db: &Db,
+        read: fn(&AsyncPgConnection) -> BoxFuture<'_, Result<T, DbError>>,
+    ) -> Result<T, Box<dyn std::error::Error + Send + Sync>> {
         let mut tx = db.pipelined(as_owner()).await?;
-        let found = tx
-            .read(
-                |_| Vec::new(),
-                |mut conn| {
-                    Box::pin(async move {
-                        Ok(rate_limit_hits::table
-                            .select(rate_limit_hits::bucket)
-                            .order(rate_limit_hits::bucket)
-                            .load::<String>(&mut conn)
-                            .await?)
-                    })
-                },
-            )
-            .await?;
+        let found = tx.read(|_| Vec::new(), read).await?;
         tx.commit(|_| Vec::new()).await?;
         Ok(found)
+    }
+
+    async fn buckets(db: &Db) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+        read_once(db, |mut conn| {
+            Box::pin(async move {
+                Ok(rate_limit_hits::table
+                    .select(rate_limit_hits::bucket)
+                    .order(rate_limit_hits::bucket)
+                    .load::<String>(&mut conn)
+                    .await?)
+            })
+        })
+        .await
     }
 
     #[tokio::test]
@@ -453,21 +478,14 @@ mod tests {
 
     /// The server process behind the pool's one connection.
     async fn backend(db: &Db) -> Result<i32, Box<dyn std::error::Error + Send + Sync>> {
-        let mut tx = db.pipelined(as_owner()).await?;
-        let pid = tx
-            .read(
-                |_| Vec::new(),
-                |mut conn| {
-                    Box::pin(async move {
-                        Ok(diesel::select(pg_backend_pid())
-                            .get_result::<i32>(&mut conn)
-                            .await?)
-                    })
-                },
-            )
-            .await?;
-        tx.commit(|_| Vec::new()).await?;
-        Ok(pid)
+        read_once(db, |mut conn| {
+            Box::pin(async move {
+                Ok(diesel::select(pg_backend_pid())
+                    .get_result::<i32>(&mut conn)
+                    .await?)
+            })
+        })
+        .await
     }
 
     #[tokio::test]
